@@ -1,0 +1,64 @@
+//! The Vigil console: Leptos components and routes (rendered on the node,
+//! hydrated in the browser) and the API types both sides share.
+//!
+//! - [`api`]: JSON shapes of the HTTP API.
+//! - [`state`]: the keep-alive state string.
+//! - `client`: the typed browser client of the API; views call it, never
+//!   `fetch` directly.
+//! - `console`: the frame around signed-in pages and its keep-alive loop.
+//! - `pages`: one module per page.
+
+pub mod api;
+pub mod params;
+pub mod state;
+pub mod time;
+
+mod client;
+mod console;
+mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::StaticSegment;
+
+/// The HTML document around the app, rendered on the node.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="/favicon.ico"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The console's routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Effects never run during server rendering, so this attribute turns
+    // "true" only once the WASM has taken over the page.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    view! {
+        <Stylesheet id="vigil" href="/pkg/vigil.css"/>
+        <Title text="Vigil"/>
+        <div id="app" data-hydrated=move || hydrated.get().to_string()>
+            <Router>
+                <Routes fallback=pages::NotFound>
+                    <Route path=StaticSegment("login") view=pages::login::LoginPage/>
+                    <Route path=StaticSegment("nodes") view=pages::nodes::NodesPage/>
+                </Routes>
+            </Router>
+        </div>
+    }
+}

@@ -1,0 +1,17 @@
+//! One module per console page.
+
+pub mod login;
+pub mod nodes;
+
+use leptos::prelude::*;
+
+/// Shown for paths the console does not know.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    view! {
+        <main class="page">
+            <h1>"Page not found"</h1>
+            <p><a href="/">"Back to the console"</a></p>
+        </main>
+    }
+}

@@ -1,0 +1,83 @@
+//! The cluster dashboard: every node, its role and whether it is operational.
+//! Refreshes itself when the nodes counter of the state string moves.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::{NodeDetail, NodeList};
+use crate::client;
+use crate::console::{Console, ConsoleFrame};
+use crate::state::StateClass;
+use crate::time::{ago, format_utc};
+
+#[component]
+pub fn NodesPage() -> impl IntoView {
+    view! {
+        <ConsoleFrame title="Nodes">
+            <NodeTable/>
+        </ConsoleFrame>
+    }
+}
+
+#[component]
+fn NodeTable() -> impl IntoView {
+    let console = expect_context::<Console>();
+    let nodes = RwSignal::new(None::<Result<NodeList, String>>);
+    let changed = console.watch(StateClass::Nodes);
+    Effect::new(move |_| {
+        changed.track();
+        spawn_local(async move {
+            let fetched = client::nodes().await.map_err(|e| e.to_string());
+            nodes.try_set(Some(fetched));
+        });
+    });
+    move || match nodes.get() {
+        None => view! { <p class="muted">"Loading nodes…"</p> }.into_any(),
+        Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+        Some(Ok(list)) => node_table(list).into_any(),
+    }
+}
+
+fn node_table(list: NodeList) -> impl IntoView {
+    let now = list.server_time;
+    let operational = list.nodes.iter().filter(|n| n.operational).count();
+    let total = list.nodes.len();
+    let this = list.node.clone();
+    view! {
+        <p class="summary">{format!("{operational} of {total} node(s) operational")}</p>
+        <table class="grid">
+            <thead>
+                <tr>
+                    <th scope="col">"Node"</th>
+                    <th scope="col">"URL"</th>
+                    <th scope="col">"Role"</th>
+                    <th scope="col">"Status"</th>
+                    <th scope="col">"Started (UTC)"</th>
+                    <th scope="col">"Last seen"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {list.nodes.into_iter().map(|n| node_row(n, &this, now)).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+fn node_row(n: NodeDetail, this: &str, now: i64) -> impl IntoView {
+    let here = (n.name == this).then(|| view! { <span class="tag">"this node"</span> });
+    let (class, status) = if n.operational {
+        ("badge ok", "Operational")
+    } else {
+        ("badge bad", "Non-operational")
+    };
+    view! {
+        <tr>
+            <th scope="row">{n.name.clone()} " " {here}</th>
+            <td><a href=n.url.clone()>{n.url.clone()}</a></td>
+            <td>{n.role.to_string()}</td>
+            <td><span class=class>{status}</span></td>
+            <td>{format_utc(n.started_at)}</td>
+            <td>{ago(now, n.last_seen)}</td>
+        </tr>
+    }
+}

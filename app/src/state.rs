@@ -1,0 +1,111 @@
+//! The keep-alive state string: one counter per monitored object class,
+//! separated by commas. A view refreshes when a counter it watches changes.
+
+/// Positions in the state string; fixed, new classes are appended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateClass {
+    Nodes = 0,
+    Products = 1,
+    Commands = 2,
+    Content = 3,
+    Alerts = 4,
+    Centralization = 5,
+}
+
+impl StateClass {
+    /// Every class, in position order.
+    pub const ALL: [StateClass; 6] = [
+        Self::Nodes,
+        Self::Products,
+        Self::Commands,
+        Self::Content,
+        Self::Alerts,
+        Self::Centralization,
+    ];
+
+    pub fn position(self) -> usize {
+        self as usize
+    }
+}
+
+/// A parsed state string.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateString(Vec<i64>);
+
+impl StateString {
+    /// Parses `"3,0,12,…"`; `None` if any field is not a number.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.is_empty() {
+            return Some(Self::default());
+        }
+        text.split(',')
+            .map(|n| n.trim().parse().ok())
+            .collect::<Option<Vec<i64>>>()
+            .map(Self)
+    }
+
+    /// Builds a state string from counters in position order.
+    pub fn from_counters(counters: Vec<i64>) -> Self {
+        Self(counters)
+    }
+
+    /// The counter of one class, if the string has that position.
+    pub fn get(&self, class: StateClass) -> Option<i64> {
+        self.0.get(class.position()).copied()
+    }
+
+    /// Positions whose counter differs between `self` and `newer`
+    /// (a position missing on one side counts as changed).
+    pub fn changed_positions(&self, newer: &StateString) -> Vec<usize> {
+        let len = self.0.len().max(newer.0.len());
+        (0..len)
+            .filter(|&i| self.0.get(i) != newer.0.get(i))
+            .collect()
+    }
+}
+
+impl std::fmt::Display for StateString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, n) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{n}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_text() {
+        let s = StateString::parse("3,0,12,0,0,7").unwrap();
+        assert_eq!(s.to_string(), "3,0,12,0,0,7");
+        assert_eq!(s.get(StateClass::Commands), Some(12));
+        assert_eq!(s.get(StateClass::Centralization), Some(7));
+    }
+
+    #[test]
+    fn rejects_non_numbers() {
+        assert_eq!(StateString::parse("1,x,3"), None);
+        assert_eq!(StateString::parse("1,,3"), None);
+    }
+
+    #[test]
+    fn reports_only_changed_positions() {
+        let old = StateString::parse("1,2,3,4,5,6").unwrap();
+        let new = StateString::parse("1,9,3,4,5,7").unwrap();
+        assert_eq!(old.changed_positions(&new), vec![1, 5]);
+        assert!(old.changed_positions(&old).is_empty());
+    }
+
+    #[test]
+    fn appended_positions_count_as_changed() {
+        let old = StateString::parse("1,2").unwrap();
+        let new = StateString::parse("1,2,0").unwrap();
+        assert_eq!(old.changed_positions(&new), vec![2]);
+    }
+}

@@ -1,0 +1,105 @@
+//! Sign-in and sign-out, as JSON API calls and as plain HTML form posts (the
+//! console's login form works before the WASM has loaded).
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Form, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use app::api::{LoginRequest, Me};
+
+use super::{safe_next, set_cookie, CurrentUser, LoginError};
+use crate::error::{ApiError, Json};
+use crate::AppState;
+
+/// `POST /api/v1/auth/login`.
+pub async fn login_json(
+    State(app): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Json(req): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let (cookie, user) = super::login(&app, client.ip(), &req.username, &req.password).await?;
+    let mut headers = HeaderMap::new();
+    set_cookie(&mut headers, cookie);
+    Ok((headers, Json(user.me())).into_response())
+}
+
+/// `POST /api/v1/auth/logout`.
+pub async fn logout_json(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let mut out = HeaderMap::new();
+    set_cookie(&mut out, super::logout(&app, &headers).await?);
+    Ok((StatusCode::NO_CONTENT, out).into_response())
+}
+
+/// `GET /api/v1/me`.
+pub async fn me(user: CurrentUser) -> Json<Me> {
+    Json(user.me())
+}
+
+/// The console's login form.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    next: Option<String>,
+}
+
+/// `POST /auth/login`: redirects to `next` or back to the login page.
+pub async fn login_form(
+    State(app): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let next = safe_next(form.next.as_deref()).to_owned();
+    match super::login(&app, client.ip(), &form.username, &form.password).await {
+        Ok((cookie, _)) => {
+            let mut headers = HeaderMap::new();
+            set_cookie(&mut headers, cookie);
+            (headers, Redirect::to(&next)).into_response()
+        }
+        Err(e) => {
+            let reason = match e {
+                LoginError::Invalid => "invalid",
+                LoginError::LockedOut(_) => "locked",
+                LoginError::Internal(cause) => {
+                    tracing::error!(%cause, "login failed");
+                    "internal"
+                }
+            };
+            let query = format!("/login?error={reason}&next={}", encode_component(&next));
+            Redirect::to(&query).into_response()
+        }
+    }
+}
+
+/// `POST /auth/logout`: back to the login page.
+pub async fn logout_form(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let mut out = HeaderMap::new();
+    set_cookie(&mut out, super::logout(&app, &headers).await?);
+    Ok((out, Redirect::to("/login")).into_response())
+}
+
+/// Percent-encodes a query parameter value.
+pub fn encode_component(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_component;
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(encode_component("/nodes?a=1&b=2"), "/nodes%3Fa%3D1%26b%3D2");
+    }
+}

@@ -1,0 +1,240 @@
+//! Users, passwords, sessions and the guards that require them.
+//!
+//! Sessions live in the shared database, so a console signed in on one node
+//! is signed in on every node of the cluster. The browser holds a random
+//! token in an HttpOnly, SameSite=Lax cookie; the database holds its SHA-256.
+
+pub mod csrf;
+pub mod handlers;
+pub mod limiter;
+pub mod password;
+pub mod store;
+
+use std::net::IpAddr;
+
+use app::api::{Me, UserRole};
+use axum::extract::FromRequestParts;
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "vigil_session";
+
+/// The signed-in user of a request; extracting it answers 401 when missing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CurrentUser {
+    pub id: i64,
+    pub username: String,
+    pub role: UserRole,
+}
+
+impl CurrentUser {
+    pub fn me(&self) -> Me {
+        Me {
+            username: self.username.clone(),
+            role: self.role,
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        session_user(&parts.headers, app)
+            .await?
+            .ok_or_else(ApiError::unauthorized)
+    }
+}
+
+/// The user behind the request's session cookie, if it is live.
+pub async fn session_user(
+    headers: &HeaderMap,
+    app: &AppState,
+) -> Result<Option<CurrentUser>, ApiError> {
+    let Some(token) = session_token(headers) else {
+        return Ok(None);
+    };
+    Ok(store::session_user(&app.db, &token_hash(token)).await?)
+}
+
+/// The session token from the `Cookie` headers.
+pub fn session_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value)
+        .filter(|v| !v.is_empty())
+}
+
+/// What the database stores for a token.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Why a login was refused.
+#[derive(Debug)]
+pub enum LoginError {
+    Invalid,
+    LockedOut(std::time::Duration),
+    Internal(anyhow::Error),
+}
+
+impl From<LoginError> for ApiError {
+    fn from(e: LoginError) -> Self {
+        use axum::http::StatusCode;
+        match e {
+            LoginError::Invalid => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "wrong user name or password",
+            ),
+            LoginError::LockedOut(wait) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("too many failed logins; try again in {} s", wait.as_secs() + 1),
+            ),
+            LoginError::Internal(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+/// Checks the credentials and opens a session; returns the cookie to set.
+pub async fn login(
+    app: &AppState,
+    client: IpAddr,
+    username: &str,
+    password: &str,
+) -> Result<(HeaderValue, CurrentUser), LoginError> {
+    app.limiter
+        .check(client, username)
+        .map_err(LoginError::LockedOut)?;
+    let found = store::find_user(&app.db, username)
+        .await
+        .map_err(|e| LoginError::Internal(e.into()))?;
+    let stored = found.as_ref().map(|u| u.password_hash.clone());
+    let ok = password::verify(password.to_owned(), stored)
+        .await
+        .map_err(LoginError::Internal)?;
+    let user = match found {
+        Some(row) if ok => row.user,
+        _ => {
+            app.limiter.failed(client, username);
+            tracing::info!(%client, username, "login refused");
+            return Err(LoginError::Invalid);
+        }
+    };
+    app.limiter.succeeded(client, username);
+    let token = new_token();
+    let ttl = app.config.session_ttl;
+    store::create_session(
+        &app.db,
+        &token_hash(&token),
+        user.id,
+        ttl.as_millis() as i64,
+        &app.node.name,
+    )
+    .await
+    .map_err(|e| LoginError::Internal(e.into()))?;
+    tracing::info!(%client, username, "signed in");
+    Ok((session_cookie(app, &token, ttl.as_secs()), user))
+}
+
+/// Ends the request's session, if any; returns the cookie that clears it.
+pub async fn logout(app: &AppState, headers: &HeaderMap) -> Result<HeaderValue, ApiError> {
+    if let Some(token) = session_token(headers) {
+        store::delete_session(&app.db, &token_hash(token)).await?;
+    }
+    Ok(session_cookie(app, "", 0))
+}
+
+fn session_cookie(app: &AppState, token: &str, max_age_s: u64) -> HeaderValue {
+    let secure = if app.node.url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie =
+        format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}");
+    HeaderValue::from_str(&cookie).expect("cookie is ASCII")
+}
+
+/// Adds a `Set-Cookie` header.
+pub fn set_cookie(headers: &mut HeaderMap, cookie: HeaderValue) {
+    headers.append(SET_COOKIE, cookie);
+}
+
+/// Creates the `admin` user on a database that has no users yet. The
+/// password comes from the configuration or is generated and logged once.
+pub async fn bootstrap_admin(app: &AppState) -> Result<(), anyhow::Error> {
+    if store::count_users(&app.db).await? > 0 {
+        return Ok(());
+    }
+    let (password, generated) = match &app.config.admin_password {
+        Some(p) => (p.expose().to_owned(), false),
+        None => (password::generate(), true),
+    };
+    let hash = password::hash(password.clone()).await?;
+    // Another node starting at the same moment may win; then nothing happens.
+    if store::create_user(&app.db, "admin", &hash, UserRole::Admin).await? && generated {
+        tracing::warn!(
+            "created user `admin` with generated password {password} \
+             (shown once; set VIGIL_ADMIN_PASSWORD to choose it)"
+        );
+    }
+    Ok(())
+}
+
+/// Keeps only same-site relative paths for post-login redirects.
+pub fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(char::is_control) =>
+        {
+            n
+        }
+        _ => "/",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_token_is_found_among_cookies() {
+        let mut h = HeaderMap::new();
+        h.insert(COOKIE, HeaderValue::from_static("a=1; vigil_session=abc; b=2"));
+        assert_eq!(session_token(&h), Some("abc"));
+        h.insert(COOKIE, HeaderValue::from_static("vigil_session="));
+        assert_eq!(session_token(&h), None);
+    }
+
+    #[test]
+    fn only_relative_paths_are_redirect_targets() {
+        assert_eq!(safe_next(Some("/nodes?x=1")), "/nodes?x=1");
+        assert_eq!(safe_next(Some("//evil.example/")), "/");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

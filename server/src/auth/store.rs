@@ -1,0 +1,116 @@
+//! All SQL of users and sessions.
+
+use app::api::UserRole;
+use sqlx::Row;
+
+use super::CurrentUser;
+use crate::db::{Db, StoreError};
+
+/// A user row with its password hash.
+#[derive(Debug)]
+pub struct UserRow {
+    pub user: CurrentUser,
+    pub password_hash: String,
+}
+
+fn role_of(text: String) -> Result<UserRole, sqlx::Error> {
+    text.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))
+}
+
+pub async fn count_users(db: &Db) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(db.pool())
+        .await?)
+}
+
+/// Creates a user; `false` when the name is taken (nothing is changed then).
+pub async fn create_user(
+    db: &Db,
+    username: &str,
+    password_hash: &str,
+    role: UserRole,
+) -> Result<bool, StoreError> {
+    let sql = format!(
+        "INSERT INTO users (username, password_hash, role, created_at) \
+         VALUES ($1, $2, $3, {}) ON CONFLICT (username) DO NOTHING",
+        db.dialect().now_ms()
+    );
+    let done = sqlx::query(&sql)
+        .bind(username)
+        .bind(password_hash)
+        .bind(role.as_str())
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn find_user(db: &Db, username: &str) -> Result<Option<UserRow>, StoreError> {
+    let row = sqlx::query("SELECT id, username, role, password_hash FROM users WHERE username = $1")
+        .bind(username)
+        .fetch_optional(db.pool())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(UserRow {
+        user: CurrentUser {
+            id: row.try_get("id")?,
+            username: row.try_get("username")?,
+            role: role_of(row.try_get("role")?)?,
+        },
+        password_hash: row.try_get("password_hash")?,
+    }))
+}
+
+/// Stores a new session; also drops expired ones, which keeps the table small
+/// without a separate task.
+pub async fn create_session(
+    db: &Db,
+    token_hash: &str,
+    user_id: i64,
+    ttl_ms: i64,
+    node: &str,
+) -> Result<(), StoreError> {
+    let now = db.dialect().now_ms();
+    let mut tx = db.begin_write().await?;
+    sqlx::query(&format!("DELETE FROM sessions WHERE expires_at < {now}"))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(&format!(
+        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, node) \
+         VALUES ($1, $2, {now}, {now} + $3, $4)"
+    ))
+    .bind(token_hash)
+    .bind(user_id)
+    .bind(ttl_ms)
+    .bind(node)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The user of a live session.
+pub async fn session_user(db: &Db, token_hash: &str) -> Result<Option<CurrentUser>, StoreError> {
+    let sql = format!(
+        "SELECT u.id, u.username, u.role FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.token_hash = $1 AND s.expires_at > {}",
+        db.dialect().now_ms()
+    );
+    let row = sqlx::query(&sql)
+        .bind(token_hash)
+        .fetch_optional(db.pool())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(CurrentUser {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        role: role_of(row.try_get("role")?)?,
+    }))
+}
+
+pub async fn delete_session(db: &Db, token_hash: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(token_hash)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}

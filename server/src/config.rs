@@ -1,0 +1,293 @@
+//! Node configuration: defaults, then a TOML file, then `VIGIL_*` environment
+//! variables, then command-line flags, merged into one typed [`Config`].
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use app::api::NodeRole;
+use clap::Args;
+use serde::Deserialize;
+
+/// A value that must never reach a log or a terminal.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Everything a node needs to run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `sqlite://…` (embedded, default) or `postgres://…` (cluster).
+    pub database_url: Secret,
+    /// HTTP listen address.
+    pub listen: SocketAddr,
+    /// URL other nodes and browsers use to reach this node; derived from the
+    /// bound address when unset.
+    pub public_url: Option<String>,
+    pub node_name: String,
+    pub role: NodeRole,
+    /// Where the embedded database lives by default.
+    pub data_dir: PathBuf,
+    /// The built console (`pkg/` with the .wasm, .js and .css).
+    pub site_root: PathBuf,
+    /// A node whose registry row is older than this is non-operational.
+    pub node_offline_after: Duration,
+    /// How long a console session lasts.
+    pub session_ttl: Duration,
+    /// Password of the `admin` user created on first start; generated and
+    /// logged once when unset.
+    pub admin_password: Option<Secret>,
+    /// Failed logins (per client address and user name) before lockout.
+    pub login_max_failures: u32,
+    /// How long a locked-out login stays refused.
+    pub login_lockout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let data_dir = PathBuf::from("data");
+        Self {
+            database_url: Secret::new(sqlite_url(&data_dir)),
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            public_url: None,
+            node_name: gethostname::gethostname().to_string_lossy().into_owned(),
+            role: NodeRole::Active,
+            data_dir,
+            site_root: PathBuf::from("target/site"),
+            node_offline_after: Duration::from_secs(5),
+            session_ttl: Duration::from_secs(12 * 3600),
+            admin_password: None,
+            login_max_failures: 5,
+            login_lockout: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+fn sqlite_url(data_dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("vigil.db").display())
+}
+
+/// Options of `vigil serve`; each flag also reads a `VIGIL_*` variable.
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "VIGIL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Database URL: sqlite://path?mode=rwc or postgres://user@host/db.
+    #[arg(long, env = "VIGIL_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// HTTP listen address.
+    #[arg(long, env = "VIGIL_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Public URL of this node (what browsers and other nodes use).
+    #[arg(long, env = "VIGIL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Node name, unique in the cluster (default: the host name).
+    #[arg(long, env = "VIGIL_NODE_NAME")]
+    pub node_name: Option<String>,
+    /// `active` or `passive`.
+    #[arg(long, env = "VIGIL_ROLE", value_parser = parse_role)]
+    pub role: Option<NodeRole>,
+    /// Directory of the embedded database.
+    #[arg(long, env = "VIGIL_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Directory of the built console.
+    #[arg(long, env = "VIGIL_SITE_ROOT")]
+    pub site_root: Option<PathBuf>,
+    /// Age after which a silent node is non-operational (e.g. 5s).
+    #[arg(long, env = "VIGIL_NODE_OFFLINE_AFTER", value_parser = parse_duration)]
+    pub node_offline_after: Option<Duration>,
+    /// Console session lifetime (e.g. 12h).
+    #[arg(long, env = "VIGIL_SESSION_TTL", value_parser = parse_duration)]
+    pub session_ttl: Option<Duration>,
+}
+
+/// The TOML file: the same keys as the flags, with underscores.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<Secret>,
+    listen: Option<SocketAddr>,
+    public_url: Option<String>,
+    node_name: Option<String>,
+    role: Option<NodeRole>,
+    data_dir: Option<PathBuf>,
+    site_root: Option<PathBuf>,
+    node_offline_after: Option<String>,
+    session_ttl: Option<String>,
+    admin_password: Option<Secret>,
+    login_max_failures: Option<u32>,
+    login_lockout: Option<String>,
+}
+
+impl Config {
+    /// Merges defaults, the TOML file, the environment and the flags.
+    pub fn load(args: ServeArgs) -> Result<Self, anyhow::Error> {
+        let file = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+                toml::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("invalid {}: {e}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let admin_password = std::env::var("VIGIL_ADMIN_PASSWORD").ok().map(Secret::new);
+        Self::merge(file, args, admin_password)
+    }
+
+    fn merge(
+        file: FileConfig,
+        args: ServeArgs,
+        admin_password: Option<Secret>,
+    ) -> Result<Self, anyhow::Error> {
+        let mut c = Config::default();
+        let data_dir = args.data_dir.or(file.data_dir);
+        if let Some(dir) = data_dir {
+            c.database_url = Secret::new(sqlite_url(&dir));
+            c.data_dir = dir;
+        }
+        let duration = |flag: Option<Duration>, text: Option<String>, default| -> Result<_, _> {
+            match (flag, text) {
+                (Some(d), _) => Ok(d),
+                (None, Some(t)) => parse_duration(&t),
+                (None, None) => Ok(default),
+            }
+        };
+        c.node_offline_after = duration(
+            args.node_offline_after,
+            file.node_offline_after,
+            c.node_offline_after,
+        )
+        .map_err(anyhow::Error::msg)?;
+        c.session_ttl = duration(args.session_ttl, file.session_ttl, c.session_ttl)
+            .map_err(anyhow::Error::msg)?;
+        c.login_lockout = duration(None, file.login_lockout, c.login_lockout)
+            .map_err(anyhow::Error::msg)?;
+        if let Some(url) = args.database_url.map(Secret::new).or(file.database_url) {
+            c.database_url = url;
+        }
+        c.listen = args.listen.or(file.listen).unwrap_or(c.listen);
+        c.public_url = args.public_url.or(file.public_url);
+        c.node_name = args.node_name.or(file.node_name).unwrap_or(c.node_name);
+        c.role = args.role.or(file.role).unwrap_or(c.role);
+        c.site_root = args.site_root.or(file.site_root).unwrap_or(c.site_root);
+        c.admin_password = admin_password.or(file.admin_password);
+        c.login_max_failures = file.login_max_failures.unwrap_or(c.login_max_failures);
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn validate(&self) -> Result<(), anyhow::Error> {
+        if self.node_name.trim().is_empty() || self.node_name.len() > 128 {
+            anyhow::bail!("node name must be 1 to 128 characters");
+        }
+        if let Some(url) = &self.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                anyhow::bail!("public URL must start with http:// or https://");
+            }
+        }
+        if self.node_offline_after < Duration::from_secs(2) {
+            anyhow::bail!("node_offline_after must be at least 2s (nodes refresh every second)");
+        }
+        Ok(())
+    }
+}
+
+fn parse_role(text: &str) -> Result<NodeRole, String> {
+    text.parse()
+}
+
+/// Parses `500ms`, `5s`, `2m`, `12h` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {text:?} (examples: 500ms, 5s, 2m, 12h)"))?;
+    match unit.trim() {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        other => Err(format!("unknown duration unit {other:?} in {text:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("s").is_err());
+    }
+
+    #[test]
+    fn flags_override_file_which_overrides_defaults() {
+        let file: FileConfig = toml::from_str(
+            "node_name = \"from-file\"\nrole = \"passive\"\nlisten = \"127.0.0.1:4000\"\nnode_offline_after = \"8s\"",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            node_name: Some("from-flag".into()),
+            ..Default::default()
+        };
+        let c = Config::merge(file, args, None).unwrap();
+        assert_eq!(c.node_name, "from-flag");
+        assert_eq!(c.role, NodeRole::Passive);
+        assert_eq!(c.listen.port(), 4000);
+        assert_eq!(c.node_offline_after, Duration::from_secs(8));
+        assert_eq!(c.session_ttl, Config::default().session_ttl);
+    }
+
+    #[test]
+    fn data_dir_moves_the_default_database() {
+        let args = ServeArgs {
+            data_dir: Some("/var/lib/vigil".into()),
+            ..Default::default()
+        };
+        let c = Config::merge(FileConfig::default(), args, None).unwrap();
+        assert_eq!(c.database_url.expose(), "sqlite:///var/lib/vigil/vigil.db?mode=rwc");
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        assert!(toml::from_str::<FileConfig>("databse_url = \"x\"").is_err());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = Config {
+            admin_password: Some(Secret::new("hunter2")),
+            database_url: Secret::new("postgres://u:pw@h/db"),
+            ..Default::default()
+        };
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("hunter2") && !printed.contains("pw@"));
+    }
+}

@@ -1,0 +1,68 @@
+//! The operator console: server-rendered Leptos pages (hydrated in the
+//! browser), the static files they load, and the login guard in front.
+
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::auth::handlers::encode_component;
+use crate::error::no_such_route;
+use crate::AppState;
+
+/// Console pages, behind the login guard, plus the static files.
+pub fn routes(app: &AppState) -> Router<AppState> {
+    let options = app.leptos.clone();
+    let pages = Router::<AppState>::new()
+        .leptos_routes(app, generate_route_list(app::App), {
+            let options = options.clone();
+            move || app::shell(options.clone())
+        })
+        .route("/", get(|| async { Redirect::to("/nodes") }))
+        .route_layer(middleware::from_fn_with_state(app.clone(), require_login));
+    let site = std::path::Path::new(options.site_root.as_ref());
+    pages
+        .nest_service("/pkg", ServeDir::new(site.join(options.site_pkg_dir.as_ref())))
+        .route_service("/favicon.ico", ServeFile::new(site.join("favicon.ico")))
+}
+
+/// Sends a visitor without a live session to the login page, remembering
+/// where they were going.
+async fn require_login(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    if request.uri().path() == "/login" {
+        return next.run(request).await;
+    }
+    match crate::auth::session_user(request.headers(), &app).await {
+        Ok(Some(_)) => next.run(request).await,
+        Ok(None) => {
+            let wanted = request
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            Redirect::to(&format!("/login?next={}", encode_component(wanted))).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Unknown paths: an HTML page for browsers, JSON for everything else.
+pub async fn not_found(request: Request) -> Response {
+    let wants_html = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html && !request.uri().path().starts_with("/api/") {
+        let page = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+            <title>Not found · Vigil</title><link rel=\"stylesheet\" href=\"/pkg/vigil.css\"></head>\
+            <body><main class=\"page\"><h1>Page not found</h1>\
+            <p><a href=\"/\">Back to the console</a></p></main></body></html>";
+        return (StatusCode::NOT_FOUND, Html(page)).into_response();
+    }
+    no_such_route(request).await.into_response()
+}

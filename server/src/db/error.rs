@@ -1,0 +1,12 @@
+//! What a store can tell its callers.
+
+/// A store failure, without database text a client could see.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Other(#[from] sqlx::Error),
+}

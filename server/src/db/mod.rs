@@ -1,0 +1,119 @@
+//! The shared database: one pool, either SQLite (embedded default) or
+//! PostgreSQL (clusters), and the few places where their SQL differs.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+mod error;
+pub use error::StoreError;
+
+/// Which SQL engine the pool talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// Reads the engine from a database URL.
+    pub fn from_url(url: &str) -> Result<Self, anyhow::Error> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Self::Postgres)
+        } else {
+            anyhow::bail!("unsupported database URL (expected sqlite:… or postgres://…)")
+        }
+    }
+
+    /// SQL expression for the database's clock in Unix milliseconds.
+    ///
+    /// Nodes compare timestamps written by other nodes, so they use the
+    /// database's clock rather than their own, which may be skewed.
+    pub fn now_ms(self) -> &'static str {
+        match self {
+            Self::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
+            Self::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        }
+    }
+
+    /// Statement that opens a transaction that will write.
+    ///
+    /// SQLite must take the write lock up front: a deferred transaction that
+    /// reads and then writes fails at once when another writer got in first.
+    fn begin_write(self) -> &'static str {
+        match self {
+            Self::Sqlite => "BEGIN IMMEDIATE",
+            Self::Postgres => "BEGIN",
+        }
+    }
+}
+
+/// A handle on the shared database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+impl Db {
+    /// Connects and runs the migrations; any failure stops the caller.
+    pub async fn connect(url: &str) -> Result<Self, anyhow::Error> {
+        sqlx::any::install_default_drivers();
+        let dialect = Dialect::from_url(url)?;
+        let options = AnyConnectOptions::from_str(url)
+            .map_err(|e| anyhow::anyhow!("invalid database URL: {e}"))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(match dialect {
+                Dialect::Sqlite => 8,
+                Dialect::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+        let db = Self { pool, dialect };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn migrate(&self) -> Result<(), anyhow::Error> {
+        let result = match self.dialect {
+            Dialect::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await,
+            Dialect::Postgres => sqlx::migrate!("migrations/postgres").run(&self.pool).await,
+        };
+        result.map_err(|e| anyhow::anyhow!("database migration failed: {e}"))
+    }
+
+    /// The connection pool, for the stores.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The SQL engine behind the pool.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Opens a transaction that is going to write (see [`Dialect::begin_write`]).
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(self.pool.begin_with(self.dialect.begin_write()).await?)
+    }
+
+    /// Closes the pool, waiting for connections in use.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

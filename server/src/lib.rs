@@ -1,0 +1,201 @@
+//! Vigil: a multi-server management console for fleets of managed products.
+//!
+//! This crate is one Vigil **node**: an axum server that shares its database
+//! (SQLite embedded, PostgreSQL for clusters) with the other nodes of the
+//! cluster and serves the operator console.
+//!
+//! # Layout
+//!
+//! One folder per capability; inside each, `handlers.rs` (thin HTTP
+//! handlers), plain domain logic in `mod.rs`, and `store.rs` holding all of
+//! that capability's SQL.
+//!
+//! - [`config`]: layered configuration (defaults, TOML, `VIGIL_*`, flags).
+//! - [`db`]: the pool, migrations, and the few SQLite/PostgreSQL differences.
+//! - [`nodes`]: the node registry and its once-a-second refresh task.
+//! - [`auth`]: users, argon2 passwords, database sessions, CSRF guard.
+//! - [`keepalive`]: the console keep-alive and its state string counters.
+//! - [`console`]: the Leptos pages, their static files and login guard.
+//! - [`error`]: the JSON error every failure is answered with.
+//!
+//! [`serve`] runs a node on a listener until a shutdown signal; [`router`]
+//! builds its routes (integration tests start real nodes with both).
+
+pub mod auth;
+pub mod config;
+pub mod console;
+pub mod db;
+pub mod error;
+pub mod keepalive;
+pub mod nodes;
+#[doc(hidden)]
+pub mod testkit;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::routing::{get, post};
+use axum::Router;
+use leptos::config::LeptosOptions;
+use tokio::net::TcpListener;
+
+use crate::auth::limiter::LoginLimiter;
+use crate::config::Config;
+use crate::db::{Db, Dialect};
+use crate::error::ApiError;
+use crate::nodes::NodeIdentity;
+
+/// Largest request body any endpoint accepts.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub node: Arc<NodeIdentity>,
+    pub limiter: Arc<LoginLimiter>,
+    pub leptos: LeptosOptions,
+}
+
+impl AppState {
+    pub fn offline_after_ms(&self) -> i64 {
+        self.config.node_offline_after.as_millis() as i64
+    }
+}
+
+/// Every route of a node.
+pub fn router(app: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/v1/keepalive", get(keepalive::handlers::keepalive))
+        .route("/api/v1/nodes", get(nodes::handlers::list))
+        .route("/api/v1/me", get(auth::handlers::me))
+        .route("/api/v1/auth/login", post(auth::handlers::login_json))
+        .route("/api/v1/auth/logout", post(auth::handlers::logout_json));
+    Router::new()
+        .merge(api)
+        .merge(console::routes(&app))
+        .route("/healthz", get(nodes::handlers::healthz))
+        .route("/auth/login", post(auth::handlers::login_form))
+        .route("/auth/logout", post(auth::handlers::logout_form))
+        .fallback(console::not_found)
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed here")
+        })
+        .layer(middleware::from_fn_with_state(app.clone(), auth::csrf::guard))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(app)
+}
+
+/// Runs a node on `listener` until `shutdown` completes (see [`Node`]).
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), anyhow::Error> {
+    Node::start(listener, config).await?.run(shutdown).await
+}
+
+/// A node that has joined its cluster and is about to serve.
+pub struct Node {
+    app: AppState,
+    listener: TcpListener,
+    _registry: AbortOnDrop,
+}
+
+impl Node {
+    /// Opens the database (running migrations), creates the first admin if
+    /// needed and registers the node. Any failure is returned before
+    /// anything is served.
+    pub async fn start(listener: TcpListener, config: Config) -> Result<Node, anyhow::Error> {
+        let local = listener.local_addr()?;
+        let url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{local}"));
+        if Dialect::from_url(config.database_url.expose())? == Dialect::Sqlite {
+            std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+                anyhow::anyhow!("cannot create {}: {e}", config.data_dir.display())
+            })?;
+        }
+        let db = Db::connect(config.database_url.expose()).await?;
+        let node = NodeIdentity {
+            name: config.node_name.clone(),
+            url: url.trim_end_matches('/').to_owned(),
+            role: config.role,
+        };
+        let leptos = LeptosOptions::builder()
+            .output_name("vigil")
+            .site_root(config.site_root.to_string_lossy().as_ref())
+            .site_pkg_dir("pkg")
+            .build();
+        let app = AppState {
+            db: db.clone(),
+            limiter: Arc::new(LoginLimiter::new(
+                config.login_max_failures,
+                config.login_lockout,
+            )),
+            node: Arc::new(node.clone()),
+            config: Arc::new(config.clone()),
+            leptos,
+        };
+        auth::bootstrap_admin(&app).await?;
+        nodes::store::refresh(&db, &node, true).await?;
+        let registry = AbortOnDrop(tokio::spawn(nodes::registry::run(
+            db,
+            node,
+            config.node_offline_after,
+        )));
+        Ok(Node {
+            app,
+            listener,
+            _registry: registry,
+        })
+    }
+
+    /// The URL this node registered under.
+    pub fn url(&self) -> &str {
+        &self.app.node.url
+    }
+
+    /// Serves until `shutdown` completes, then marks the node stopped.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), anyhow::Error> {
+        let Node {
+            app,
+            listener,
+            _registry,
+        } = self;
+        let (db, node) = (app.db.clone(), app.node.clone());
+        tracing::info!(node = %node.name, role = %node.role, url = %node.url, "node serving");
+        axum::serve(
+            listener,
+            router(app).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
+        drop(_registry);
+        if let Err(e) = nodes::store::mark_stopped(&db, &node.name).await {
+            tracing::warn!(error = %e, "could not mark the node stopped");
+        }
+        db.close().await;
+        tracing::info!(node = %node.name, "node stopped");
+        Ok(())
+    }
+}
+
+/// Aborts a background task when its owner goes away, so a node that is
+/// dropped (or a test that kills one) leaves nothing running.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,0 +1,129 @@
+//! Test support: fresh databases on both engines, and real nodes started
+//! in-process on port 0. Used by the integration tests in `server/tests/`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use rand::distributions::{Alphanumeric, DistString};
+use sqlx::Connection;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, Secret};
+use app::api::NodeRole;
+
+/// The admin password of test nodes.
+pub const ADMIN_PASSWORD: &str = "test-admin-password";
+
+/// One empty database on one engine.
+#[derive(Clone, Debug)]
+pub struct TestDb {
+    /// `sqlite` or `postgres`, for failure messages.
+    pub engine: &'static str,
+    pub url: String,
+    /// Where SQLite test files go.
+    pub dir: PathBuf,
+}
+
+fn random_suffix() -> String {
+    Alphanumeric
+        .sample_string(&mut rand::thread_rng(), 12)
+        .to_lowercase()
+}
+
+/// A fresh database on every engine available to this test run: always
+/// SQLite, and PostgreSQL when `VIGIL_TEST_POSTGRES_URL` names a server
+/// (`make test` starts one). With `VIGIL_REQUIRE_POSTGRES=1` a missing
+/// PostgreSQL fails the test instead of skipping that engine.
+pub async fn databases() -> Vec<TestDb> {
+    let dir = std::env::temp_dir().join(format!("vigil-test-{}", random_suffix()));
+    std::fs::create_dir_all(&dir).expect("create test dir");
+    let mut dbs = vec![TestDb {
+        engine: "sqlite",
+        url: format!("sqlite://{}?mode=rwc", dir.join("vigil.db").display()),
+        dir: dir.clone(),
+    }];
+    match std::env::var("VIGIL_TEST_POSTGRES_URL") {
+        Ok(admin_url) => dbs.push(TestDb {
+            engine: "postgres",
+            url: create_postgres_database(&admin_url).await,
+            dir,
+        }),
+        Err(_) if std::env::var("VIGIL_REQUIRE_POSTGRES").as_deref() == Ok("1") => {
+            panic!("VIGIL_REQUIRE_POSTGRES=1 but VIGIL_TEST_POSTGRES_URL is not set")
+        }
+        Err(_) => eprintln!("note: VIGIL_TEST_POSTGRES_URL unset; testing SQLite only"),
+    }
+    dbs
+}
+
+async fn create_postgres_database(admin_url: &str) -> String {
+    let name = format!("vigil_test_{}", random_suffix());
+    let mut conn = sqlx::postgres::PgConnection::connect(admin_url)
+        .await
+        .expect("connect to the test PostgreSQL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(base, _)| base)
+        .expect("postgres URL with a database path");
+    format!("{base}/{name}")
+}
+
+/// A node configuration for tests.
+pub fn config(db: &TestDb, name: &str, role: NodeRole) -> Config {
+    Config {
+        database_url: Secret::new(db.url.clone()),
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        node_name: name.to_owned(),
+        role,
+        data_dir: db.dir.clone(),
+        admin_password: Some(Secret::new(ADMIN_PASSWORD)),
+        ..Config::default()
+    }
+}
+
+/// A node running in this process.
+pub struct TestNode {
+    pub url: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), anyhow::Error>>,
+}
+
+impl TestNode {
+    /// Starts a node; it is registered and accepting when this returns.
+    pub async fn start(config: Config) -> TestNode {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .expect("bind");
+        let node = crate::Node::start(listener, config)
+            .await
+            .expect("node starts");
+        let url = node.url().to_owned();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(node.run(async {
+            let _ = stopped.await;
+        }));
+        TestNode {
+            url,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Graceful stop, as on SIGTERM.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Abrupt stop, as if the process died: nothing is cleaned up.
+    pub fn kill(self) {
+        self.task.abort();
+    }
+}

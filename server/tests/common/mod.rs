@@ -1,0 +1,55 @@
+//! Helpers shared by the integration tests: an HTTP client and sign-in.
+#![allow(dead_code)]
+
+use reqwest::header::{COOKIE, SET_COOKIE};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+use server::testkit::ADMIN_PASSWORD;
+
+/// A client that neither follows redirects nor keeps cookies, so tests see
+/// exactly what the node answered.
+pub fn client() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Signs in as the bootstrap admin; returns the `Cookie` header value.
+pub async fn login(node: &str) -> String {
+    let response = client()
+        .post(format!("{node}/api/v1/auth/login"))
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .expect("login request");
+    assert_eq!(response.status(), StatusCode::OK, "login on {node}");
+    session_cookie(&response).expect("login sets the session cookie")
+}
+
+/// The `name=value` part of the session cookie a response set.
+pub fn session_cookie(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("vigil_session=") && !v.starts_with("vigil_session=;"))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+}
+
+/// GET with a session; returns status and JSON body (or `Value::Null`).
+pub async fn get(url: &str, cookie: Option<&str>) -> (StatusCode, Value) {
+    let mut request = client().get(url);
+    if let Some(cookie) = cookie {
+        request = request.header(COOKIE, cookie);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The error code of a JSON error body.
+pub fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<no error code>")
+}
