@@ -25,7 +25,7 @@ fn NodeTable() -> impl IntoView {
     let nodes = RwSignal::new(None::<Result<NodeList, String>>);
     let changed = console.watch(StateClass::Nodes);
     Effect::new(move |_| {
-        changed.track();
+        let _ = changed.get();
         spawn_local(async move {
             let fetched = client::nodes().await.map_err(|e| e.to_string());
             nodes.try_set(Some(fetched));

@@ -1,0 +1,105 @@
+# Vigil — the two commands:
+#   make run    build and start one node on SQLite at http://127.0.0.1:3000
+#   make test   every test: unit, integration on SQLite and PostgreSQL, end to end
+# Both install what is missing first (see `tools` and `test-deps`).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+SITE := target/site
+WASM_TARGET := wasm32-unknown-unknown
+# The wasm-bindgen CLI must match the library version pinned in Cargo.lock.
+WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: help run build test tools test-deps site-debug site-release lint unit e2e clean
+
+help:
+	@echo "make run    build (release) and start one node on SQLite at http://127.0.0.1:3000"
+	@echo "make test   lint, unit + integration tests (SQLite and PostgreSQL), end-to-end tests"
+
+## ---- tools -------------------------------------------------------------
+
+# The wasm target and the wasm-bindgen CLI; wasm-opt comes from npm
+# (Debian's binaryen produces a .wasm that fails to hydrate).
+tools:
+	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+	@if [ "$$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
+	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION)"; \
+	  $(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --force; \
+	fi
+	@command -v npm >/dev/null || { echo "npm is required (apt-get install -y npm)"; exit 1; }
+	@[ -x node_modules/.bin/wasm-opt ] || npm ci --no-audit --no-fund
+
+# Chromium and PostgreSQL from Debian, Playwright from npm (it uses the
+# system Chromium; it cannot download its own browser here).
+test-deps: tools
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@[ -d end2end/node_modules/@playwright/test ] || (cd end2end && npm ci --no-audit --no-fund)
+
+## ---- build -------------------------------------------------------------
+
+# The console bundle: wasm → wasm-bindgen → target/site/pkg, plus CSS and
+# public files. Never export LEPTOS_OUTPUT_NAME while compiling: leptos reads
+# it at compile time.
+define build_site
+	$(CARGO) build -p frontend --lib --target $(WASM_TARGET) $(1)
+	mkdir -p $(SITE)/pkg
+	wasm-bindgen --target web --no-typescript --out-dir $(SITE)/pkg --out-name vigil \
+	  target/$(WASM_TARGET)/$(2)/frontend.wasm
+	cp style/main.css $(SITE)/pkg/vigil.css
+	cp -r public/. $(SITE)/
+endef
+
+site-debug: tools
+	$(call build_site,,debug)
+
+site-release: tools
+	$(call build_site,--profile wasm-release,wasm-release)
+	node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+	  --enable-mutable-globals --enable-reference-types --enable-multivalue \
+	  $(SITE)/pkg/vigil_bg.wasm -o $(SITE)/pkg/vigil_bg.wasm
+
+build: site-release
+	$(CARGO) build -p server --release
+
+run: build
+	target/release/vigil serve
+
+## ---- test --------------------------------------------------------------
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy -p server -p app --all-targets -- -D warnings
+	$(CARGO) clippy -p frontend -p app --target $(WASM_TARGET) -- -D warnings
+
+# Unit and integration tests, on SQLite and on a throwaway PostgreSQL.
+unit:
+	@pgdir=$$(mktemp -d); port=$$((20000 + RANDOM % 20000)); \
+	trap '.ci/postgres.sh stop '"$$pgdir" EXIT; \
+	url=$$(.ci/postgres.sh start $$pgdir $$port); \
+	echo "PostgreSQL for tests at $$url"; \
+	if command -v cargo-nextest >/dev/null; then run="$(CARGO) nextest run"; else run="$(CARGO) test"; fi; \
+	VIGIL_TEST_POSTGRES_URL=$$url VIGIL_REQUIRE_POSTGRES=1 $$run -p app -p server
+
+# Playwright in headless Chromium; the tests start their own nodes.
+e2e: site-debug
+	$(CARGO) build -p server
+	cd end2end && VIGIL_BIN=$(CURDIR)/target/debug/vigil VIGIL_SITE_ROOT=$(CURDIR)/$(SITE) npx playwright test
+
+test: test-deps lint unit e2e
+	@echo "all tests passed"
+
+clean:
+	$(CARGO) clean
+	rm -rf data

@@ -1,0 +1,93 @@
+// Starts real Vigil nodes (the `vigil` binary) on loopback for a test, and
+// stops them afterwards.
+import { ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export const ADMIN_PASSWORD = "e2e-admin-password";
+
+const BIN = process.env.VIGIL_BIN ?? path.resolve(__dirname, "../../../target/debug/vigil");
+const SITE_ROOT = process.env.VIGIL_SITE_ROOT ?? path.resolve(__dirname, "../../../target/site");
+
+export interface Node {
+  name: string;
+  url: string;
+  process: ChildProcess;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+    server.on("error", reject);
+  });
+}
+
+async function waitHealthy(node: Node, deadlineMs = 20_000): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  while (Date.now() < until) {
+    if (node.process.exitCode !== null) {
+      throw new Error(`${node.name} exited with ${node.process.exitCode}`);
+    }
+    try {
+      const response = await fetch(`${node.url}/healthz`);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${node.name} did not become healthy`);
+}
+
+/** A cluster of nodes sharing one database. */
+export class Cluster {
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "vigil-e2e-"));
+  readonly databaseUrl: string;
+  readonly nodes: Node[] = [];
+
+  constructor(databaseUrl?: string) {
+    this.databaseUrl = databaseUrl ?? `sqlite://${path.join(this.dir, "vigil.db")}?mode=rwc`;
+  }
+
+  async start(name: string, role: "active" | "passive" = "active"): Promise<Node> {
+    const port = await freePort();
+    const log = fs.openSync(path.join(this.dir, `${name}.log`), "a");
+    const child = spawn(BIN, ["serve"], {
+      env: {
+        ...process.env,
+        VIGIL_DATABASE_URL: this.databaseUrl,
+        VIGIL_LISTEN: `127.0.0.1:${port}`,
+        VIGIL_NODE_NAME: name,
+        VIGIL_ROLE: role,
+        VIGIL_DATA_DIR: this.dir,
+        VIGIL_SITE_ROOT: SITE_ROOT,
+        VIGIL_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      },
+      stdio: ["ignore", log, log],
+    });
+    const node = { name, url: `http://127.0.0.1:${port}`, process: child };
+    this.nodes.push(node);
+    await waitHealthy(node);
+    return node;
+  }
+
+  /** Kills a node the hard way, as a crash would. */
+  kill(node: Node): void {
+    node.process.kill("SIGKILL");
+  }
+
+  async stopAll(): Promise<void> {
+    for (const node of this.nodes) {
+      if (node.process.exitCode === null && node.process.signalCode === null) {
+        node.process.kill("SIGTERM");
+        await new Promise((r) => node.process.once("exit", r));
+      }
+    }
+  }
+}
