@@ -35,7 +35,9 @@ impl FromStr for NodeRole {
         match s {
             "active" => Ok(Self::Active),
             "passive" => Ok(Self::Passive),
-            other => Err(format!("unknown role {other:?} (expected active or passive)")),
+            other => Err(format!(
+                "unknown role {other:?} (expected active or passive)"
+            )),
         }
     }
 }

@@ -180,8 +180,8 @@ impl Config {
         .map_err(anyhow::Error::msg)?;
         c.session_ttl = duration(args.session_ttl, file.session_ttl, c.session_ttl)
             .map_err(anyhow::Error::msg)?;
-        c.login_lockout = duration(None, file.login_lockout, c.login_lockout)
-            .map_err(anyhow::Error::msg)?;
+        c.login_lockout =
+            duration(None, file.login_lockout, c.login_lockout).map_err(anyhow::Error::msg)?;
         if let Some(url) = args.database_url.map(Secret::new).or(file.database_url) {
             c.database_url = url;
         }
@@ -219,7 +219,9 @@ fn parse_role(text: &str) -> Result<NodeRole, String> {
 /// Parses `500ms`, `5s`, `2m`, `12h` or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let n: u64 = number
         .parse()
@@ -272,7 +274,10 @@ mod tests {
             ..Default::default()
         };
         let c = Config::merge(FileConfig::default(), args, None).unwrap();
-        assert_eq!(c.database_url.expose(), "sqlite:///var/lib/vigil/vigil.db?mode=rwc");
+        assert_eq!(
+            c.database_url.expose(),
+            "sqlite:///var/lib/vigil/vigil.db?mode=rwc"
+        );
     }
 
     #[test]

@@ -114,5 +114,9 @@ impl<T: serde::Serialize> IntoResponse for Json<T> {
 
 /// The answer for routes that do not exist.
 pub async fn no_such_route(request: Request) -> ApiError {
-    ApiError::not_found(format!("no route for {} {}", request.method(), request.uri().path()))
+    ApiError::not_found(format!(
+        "no route for {} {}",
+        request.method(),
+        request.uri().path()
+    ))
 }

@@ -84,9 +84,16 @@ pub fn router(app: AppState) -> Router {
         .route("/auth/logout", post(auth::handlers::logout_form))
         .fallback(console::not_found)
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed here")
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed here",
+            )
         })
-        .layer(middleware::from_fn_with_state(app.clone(), auth::csrf::guard))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            auth::csrf::guard,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(app)
 }
@@ -118,9 +125,8 @@ impl Node {
             .clone()
             .unwrap_or_else(|| format!("http://{local}"));
         if Dialect::from_url(config.database_url.expose())? == Dialect::Sqlite {
-            std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-                anyhow::anyhow!("cannot create {}: {e}", config.data_dir.display())
-            })?;
+            std::fs::create_dir_all(&config.data_dir)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", config.data_dir.display()))?;
         }
         let db = Db::connect(config.database_url.expose()).await?;
         let node = NodeIdentity {

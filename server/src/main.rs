@@ -5,7 +5,11 @@ use server::config::{Config, ServeArgs};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "vigil", version, about = "Vigil: a multi-server management console for managed products")]
+#[command(
+    name = "vigil",
+    version,
+    about = "Vigil: a multi-server management console for managed products"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -21,7 +25,8 @@ enum Command {
 async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_env("VIGIL_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+            EnvFilter::try_from_env("VIGIL_LOG")
+                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
         )
         .init();
     let Command::Serve(args) = Cli::parse().command;

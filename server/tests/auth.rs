@@ -30,7 +30,11 @@ async fn wrong_password_gets_401_json_and_no_session() {
             .send()
             .await
             .unwrap();
-        assert_eq!(unknown.status(), 401, "unknown user is refused the same way");
+        assert_eq!(
+            unknown.status(),
+            401,
+            "unknown user is refused the same way"
+        );
         a.stop().await;
     }
 }
@@ -98,7 +102,12 @@ async fn repeated_failures_lock_the_login_out() {
             assert_eq!(attempt("wrong").await.unwrap().status(), 401);
         }
         let locked = attempt(ADMIN_PASSWORD).await.unwrap();
-        assert_eq!(locked.status(), 429, "{}: even the right password waits", db.engine);
+        assert_eq!(
+            locked.status(),
+            429,
+            "{}: even the right password waits",
+            db.engine
+        );
         let body: serde_json::Value = locked.json().await.unwrap();
         assert_eq!(error_code(&body), "too_many_attempts");
         a.stop().await;
@@ -115,9 +124,16 @@ async fn console_pages_send_visitors_to_login() {
             .await
             .unwrap();
         assert_eq!(response.status(), 303, "{}", db.engine);
-        assert_eq!(response.headers()[LOCATION], "/login?next=/nodes%3Finterval%3D2");
+        assert_eq!(
+            response.headers()[LOCATION],
+            "/login?next=/nodes%3Finterval%3D2"
+        );
 
-        let login_page = client().get(format!("{}/login", a.url)).send().await.unwrap();
+        let login_page = client()
+            .get(format!("{}/login", a.url))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(login_page.status(), 200);
         assert!(login_page.text().await.unwrap().contains("Sign in"));
 
@@ -141,7 +157,11 @@ async fn login_form_redirects_to_next_and_never_off_site() {
         let post = |next: &'static str, password: &'static str| {
             client()
                 .post(format!("{}/auth/login", a.url))
-                .form(&[("username", "admin"), ("password", password), ("next", next)])
+                .form(&[
+                    ("username", "admin"),
+                    ("password", password),
+                    ("next", next),
+                ])
                 .send()
         };
         let ok = post("/nodes?retry=5", ADMIN_PASSWORD).await.unwrap();
@@ -153,7 +173,10 @@ async fn login_form_redirects_to_next_and_never_off_site() {
         assert_eq!(off_site.headers()[LOCATION], "/");
 
         let wrong = post("/nodes", "wrong").await.unwrap();
-        assert_eq!(wrong.headers()[LOCATION], "/login?error=invalid&next=/nodes");
+        assert_eq!(
+            wrong.headers()[LOCATION],
+            "/login?error=invalid&next=/nodes"
+        );
         assert!(session_cookie(&wrong).is_none());
         a.stop().await;
     }
@@ -169,7 +192,10 @@ async fn session_cookie_is_http_only_and_same_site() {
             .send()
             .await
             .unwrap();
-        let set_cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+        let set_cookie = response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .to_owned();
         assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
         assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
         a.stop().await;

@@ -18,7 +18,12 @@ async fn nodes_seen_by(node: &str, cookie: &str) -> Vec<(String, bool)> {
         .as_array()
         .expect("nodes array")
         .iter()
-        .map(|n| (n["name"].as_str().unwrap().to_owned(), n["operational"].as_bool().unwrap()))
+        .map(|n| {
+            (
+                n["name"].as_str().unwrap().to_owned(),
+                n["operational"].as_bool().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -81,7 +86,9 @@ async fn killed_node_becomes_non_operational_within_6_s() {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert!(nodes_seen_by(&a.url, &cookie).await.contains(&("node-a".into(), true)));
+        assert!(nodes_seen_by(&a.url, &cookie)
+            .await
+            .contains(&("node-a".into(), true)));
         a.stop().await;
     }
 }
@@ -94,7 +101,11 @@ async fn gracefully_stopped_node_is_non_operational_at_once() {
         let cookie = login(&a.url).await;
         b.stop().await;
         let seen = nodes_seen_by(&a.url, &cookie).await;
-        assert!(seen.contains(&("node-b".into(), false)), "{}: {seen:?}", db.engine);
+        assert!(
+            seen.contains(&("node-b".into(), false)),
+            "{}: {seen:?}",
+            db.engine
+        );
         a.stop().await;
     }
 }

@@ -20,17 +20,39 @@ async fn bad_requests_get_json_errors() {
                 .send()
         };
         let cases = [
-            (b"{\"username\": ".to_vec(), "application/json", 400, "invalid_json"),
-            (b"{\"username\": 3}".to_vec(), "application/json", 422, "invalid_body"),
-            (b"username=admin".to_vec(), "text/plain", 415, "unsupported_media_type"),
-            (vec![b' '; server::BODY_LIMIT + 1], "application/json", 413, "body_too_large"),
+            (
+                b"{\"username\": ".to_vec(),
+                "application/json",
+                400,
+                "invalid_json",
+            ),
+            (
+                b"{\"username\": 3}".to_vec(),
+                "application/json",
+                422,
+                "invalid_body",
+            ),
+            (
+                b"username=admin".to_vec(),
+                "text/plain",
+                415,
+                "unsupported_media_type",
+            ),
+            (
+                vec![b' '; server::BODY_LIMIT + 1],
+                "application/json",
+                413,
+                "body_too_large",
+            ),
         ];
         for (body, content_type, status, code) in cases {
             let response = send(body, content_type).await.unwrap();
             assert_eq!(response.status(), status, "{}: {code}", db.engine);
             let json: serde_json::Value = response.json().await.expect("JSON error body");
             assert_eq!(error_code(&json), code);
-            assert!(json["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+            assert!(json["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()));
         }
         a.stop().await;
     }
@@ -95,12 +117,24 @@ async fn an_unusable_database_stops_the_node_with_a_clear_error() {
     let mut config = testkit::config(&db, "node-a", NodeRole::Active);
     config.database_url = server::config::Secret::new("mysql://localhost/vigil");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let error = server::Node::start(listener, config).await.err().expect("refused");
-    assert!(error.to_string().contains("unsupported database URL"), "{error}");
+    let error = server::Node::start(listener, config)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        error.to_string().contains("unsupported database URL"),
+        "{error}"
+    );
 
     let mut config = testkit::config(&db, "node-a", NodeRole::Active);
     config.database_url = server::config::Secret::new("sqlite:///nonexistent-dir/x/vigil.db");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let error = server::Node::start(listener, config).await.err().expect("refused");
-    assert!(error.to_string().contains("cannot open the database"), "{error}");
+    let error = server::Node::start(listener, config)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        error.to_string().contains("cannot open the database"),
+        "{error}"
+    );
 }

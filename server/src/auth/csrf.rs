@@ -14,7 +14,10 @@ use crate::error::ApiError;
 use crate::AppState;
 
 pub async fn guard(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
         return next.run(request).await;
     }
     let headers = request.headers();
@@ -53,13 +56,29 @@ mod tests {
 
     #[test]
     fn same_host_is_accepted() {
-        assert!(same_origin("http://127.0.0.1:3000", Some("127.0.0.1:3000"), "http://x"));
-        assert!(same_origin("https://vigil.example", None, "https://vigil.example/"));
+        assert!(same_origin(
+            "http://127.0.0.1:3000",
+            Some("127.0.0.1:3000"),
+            "http://x"
+        ));
+        assert!(same_origin(
+            "https://vigil.example",
+            None,
+            "https://vigil.example/"
+        ));
     }
 
     #[test]
     fn other_sites_and_null_are_refused() {
-        assert!(!same_origin("http://evil.example", Some("127.0.0.1:3000"), "http://127.0.0.1:3000"));
-        assert!(!same_origin("null", Some("127.0.0.1:3000"), "http://127.0.0.1:3000"));
+        assert!(!same_origin(
+            "http://evil.example",
+            Some("127.0.0.1:3000"),
+            "http://127.0.0.1:3000"
+        ));
+        assert!(!same_origin(
+            "null",
+            Some("127.0.0.1:3000"),
+            "http://127.0.0.1:3000"
+        ));
     }
 }

@@ -27,7 +27,10 @@ pub async fn login_json(
 }
 
 /// `POST /api/v1/auth/logout`.
-pub async fn logout_json(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn logout_json(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let mut out = HeaderMap::new();
     set_cookie(&mut out, super::logout(&app, &headers).await?);
     Ok((StatusCode::NO_CONTENT, out).into_response())
@@ -75,7 +78,10 @@ pub async fn login_form(
 }
 
 /// `POST /auth/logout`: back to the login page.
-pub async fn logout_form(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn logout_form(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let mut out = HeaderMap::new();
     set_cookie(&mut out, super::logout(&app, &headers).await?);
     Ok((out, Redirect::to("/login")).into_response())

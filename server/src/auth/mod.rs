@@ -108,7 +108,10 @@ impl From<LoginError> for ApiError {
             LoginError::LockedOut(wait) => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_attempts",
-                format!("too many failed logins; try again in {} s", wait.as_secs() + 1),
+                format!(
+                    "too many failed logins; try again in {} s",
+                    wait.as_secs() + 1
+                ),
             ),
             LoginError::Internal(cause) => ApiError::internal(cause),
         }
@@ -170,8 +173,9 @@ fn session_cookie(app: &AppState, token: &str, max_age_s: u64) -> HeaderValue {
     } else {
         ""
     };
-    let cookie =
-        format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}");
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}"
+    );
     HeaderValue::from_str(&cookie).expect("cookie is ASCII")
 }
 
@@ -223,7 +227,10 @@ mod tests {
     #[test]
     fn session_token_is_found_among_cookies() {
         let mut h = HeaderMap::new();
-        h.insert(COOKIE, HeaderValue::from_static("a=1; vigil_session=abc; b=2"));
+        h.insert(
+            COOKIE,
+            HeaderValue::from_static("a=1; vigil_session=abc; b=2"),
+        );
         assert_eq!(session_token(&h), Some("abc"));
         h.insert(COOKIE, HeaderValue::from_static("vigil_session="));
         assert_eq!(session_token(&h), None);

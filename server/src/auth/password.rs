@@ -52,7 +52,9 @@ mod tests {
     async fn right_password_verifies_and_wrong_does_not() {
         let stored = hash("correct horse".into()).await.unwrap();
         assert!(stored.starts_with("$argon2id$"));
-        assert!(verify("correct horse".into(), Some(stored.clone())).await.unwrap());
+        assert!(verify("correct horse".into(), Some(stored.clone()))
+            .await
+            .unwrap());
         assert!(!verify("battery staple".into(), Some(stored)).await.unwrap());
         assert!(!verify("anything".into(), None).await.unwrap());
     }

@@ -14,7 +14,8 @@ pub struct UserRow {
 }
 
 fn role_of(text: String) -> Result<UserRole, sqlx::Error> {
-    text.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))
+    text.parse()
+        .map_err(|e: String| sqlx::Error::Decode(e.into()))
 }
 
 pub async fn count_users(db: &Db) -> Result<i64, StoreError> {
@@ -45,10 +46,11 @@ pub async fn create_user(
 }
 
 pub async fn find_user(db: &Db, username: &str) -> Result<Option<UserRow>, StoreError> {
-    let row = sqlx::query("SELECT id, username, role, password_hash FROM users WHERE username = $1")
-        .bind(username)
-        .fetch_optional(db.pool())
-        .await?;
+    let row =
+        sqlx::query("SELECT id, username, role, password_hash FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(db.pool())
+            .await?;
     let Some(row) = row else { return Ok(None) };
     Ok(Some(UserRow {
         user: CurrentUser {

@@ -26,7 +26,10 @@ pub fn routes(app: &AppState) -> Router<AppState> {
         .route_layer(middleware::from_fn_with_state(app.clone(), require_login));
     let site = std::path::Path::new(options.site_root.as_ref());
     pages
-        .nest_service("/pkg", ServeDir::new(site.join(options.site_pkg_dir.as_ref())))
+        .nest_service(
+            "/pkg",
+            ServeDir::new(site.join(options.site_pkg_dir.as_ref())),
+        )
         .route_service("/favicon.ico", ServeFile::new(site.join("favicon.ico")))
 }
 

@@ -19,9 +19,8 @@ where
 
 /// The current state string.
 pub async fn read(db: &Db) -> Result<StateString, StoreError> {
-    let values: Vec<i64> =
-        sqlx::query_scalar("SELECT value FROM state_counters ORDER BY position")
-            .fetch_all(db.pool())
-            .await?;
+    let values: Vec<i64> = sqlx::query_scalar("SELECT value FROM state_counters ORDER BY position")
+        .fetch_all(db.pool())
+        .await?;
     Ok(StateString::from_counters(values))
 }

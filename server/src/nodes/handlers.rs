@@ -20,7 +20,10 @@ pub async fn list(
     let offline_after = app.offline_after_ms();
     Ok(Json(NodeList {
         node: app.node.name.clone(),
-        nodes: records.iter().map(|n| n.detail(now, offline_after)).collect(),
+        nodes: records
+            .iter()
+            .map(|n| n.detail(now, offline_after))
+            .collect(),
         server_time: now,
     }))
 }

@@ -98,7 +98,9 @@ pub async fn list(db: &Db) -> Result<(Vec<NodeRecord>, i64), StoreError> {
             Ok(NodeRecord {
                 name: row.try_get("name")?,
                 url: row.try_get("url")?,
-                role: role.parse::<NodeRole>().map_err(|e| sqlx::Error::Decode(e.into()))?,
+                role: role
+                    .parse::<NodeRole>()
+                    .map_err(|e| sqlx::Error::Decode(e.into()))?,
                 started_at: row.try_get("started_at")?,
                 last_seen: row.try_get("last_seen")?,
                 down_since: row.try_get("down_since")?,
