@@ -140,6 +140,20 @@ pub struct Me {
     pub role: UserRole,
 }
 
+/// `POST /api/v1/auth/handoff`: carries the session to another node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handoff {
+    /// Single use; redeem at `<node>/auth/handoff?token=…&next=…`.
+    pub token: String,
+    pub expires_in_s: u64,
+}
+
+/// `PUT /api/v1/nodes/{name}/role`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetRole {
+    pub role: NodeRole,
+}
+
 /// Every error reply: `{"error": {"code": …, "message": …}}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

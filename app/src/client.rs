@@ -1,10 +1,20 @@
 //! The browser's typed client of the node's API. Runs only in the browser
 //! (from effects), so the node never calls it.
 
-use gloo_net::http::Request;
+use gloo_net::http::{Request, RequestBuilder, Response};
+use gloo_timers::callback::Timeout;
 use serde::de::DeserializeOwned;
+use web_sys::AbortController;
 
-use crate::api::{ErrorBody, KeepAlive, NodeList};
+use crate::api::{ErrorBody, Handoff, KeepAlive, NodeList};
+use crate::params::encode;
+use crate::state::{StateString, Watched};
+
+/// Extra time a keep-alive may take beyond its own wait before it counts as
+/// failed (a node that hangs must not hang the console).
+const GRACE_MS: u32 = 4_000;
+/// How long a node may take to answer a failover probe.
+const PROBE_MS: u32 = 1_500;
 
 /// Why an API call failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,12 +37,21 @@ impl std::fmt::Display for ClientError {
     }
 }
 
-async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ClientError> {
-    let response = Request::get(path)
-        .header("Accept", "application/json")
+/// Sends a request, giving up after `timeout_ms`.
+async fn send(request: RequestBuilder, timeout_ms: u32) -> Result<Response, ClientError> {
+    let controller = AbortController::new().map_err(|_| ClientError::Network("no AbortController".into()))?;
+    let request = request
+        .abort_signal(Some(&controller.signal()))
+        .header("Accept", "application/json");
+    // Dropping the timer (when the answer comes first) cancels it.
+    let _timer = Timeout::new(timeout_ms, move || controller.abort());
+    request
         .send()
         .await
-        .map_err(|e| ClientError::Network(e.to_string()))?;
+        .map_err(|e| ClientError::Network(e.to_string()))
+}
+
+async fn json_of<T: DeserializeOwned>(response: Response) -> Result<T, ClientError> {
     match response.status() {
         200 => response
             .json()
@@ -49,10 +68,31 @@ async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ClientError> {
     }
 }
 
-pub async fn keepalive() -> Result<KeepAlive, ClientError> {
-    get_json("/api/v1/keepalive").await
+/// A keep-alive; with `known`, the node holds it up to `wait_ms` until a
+/// watched position differs.
+pub async fn keepalive(
+    known: Option<&StateString>,
+    wait_ms: u32,
+    watched: &Watched,
+) -> Result<KeepAlive, ClientError> {
+    let mut url = format!("/api/v1/keepalive?watch={}", encode(&watched.to_string()));
+    if let Some(known) = known {
+        url.push_str(&format!("&state={}&wait={wait_ms}", encode(&known.to_string())));
+    }
+    json_of(send(Request::get(&url), wait_ms + GRACE_MS).await?).await
 }
 
 pub async fn nodes() -> Result<NodeList, ClientError> {
-    get_json("/api/v1/nodes").await
+    json_of(send(Request::get("/api/v1/nodes"), GRACE_MS).await?).await
+}
+
+/// A fresh single-use token to carry the session to another node.
+pub async fn handoff() -> Result<Handoff, ClientError> {
+    json_of(send(Request::post("/api/v1/auth/handoff"), GRACE_MS).await?).await
+}
+
+/// Whether the node at `base_url` answers its health check.
+pub async fn probe(base_url: &str) -> bool {
+    let url = format!("{}/healthz", base_url.trim_end_matches('/'));
+    matches!(send(Request::get(&url), PROBE_MS).await, Ok(r) if r.ok())
 }

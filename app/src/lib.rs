@@ -9,6 +9,7 @@
 //! - `pages`: one module per page.
 
 pub mod api;
+pub mod failover;
 pub mod params;
 pub mod state;
 pub mod time;
@@ -17,13 +18,16 @@ mod client;
 mod console;
 mod pages;
 
+pub use console::ConsoleDefaults;
+
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::StaticSegment;
 
-/// The HTML document around the app, rendered on the node.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+/// The HTML document around the app, rendered on the node. The node's
+/// console defaults travel in a meta tag to the browser.
+pub fn shell(options: LeptosOptions, console_defaults: String) -> impl IntoView {
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -31,6 +35,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.ico"/>
+                <meta name="vigil-console-defaults" content=console_defaults/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -57,6 +62,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=pages::NotFound>
                     <Route path=StaticSegment("login") view=pages::login::LoginPage/>
                     <Route path=StaticSegment("nodes") view=pages::nodes::NodesPage/>
+                    <Route path=StaticSegment("settings") view=pages::settings::SettingsPage/>
                 </Routes>
             </Router>
         </div>

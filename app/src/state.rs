@@ -64,6 +64,59 @@ impl StateString {
     }
 }
 
+/// The positions a console watches: all of them, or a chosen few.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Watched {
+    #[default]
+    All,
+    Only(Vec<usize>),
+}
+
+impl Watched {
+    /// Parses `all` or a comma-separated list of positions (`0,2,5`).
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if text.is_empty() || text.eq_ignore_ascii_case("all") {
+            return Some(Self::All);
+        }
+        let mut positions = text
+            .split(',')
+            .map(|p| p.trim().parse::<usize>().ok().filter(|&p| p < 64))
+            .collect::<Option<Vec<_>>>()?;
+        positions.sort_unstable();
+        positions.dedup();
+        Some(Self::Only(positions))
+    }
+
+    pub fn contains(&self, position: usize) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only(positions) => positions.contains(&position),
+        }
+    }
+}
+
+impl std::fmt::Display for Watched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::All => f.write_str("all"),
+            Self::Only(positions) => {
+                let list: Vec<String> = positions.iter().map(|p| p.to_string()).collect();
+                f.write_str(&list.join(","))
+            }
+        }
+    }
+}
+
+impl StateString {
+    /// Whether a watched position differs between `self` and `newer`.
+    pub fn differs(&self, newer: &StateString, watched: &Watched) -> bool {
+        self.changed_positions(newer)
+            .into_iter()
+            .any(|p| watched.contains(p))
+    }
+}
+
 impl std::fmt::Display for StateString {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for (i, n) in self.0.iter().enumerate() {
@@ -100,6 +153,25 @@ mod tests {
         let new = StateString::parse("1,9,3,4,5,7").unwrap();
         assert_eq!(old.changed_positions(&new), vec![1, 5]);
         assert!(old.changed_positions(&old).is_empty());
+    }
+
+    #[test]
+    fn only_watched_positions_count() {
+        let old = StateString::parse("1,2,3").unwrap();
+        let new = StateString::parse("1,9,3").unwrap();
+        assert!(old.differs(&new, &Watched::All));
+        assert!(old.differs(&new, &Watched::parse("1").unwrap()));
+        assert!(!old.differs(&new, &Watched::parse("0,2").unwrap()));
+    }
+
+    #[test]
+    fn watched_positions_parse_and_print() {
+        assert_eq!(Watched::parse("all"), Some(Watched::All));
+        assert_eq!(Watched::parse(""), Some(Watched::All));
+        assert_eq!(Watched::parse("5, 0,5"), Some(Watched::Only(vec![0, 5])));
+        assert_eq!(Watched::parse("0,x"), None);
+        assert_eq!(Watched::parse("999"), None);
+        assert_eq!(Watched::Only(vec![0, 2]).to_string(), "0,2");
     }
 
     #[test]

@@ -59,6 +59,9 @@ pub struct Config {
     pub login_max_failures: u32,
     /// How long a locked-out login stays refused.
     pub login_lockout: Duration,
+    /// Console parameters used when a URL does not give them, written like
+    /// a URL query (`interval=2&retry=5&auto=0`).
+    pub console_defaults: String,
 }
 
 impl Default for Config {
@@ -77,6 +80,7 @@ impl Default for Config {
             admin_password: None,
             login_max_failures: 5,
             login_lockout: Duration::from_secs(15 * 60),
+            console_defaults: String::new(),
         }
     }
 }
@@ -118,6 +122,9 @@ pub struct ServeArgs {
     /// Console session lifetime (e.g. 12h).
     #[arg(long, env = "VIGIL_SESSION_TTL", value_parser = parse_duration)]
     pub session_ttl: Option<Duration>,
+    /// Console parameters when a URL gives none (e.g. "interval=2&retry=5").
+    #[arg(long, env = "VIGIL_CONSOLE_DEFAULTS")]
+    pub console_defaults: Option<String>,
 }
 
 /// The TOML file: the same keys as the flags, with underscores.
@@ -136,6 +143,7 @@ struct FileConfig {
     admin_password: Option<Secret>,
     login_max_failures: Option<u32>,
     login_lockout: Option<String>,
+    console_defaults: Option<String>,
 }
 
 impl Config {
@@ -192,6 +200,10 @@ impl Config {
         c.site_root = args.site_root.or(file.site_root).unwrap_or(c.site_root);
         c.admin_password = admin_password.or(file.admin_password);
         c.login_max_failures = file.login_max_failures.unwrap_or(c.login_max_failures);
+        c.console_defaults = args
+            .console_defaults
+            .or(file.console_defaults)
+            .unwrap_or_default();
         c.validate()?;
         Ok(c)
     }
@@ -205,6 +217,8 @@ impl Config {
                 anyhow::bail!("public URL must start with http:// or https://");
             }
         }
+        app::params::ConsoleParams::parse_defaults(&self.console_defaults)
+            .map_err(|e| anyhow::anyhow!("console_defaults: {e}"))?;
         if self.node_offline_after < Duration::from_secs(2) {
             anyhow::bail!("node_offline_after must be at least 2s (nodes refresh every second)");
         }
@@ -278,6 +292,16 @@ mod tests {
             c.database_url.expose(),
             "sqlite:///var/lib/vigil/vigil.db?mode=rwc"
         );
+    }
+
+    #[test]
+    fn invalid_console_defaults_are_refused() {
+        let args = ServeArgs {
+            console_defaults: Some("interval=0".into()),
+            ..Default::default()
+        };
+        let error = Config::merge(FileConfig::default(), args, None).unwrap_err();
+        assert!(error.to_string().contains("console_defaults"), "{error}");
     }
 
     #[test]

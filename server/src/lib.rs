@@ -38,10 +38,13 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::StatusCode;
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use app::state::StateString;
 
 use crate::auth::limiter::LoginLimiter;
 use crate::config::Config;
@@ -60,6 +63,10 @@ pub struct AppState {
     pub node: Arc<NodeIdentity>,
     pub limiter: Arc<LoginLimiter>,
     pub leptos: LeptosOptions,
+    /// The latest state string, for waiting keep-alives.
+    pub state_watch: Arc<watch::Sender<StateString>>,
+    /// Turns true when the node begins to shut down, ending long polls.
+    pub closing: Arc<watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -73,6 +80,8 @@ pub fn router(app: AppState) -> Router {
     let api = Router::new()
         .route("/api/v1/keepalive", get(keepalive::handlers::keepalive))
         .route("/api/v1/nodes", get(nodes::handlers::list))
+        .route("/api/v1/nodes/{name}/role", put(nodes::handlers::set_role))
+        .route("/api/v1/auth/handoff", post(auth::handlers::handoff_issue))
         .route("/api/v1/me", get(auth::handlers::me))
         .route("/api/v1/auth/login", post(auth::handlers::login_json))
         .route("/api/v1/auth/logout", post(auth::handlers::logout_json));
@@ -82,6 +91,7 @@ pub fn router(app: AppState) -> Router {
         .route("/healthz", get(nodes::handlers::healthz))
         .route("/auth/login", post(auth::handlers::login_form))
         .route("/auth/logout", post(auth::handlers::logout_form))
+        .route("/auth/handoff", get(auth::handlers::handoff_redeem))
         .fallback(console::not_found)
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -111,7 +121,8 @@ pub async fn serve(
 pub struct Node {
     app: AppState,
     listener: TcpListener,
-    _registry: AbortOnDrop,
+    registry: AbortOnDrop,
+    follower: AbortOnDrop,
 }
 
 impl Node {
@@ -129,11 +140,11 @@ impl Node {
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", config.data_dir.display()))?;
         }
         let db = Db::connect(config.database_url.expose()).await?;
-        let node = NodeIdentity {
-            name: config.node_name.clone(),
-            url: url.trim_end_matches('/').to_owned(),
-            role: config.role,
-        };
+        let node = NodeIdentity::new(
+            config.node_name.clone(),
+            url.trim_end_matches('/').to_owned(),
+            config.role,
+        );
         let leptos = LeptosOptions::builder()
             .output_name("vigil")
             .site_root(config.site_root.to_string_lossy().as_ref())
@@ -148,18 +159,29 @@ impl Node {
             node: Arc::new(node.clone()),
             config: Arc::new(config.clone()),
             leptos,
+            state_watch: Arc::new(watch::channel(StateString::default()).0),
+            closing: Arc::new(watch::channel(false).0),
         };
         auth::bootstrap_admin(&app).await?;
         nodes::store::refresh(&db, &node, true).await?;
+        app.state_watch
+            .send_replace(keepalive::store::read(&db).await?);
         let registry = AbortOnDrop(tokio::spawn(nodes::registry::run(
-            db,
+            db.clone(),
             node,
             config.node_offline_after,
+            app.closing.subscribe(),
+        )));
+        let follower = AbortOnDrop(tokio::spawn(keepalive::watch::follow(
+            db,
+            config.database_url.expose().to_owned(),
+            app.state_watch.clone(),
         )));
         Ok(Node {
             app,
             listener,
-            _registry: registry,
+            registry,
+            follower,
         })
     }
 
@@ -176,17 +198,23 @@ impl Node {
         let Node {
             app,
             listener,
-            _registry,
+            registry,
+            follower,
         } = self;
-        let (db, node) = (app.db.clone(), app.node.clone());
-        tracing::info!(node = %node.name, role = %node.role, url = %node.url, "node serving");
+        let (db, node, closing) = (app.db.clone(), app.node.clone(), app.closing.clone());
+        tracing::info!(node = %node.name, role = %node.role.get(), url = %node.url, "node serving");
         axum::serve(
             listener,
             router(app).into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Waiting keep-alives answer now instead of holding the exit.
+            closing.send_replace(true);
+        })
         .await?;
-        drop(_registry);
+        drop(follower);
+        registry.finish().await;
         if let Err(e) = nodes::store::mark_stopped(&db, &node.name).await {
             tracing::warn!(error = %e, "could not mark the node stopped");
         }
@@ -199,6 +227,13 @@ impl Node {
 /// Aborts a background task when its owner goes away, so a node that is
 /// dropped (or a test that kills one) leaves nothing running.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl AbortOnDrop {
+    /// Waits for the task to end by itself.
+    async fn finish(mut self) {
+        let _ = (&mut self.0).await;
+    }
+}
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

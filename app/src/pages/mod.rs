@@ -2,6 +2,7 @@
 
 pub mod login;
 pub mod nodes;
+pub mod settings;
 
 use leptos::prelude::*;
 

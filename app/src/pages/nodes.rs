@@ -25,24 +25,54 @@ fn NodeTable() -> impl IntoView {
     let nodes = RwSignal::new(None::<Result<NodeList, String>>);
     let changed = console.watch(StateClass::Nodes);
     Effect::new(move |_| {
-        let _ = changed.get();
+        changed.get();
         spawn_local(async move {
-            let fetched = client::nodes().await.map_err(|e| e.to_string());
-            nodes.try_set(Some(fetched));
+            match client::nodes().await {
+                Err(client::ClientError::Unauthorized) => crate::console::go_to_login(),
+                fetched => {
+                    nodes.try_set(Some(fetched.map_err(|e| e.to_string())));
+                }
+            }
         });
     });
-    move || match nodes.get() {
-        None => view! { <p class="muted">"Loading nodes…"</p> }.into_any(),
-        Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
-        Some(Ok(list)) => node_table(list).into_any(),
+    // The filter lives outside the refreshed table, so what the user typed
+    // survives every refresh.
+    let filter = RwSignal::new(String::new());
+    view! {
+        <div class="toolbar">
+            <label class="inline">
+                "Filter"
+                <input
+                    type="search"
+                    placeholder="node name or URL"
+                    prop:value=move || filter.get()
+                    on:input=move |ev| filter.set(event_target_value(&ev))
+                />
+            </label>
+        </div>
+        {move || match nodes.get() {
+            None => view! { <p class="muted">"Loading nodes…"</p> }.into_any(),
+            Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+            Some(Ok(list)) => node_table(list, &filter.read()).into_any(),
+        }}
     }
 }
 
-fn node_table(list: NodeList) -> impl IntoView {
+fn node_table(list: NodeList, filter: &str) -> impl IntoView {
     let now = list.server_time;
     let operational = list.nodes.iter().filter(|n| n.operational).count();
     let total = list.nodes.len();
     let this = list.node.clone();
+    let needle = filter.trim().to_lowercase();
+    let shown: Vec<NodeDetail> = list
+        .nodes
+        .into_iter()
+        .filter(|n| {
+            needle.is_empty()
+                || n.name.to_lowercase().contains(&needle)
+                || n.url.to_lowercase().contains(&needle)
+        })
+        .collect();
     view! {
         <p class="summary">{format!("{operational} of {total} node(s) operational")}</p>
         <table class="grid">
@@ -57,7 +87,7 @@ fn node_table(list: NodeList) -> impl IntoView {
                 </tr>
             </thead>
             <tbody>
-                {list.nodes.into_iter().map(|n| node_row(n, &this, now)).collect_view()}
+                {shown.into_iter().map(|n| node_row(n, &this, now)).collect_view()}
             </tbody>
         </table>
     }

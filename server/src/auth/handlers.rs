@@ -8,10 +8,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use app::api::{LoginRequest, Me};
+use app::api::{Handoff, LoginRequest, Me};
 
-use super::{safe_next, set_cookie, CurrentUser, LoginError};
-use crate::error::{ApiError, Json};
+use super::{safe_next, set_cookie, CurrentUser, LoginError, HANDOFF_TTL};
+use crate::error::{ApiError, Json, Query};
 use crate::AppState;
 
 /// `POST /api/v1/auth/login`.
@@ -85,6 +85,45 @@ pub async fn logout_form(
     let mut out = HeaderMap::new();
     set_cookie(&mut out, super::logout(&app, &headers).await?);
     Ok((out, Redirect::to("/login")).into_response())
+}
+
+/// `POST /api/v1/auth/handoff`: a token the console keeps for failover.
+pub async fn handoff_issue(
+    State(app): State<AppState>,
+    user: CurrentUser,
+) -> Result<Json<Handoff>, ApiError> {
+    Ok(Json(Handoff {
+        token: super::issue_handoff(&app, &user).await?,
+        expires_in_s: HANDOFF_TTL.as_secs(),
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct HandoffQuery {
+    token: String,
+    next: Option<String>,
+}
+
+/// `GET /auth/handoff?token=…&next=…`: where a console lands after failing
+/// over. A good token opens a session here and goes on to `next` (a path on
+/// this node only); any other token leads to the login page.
+pub async fn handoff_redeem(
+    State(app): State<AppState>,
+    Query(query): Query<HandoffQuery>,
+) -> Result<Response, ApiError> {
+    let next = safe_next(query.next.as_deref()).to_owned();
+    match super::redeem_handoff(&app, &query.token).await? {
+        Some(cookie) => {
+            let mut headers = HeaderMap::new();
+            set_cookie(&mut headers, cookie);
+            Ok((headers, Redirect::to(&next)).into_response())
+        }
+        None => {
+            tracing::info!("hand-off token refused");
+            let login = format!("/login?error=handoff&next={}", encode_component(&next));
+            Ok(Redirect::to(&login).into_response())
+        }
+    }
 }
 
 /// Percent-encodes a query parameter value.

@@ -20,6 +20,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use crate::db::StoreError;
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -144,19 +145,54 @@ pub async fn login(
         }
     };
     app.limiter.succeeded(client, username);
+    let cookie = open_session(app, user.id)
+        .await
+        .map_err(|e| LoginError::Internal(e.into()))?;
+    tracing::info!(%client, username, "signed in");
+    Ok((cookie, user))
+}
+
+/// Starts a session for a user; returns the cookie to set.
+async fn open_session(app: &AppState, user_id: i64) -> Result<HeaderValue, StoreError> {
     let token = new_token();
     let ttl = app.config.session_ttl;
     store::create_session(
         &app.db,
         &token_hash(&token),
-        user.id,
+        user_id,
         ttl.as_millis() as i64,
         &app.node.name,
     )
-    .await
-    .map_err(|e| LoginError::Internal(e.into()))?;
-    tracing::info!(%client, username, "signed in");
-    Ok((session_cookie(app, &token, ttl.as_secs()), user))
+    .await?;
+    Ok(session_cookie(app, &token, ttl.as_secs()))
+}
+
+/// How long a hand-off token stays valid; consoles fetch a new one well
+/// before, while their node is alive.
+pub const HANDOFF_TTL: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// A single-use token with which another node of the cluster will open a
+/// session for `user` (console failover crosses origins, so the cookie
+/// cannot follow).
+pub async fn issue_handoff(app: &AppState, user: &CurrentUser) -> Result<String, StoreError> {
+    let token = new_token();
+    store::create_handoff(
+        &app.db,
+        &token_hash(&token),
+        user.id,
+        HANDOFF_TTL.as_millis() as i64,
+    )
+    .await?;
+    Ok(token)
+}
+
+/// Redeems a hand-off token: the session cookie for its user, or `None` if
+/// the token is unknown, expired or already used.
+pub async fn redeem_handoff(app: &AppState, token: &str) -> Result<Option<HeaderValue>, StoreError> {
+    match store::redeem_handoff(&app.db, &token_hash(token)).await? {
+        Some(user_id) => Ok(Some(open_session(app, user_id).await?)),
+        None => Ok(None),
+    }
 }
 
 /// Ends the request's session, if any; returns the cookie that clears it.

@@ -116,3 +116,42 @@ pub async fn delete_session(db: &Db, token_hash: &str) -> Result<(), StoreError>
         .await?;
     Ok(())
 }
+
+/// Stores a hand-off token; also drops expired ones.
+pub async fn create_handoff(
+    db: &Db,
+    token_hash: &str,
+    user_id: i64,
+    ttl_ms: i64,
+) -> Result<(), StoreError> {
+    let now = db.dialect().now_ms();
+    let mut tx = db.begin_write().await?;
+    sqlx::query(&format!("DELETE FROM handoff_tokens WHERE expires_at < {now}"))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(&format!(
+        "INSERT INTO handoff_tokens (token_hash, user_id, expires_at, used_at) \
+         VALUES ($1, $2, {now} + $3, NULL)"
+    ))
+    .bind(token_hash)
+    .bind(user_id)
+    .bind(ttl_ms)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Uses up a live, unused hand-off token; returns its user. A token is
+/// redeemed at most once, whichever node is asked, however many ask at once.
+pub async fn redeem_handoff(db: &Db, token_hash: &str) -> Result<Option<i64>, StoreError> {
+    let now = db.dialect().now_ms();
+    let sql = format!(
+        "UPDATE handoff_tokens SET used_at = {now} \
+         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > {now} RETURNING user_id"
+    );
+    Ok(sqlx::query_scalar(&sql)
+        .bind(token_hash)
+        .fetch_optional(db.pool())
+        .await?)
+}

@@ -7,6 +7,9 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
+use app::params::ConsoleParams;
+use app::ConsoleDefaults;
+use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::services::{ServeDir, ServeFile};
 
@@ -17,11 +20,18 @@ use crate::AppState;
 /// Console pages, behind the login guard, plus the static files.
 pub fn routes(app: &AppState) -> Router<AppState> {
     let options = app.leptos.clone();
+    let defaults_query = app.config.console_defaults.clone();
+    let defaults = ConsoleParams::from_query(&ConsoleParams::default(), &defaults_query);
     let pages = Router::<AppState>::new()
-        .leptos_routes(app, generate_route_list(app::App), {
-            let options = options.clone();
-            move || app::shell(options.clone())
-        })
+        .leptos_routes_with_context(
+            app,
+            generate_route_list(app::App),
+            move || provide_context(ConsoleDefaults(defaults.clone())),
+            {
+                let options = options.clone();
+                move || app::shell(options.clone(), defaults_query.clone())
+            },
+        )
         .route("/", get(|| async { Redirect::to("/nodes") }))
         .route_layer(middleware::from_fn_with_state(app.clone(), require_login));
     let site = std::path::Path::new(options.site_root.as_ref());

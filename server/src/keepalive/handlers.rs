@@ -1,21 +1,74 @@
-//! `GET /api/v1/keepalive`.
+//! `GET /api/v1/keepalive[?state=…&wait=…&watch=…]`.
+
+use std::time::Duration;
 
 use axum::extract::State;
+use serde::Deserialize;
 
 use app::api::KeepAlive;
+use app::state::{StateString, Watched};
 
+use super::{store, MAX_WAIT_MS};
 use crate::auth::CurrentUser;
-use crate::error::{ApiError, Json};
+use crate::error::{ApiError, Json, Query};
 use crate::nodes::store as nodes;
 use crate::AppState;
 
-/// Node list and state string for a signed-in console.
+#[derive(Deserialize)]
+pub struct KeepAliveQuery {
+    /// The state string the console last saw.
+    state: Option<String>,
+    /// Milliseconds to wait for a watched counter to move (default 0).
+    wait: Option<u64>,
+    /// Positions that matter to the console (`all` or `0,2`).
+    watch: Option<String>,
+}
+
+/// Node list and state string for a signed-in console. With `state` and
+/// `wait`, answers as soon as a watched position differs from `state`, or
+/// when `wait` ends.
 pub async fn keepalive(
     State(app): State<AppState>,
     _user: CurrentUser,
+    Query(query): Query<KeepAliveQuery>,
 ) -> Result<Json<KeepAlive>, ApiError> {
-    // Counters first: the data read after them is at least as new.
-    let state = super::store::read(&app.db).await?;
+    let known = match query.state.as_deref() {
+        Some(text) => Some(StateString::parse(text).ok_or_else(|| {
+            ApiError::bad_request("invalid_state", "state must be comma-separated integers")
+        })?),
+        None => None,
+    };
+    let watched = Watched::parse(query.watch.as_deref().unwrap_or("all")).ok_or_else(|| {
+        ApiError::bad_request("invalid_watch", "watch must be `all` or positions like 0,2")
+    })?;
+    let wait = Duration::from_millis(query.wait.unwrap_or(0).min(MAX_WAIT_MS));
+    // Subscribe before reading, so a change between the two still wakes us.
+    let mut changes = app.state_watch.subscribe();
+    let mut state = store::read(&app.db).await?;
+    if let Some(known) = known.filter(|k| !wait.is_zero() && !k.differs(&state, &watched)) {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut closing = app.closing.subscribe();
+        // The guard `wait_for` returns is not `Send`; drop it right there.
+        let closed = async move {
+            let _ = closing.wait_for(|closing| *closing).await;
+        };
+        tokio::pin!(closed);
+        loop {
+            tokio::select! {
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    state = store::read(&app.db).await?;
+                    if known.differs(&state, &watched) {
+                        break;
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => break,
+                _ = &mut closed => break,
+            }
+        }
+    }
     let (records, now) = nodes::list(&app.db).await?;
     let offline_after = app.offline_after_ms();
     Ok(Json(KeepAlive {

@@ -1,5 +1,11 @@
 //! The console's keep-alive: who is in the cluster, and the state string that
-//! tells a console which of its views are out of date.
+//! tells a console which of its views are out of date. A keep-alive may wait
+//! (long poll) until a watched counter moves, so changes reach screens at
+//! once while each console sends about one request per interval.
 
 pub mod handlers;
 pub mod store;
+pub mod watch;
+
+/// Longest a keep-alive may wait for a change.
+pub const MAX_WAIT_MS: u64 = 60_000;

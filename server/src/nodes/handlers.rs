@@ -1,10 +1,10 @@
 //! `GET /api/v1/nodes` and `GET /healthz`.
 
-use axum::extract::State;
-use axum::http::header;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 
-use app::api::{Health, NodeList};
+use app::api::{Health, NodeList, SetRole, UserRole};
 
 use super::store;
 use crate::auth::CurrentUser;
@@ -39,7 +39,31 @@ pub async fn healthz(State(app): State<AppState>) -> impl IntoResponse {
         Json(Health {
             status: "ok".into(),
             node: app.node.name.clone(),
-            role: app.node.role,
+            role: app.node.role.get(),
         }),
     )
+}
+
+/// `PUT /api/v1/nodes/{name}/role` (admins): promote or demote a node until
+/// it restarts (its configured role applies again then).
+pub async fn set_role(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    Path(name): Path<String>,
+    Json(body): Json<SetRole>,
+) -> Result<StatusCode, ApiError> {
+    if user.role != UserRole::Admin {
+        return Err(ApiError::forbidden("only admins change node roles"));
+    }
+    store::set_role(&app.db, &name, body.role)
+        .await
+        .map_err(|e| match e {
+            crate::db::StoreError::NotFound => ApiError::not_found(format!("no node named {name}")),
+            other => other.into(),
+        })?;
+    if name == app.node.name {
+        app.node.role.set(body.role);
+    }
+    tracing::info!(node = %name, role = %body.role, by = %user.username, "node role changed");
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -5,14 +5,50 @@ pub mod handlers;
 pub mod registry;
 pub mod store;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use app::api::{NodeDetail, NodeRole, NodeSummary};
 
 /// Who this node is, as written to the registry.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct NodeIdentity {
     pub name: String,
     pub url: String,
-    pub role: NodeRole,
+    /// The role from the configuration, written when the node starts.
+    pub configured_role: NodeRole,
+    /// The role in the registry now (an admin may change it while the node
+    /// runs); shared by every clone.
+    pub role: RoleCell,
+}
+
+impl NodeIdentity {
+    pub fn new(name: String, url: String, role: NodeRole) -> Self {
+        Self {
+            name,
+            url,
+            configured_role: role,
+            role: RoleCell(Arc::new(AtomicBool::new(role == NodeRole::Passive))),
+        }
+    }
+}
+
+/// A node's current role, readable without locking.
+#[derive(Clone, Debug)]
+pub struct RoleCell(Arc<AtomicBool>);
+
+impl RoleCell {
+    pub fn get(&self) -> NodeRole {
+        if self.0.load(Ordering::Relaxed) {
+            NodeRole::Passive
+        } else {
+            NodeRole::Active
+        }
+    }
+
+    pub fn set(&self, role: NodeRole) {
+        self.0.store(role == NodeRole::Passive, Ordering::Relaxed);
+    }
 }
 
 /// A registry row.

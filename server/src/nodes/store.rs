@@ -8,41 +8,73 @@ use super::{NodeIdentity, NodeRecord};
 use crate::db::{Db, StoreError};
 use crate::keepalive::store::bump;
 
-/// Refreshes this node's row. A node that is `joining` (just started, or
-/// found marked down, or changed) rewrites the whole row and bumps the nodes
-/// counter; otherwise this is a single cheap update.
-pub async fn refresh(db: &Db, me: &NodeIdentity, joining: bool) -> Result<(), StoreError> {
+/// Refreshes this node's row and returns its role in the registry. A node
+/// that is `joining` (just started) writes its configured role and start
+/// time; one found marked down rejoins with its registry role. Both bump the
+/// nodes counter; the usual refresh is a single cheap update.
+pub async fn refresh(db: &Db, me: &NodeIdentity, joining: bool) -> Result<NodeRole, StoreError> {
     let now = db.dialect().now_ms();
     if !joining {
         let sql = format!(
             "UPDATE nodes SET last_seen = {now} \
-             WHERE name = $1 AND url = $2 AND role = $3 AND down_since IS NULL"
+             WHERE name = $1 AND url = $2 AND down_since IS NULL RETURNING role"
         );
-        let done = sqlx::query(&sql)
+        let role: Option<String> = sqlx::query_scalar(&sql)
             .bind(&me.name)
             .bind(&me.url)
-            .bind(me.role.as_str())
-            .execute(db.pool())
+            .fetch_optional(db.pool())
             .await?;
-        if done.rows_affected() == 1 {
-            return Ok(());
+        if let Some(role) = role {
+            return parse_role(role);
         }
     }
     let sql = format!(
         "INSERT INTO nodes (name, url, role, started_at, last_seen, down_since) \
          VALUES ($1, $2, $3, {now}, {now}, NULL) \
-         ON CONFLICT (name) DO UPDATE SET url = excluded.url, role = excluded.role, \
+         ON CONFLICT (name) DO UPDATE SET url = excluded.url, \
+         role = CASE WHEN $4 = 1 THEN excluded.role ELSE nodes.role END, \
          started_at = CASE WHEN $4 = 1 THEN excluded.started_at ELSE nodes.started_at END, \
-         last_seen = excluded.last_seen, down_since = NULL"
+         last_seen = excluded.last_seen, down_since = NULL \
+         RETURNING role"
     );
+    let role = if joining { me.configured_role } else { me.role.get() };
     let mut tx = db.begin_write().await?;
-    sqlx::query(&sql)
+    let role: String = sqlx::query_scalar(&sql)
         .bind(&me.name)
         .bind(&me.url)
-        .bind(me.role.as_str())
+        .bind(role.as_str())
         .bind(i64::from(joining))
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
+    bump(&mut *tx, StateClass::Nodes).await?;
+    tx.commit().await?;
+    parse_role(role)
+}
+
+fn parse_role(text: String) -> Result<NodeRole, StoreError> {
+    text.parse()
+        .map_err(|e: String| StoreError::Other(sqlx::Error::Decode(e.into())))
+}
+
+/// Changes a node's role (it picks the change up on its next refresh).
+pub async fn set_role(db: &Db, name: &str, role: NodeRole) -> Result<(), StoreError> {
+    let mut tx = db.begin_write().await?;
+    let changed = sqlx::query("UPDATE nodes SET role = $2 WHERE name = $1 AND role <> $2")
+        .bind(name)
+        .bind(role.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if changed == 0 {
+        let exists: Option<String> = sqlx::query_scalar("SELECT name FROM nodes WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        return match exists {
+            Some(_) => Ok(()),
+            None => Err(StoreError::NotFound),
+        };
+    }
     bump(&mut *tx, StateClass::Nodes).await?;
     tx.commit().await?;
     Ok(())
