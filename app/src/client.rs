@@ -39,7 +39,8 @@ impl std::fmt::Display for ClientError {
 
 /// Sends a request, giving up after `timeout_ms`.
 async fn send(request: RequestBuilder, timeout_ms: u32) -> Result<Response, ClientError> {
-    let controller = AbortController::new().map_err(|_| ClientError::Network("no AbortController".into()))?;
+    let controller =
+        AbortController::new().map_err(|_| ClientError::Network("no AbortController".into()))?;
     let request = request
         .abort_signal(Some(&controller.signal()))
         .header("Accept", "application/json");
@@ -77,7 +78,10 @@ pub async fn keepalive(
 ) -> Result<KeepAlive, ClientError> {
     let mut url = format!("/api/v1/keepalive?watch={}", encode(&watched.to_string()));
     if let Some(known) = known {
-        url.push_str(&format!("&state={}&wait={wait_ms}", encode(&known.to_string())));
+        url.push_str(&format!(
+            "&state={}&wait={wait_ms}",
+            encode(&known.to_string())
+        ));
     }
     json_of(send(Request::get(&url), wait_ms + GRACE_MS).await?).await
 }

@@ -27,7 +27,9 @@ pub fn target(
 ) -> Option<String> {
     let listed = registry.iter().any(|n| n.url == node_url);
     let well_formed = (node_url.starts_with("http://") || node_url.starts_with("https://"))
-        && !node_url.chars().any(|c| c.is_whitespace() || c.is_control());
+        && !node_url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control());
     let local = here.starts_with('/') && !here.starts_with("//") && !here.contains('\\');
     if !(listed && well_formed && local) {
         return None;
@@ -91,8 +93,14 @@ mod tests {
             Some("http://b:3000/nodes?x=1")
         );
         assert_eq!(target("http://evil.example", &nodes, None, "/nodes"), None);
-        assert_eq!(target("http://b:3000", &nodes, None, "//evil.example/"), None);
-        assert_eq!(target("http://b:3000", &nodes, None, "https://evil.example/"), None);
+        assert_eq!(
+            target("http://b:3000", &nodes, None, "//evil.example/"),
+            None
+        );
+        assert_eq!(
+            target("http://b:3000", &nodes, None, "https://evil.example/"),
+            None
+        );
     }
 
     #[test]
@@ -107,7 +115,13 @@ mod tests {
     fn a_token_goes_through_the_handoff_endpoint() {
         let nodes = vec![node("b", NodeRole::Active, true)];
         assert_eq!(
-            target("http://b:3000", &nodes, Some("abc"), "/nodes?interval=1&retry=2").as_deref(),
+            target(
+                "http://b:3000",
+                &nodes,
+                Some("abc"),
+                "/nodes?interval=1&retry=2"
+            )
+            .as_deref(),
             Some("http://b:3000/auth/handoff?token=abc&next=%2Fnodes%3Finterval%3D1%26retry%3D2")
         );
     }

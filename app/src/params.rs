@@ -56,11 +56,8 @@ impl ConsoleParams {
     /// Reads the parameters from `get` (a query lookup); values that are
     /// missing or invalid keep those of `defaults`.
     pub fn from_lookup(defaults: &ConsoleParams, get: impl Fn(&str) -> Option<String>) -> Self {
-        let flag = |key: &str, default: bool| {
-            get(key)
-                .and_then(|v| parse_flag(&v))
-                .unwrap_or(default)
-        };
+        let flag =
+            |key: &str, default: bool| get(key).and_then(|v| parse_flag(&v)).unwrap_or(default);
         Self {
             run: flag("run", defaults.run),
             auto: flag("auto", defaults.auto),
@@ -97,7 +94,9 @@ impl ConsoleParams {
                 _ => return Err(format!("unknown console parameter {key:?}")),
             };
             if !valid {
-                return Err(format!("invalid value {value:?} for console parameter {key}"));
+                return Err(format!(
+                    "invalid value {value:?} for console parameter {key}"
+                ));
             }
         }
         Ok(Self::from_query(&Self::default(), query))
@@ -183,7 +182,10 @@ fn decode(text: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                match (bytes.get(i + 1).and_then(|&b| hex(b)), bytes.get(i + 2).and_then(|&b| hex(b))) {
+                match (
+                    bytes.get(i + 1).and_then(|&b| hex(b)),
+                    bytes.get(i + 2).and_then(|&b| hex(b)),
+                ) {
                     (Some(hi), Some(lo)) => {
                         out.push(hi << 4 | lo);
                         i += 2;
@@ -268,7 +270,10 @@ mod tests {
     fn query_components_decode() {
         assert_eq!(
             parse_query("next=%2Fnodes%3Fa%3D1&x=a+b"),
-            vec![("next".into(), "/nodes?a=1".into()), ("x".into(), "a b".into())]
+            vec![
+                ("next".into(), "/nodes?a=1".into()),
+                ("x".into(), "a b".into())
+            ]
         );
     }
 }

@@ -59,6 +59,8 @@ pub struct Config {
     pub login_max_failures: u32,
     /// How long a locked-out login stays refused.
     pub login_lockout: Duration,
+    /// How long a console's session hand-off token (failover) stays valid.
+    pub handoff_ttl: Duration,
     /// Console parameters used when a URL does not give them, written like
     /// a URL query (`interval=2&retry=5&auto=0`).
     pub console_defaults: String,
@@ -81,6 +83,7 @@ impl Default for Config {
             login_max_failures: 5,
             login_lockout: Duration::from_secs(15 * 60),
             console_defaults: String::new(),
+            handoff_ttl: Duration::from_secs(120),
         }
     }
 }
@@ -144,6 +147,7 @@ struct FileConfig {
     login_max_failures: Option<u32>,
     login_lockout: Option<String>,
     console_defaults: Option<String>,
+    handoff_ttl: Option<String>,
 }
 
 impl Config {

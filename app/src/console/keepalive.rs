@@ -57,12 +57,18 @@ pub async fn run(console: Console, alive: Arc<AtomicBool>) {
     while alive.load(Ordering::Relaxed) {
         let p = console.params.get_untracked();
         if !p.poll {
-            console.link.try_set(Link::Off("Keep-alive paused (poll=0)"));
+            console
+                .link
+                .try_set(Link::Off("Keep-alive paused (poll=0)"));
             sleep_ms(1000).await;
             continue;
         }
         // The first request answers at once; later ones wait for a change.
-        let wait_ms = if s.last.is_some() { p.interval_s * 1000 } else { 0 };
+        let wait_ms = if s.last.is_some() {
+            p.interval_s * 1000
+        } else {
+            0
+        };
         let started = now_ms();
         match client::keepalive(s.last.as_ref(), wait_ms, &p.states).await {
             Ok(reply) => {
@@ -78,7 +84,10 @@ pub async fn run(console: Console, alive: Arc<AtomicBool>) {
                 browser::save_nodes(&reply.nodes);
                 s.known = reply.nodes;
                 s.node = Some(reply.node);
-                if s.handoff.as_ref().is_none_or(|(_, at)| now_ms() - at > HANDOFF_RENEW_MS) {
+                if s.handoff
+                    .as_ref()
+                    .is_none_or(|(_, at)| now_ms() - at > HANDOFF_RENEW_MS)
+                {
                     if let Ok(h) = client::handoff().await {
                         s.handoff = Some((h.token, now_ms()));
                     }
@@ -126,10 +135,16 @@ async fn fail_over(console: Console, s: &Session, alive: &AtomicBool) -> bool {
         let p = console.params.get_untracked();
         let candidates = failover::candidates(&s.known, &here);
         if p.auto {
-            sleep_ms(i64::from(failover::jittered_delay_ms(attempt, browser::random()))).await;
+            sleep_ms(i64::from(failover::jittered_delay_ms(
+                attempt,
+                browser::random(),
+            )))
+            .await;
             for node in &candidates {
                 if client::probe(&node.url).await {
-                    if let Some(url) = failover::target(&node.url, &s.known, s.usable_token(), &path) {
+                    if let Some(url) =
+                        failover::target(&node.url, &s.known, s.usable_token(), &path)
+                    {
                         browser::go(&url);
                         return false;
                     }
@@ -139,11 +154,13 @@ async fn fail_over(console: Console, s: &Session, alive: &AtomicBool) -> bool {
             let choices = candidates
                 .iter()
                 .filter_map(|n| {
-                    failover::target(&n.url, &s.known, s.usable_token(), &path).map(|target| Choice {
-                        name: n.name.clone(),
-                        url: n.url.clone(),
-                        role: n.role,
-                        target,
+                    failover::target(&n.url, &s.known, s.usable_token(), &path).map(|target| {
+                        Choice {
+                            name: n.name.clone(),
+                            url: n.url.clone(),
+                            role: n.role,
+                            target,
+                        }
                     })
                 })
                 .collect();

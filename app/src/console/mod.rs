@@ -213,7 +213,11 @@ fn LinkStatus(link: RwSignal<Link>) -> impl IntoView {
                 "Disconnected since {} UTC · last good update {}{}",
                 format_utc(since),
                 last(last_good),
-                if auto { " · looking for another node…" } else { "" }
+                if auto {
+                    " · looking for another node…"
+                } else {
+                    ""
+                }
             ),
         ),
     };

@@ -30,7 +30,11 @@ fn SettingsForm() -> impl IntoView {
         change(&mut p);
         let query = p.merge_into(&location.search.get_untracked(), &console.defaults());
         let path = location.pathname.get_untracked();
-        let url = if query.is_empty() { path } else { format!("{path}?{query}") };
+        let url = if query.is_empty() {
+            path
+        } else {
+            format!("{path}?{query}")
+        };
         navigate(
             &url,
             NavigateOptions {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use app::api::{Handoff, LoginRequest, Me};
 
-use super::{safe_next, set_cookie, CurrentUser, LoginError, HANDOFF_TTL};
+use super::{safe_next, set_cookie, CurrentUser, LoginError};
 use crate::error::{ApiError, Json, Query};
 use crate::AppState;
 
@@ -94,7 +94,7 @@ pub async fn handoff_issue(
 ) -> Result<Json<Handoff>, ApiError> {
     Ok(Json(Handoff {
         token: super::issue_handoff(&app, &user).await?,
-        expires_in_s: HANDOFF_TTL.as_secs(),
+        expires_in_s: app.config.handoff_ttl.as_secs(),
     }))
 }
 

@@ -167,10 +167,6 @@ async fn open_session(app: &AppState, user_id: i64) -> Result<HeaderValue, Store
     Ok(session_cookie(app, &token, ttl.as_secs()))
 }
 
-/// How long a hand-off token stays valid; consoles fetch a new one well
-/// before, while their node is alive.
-pub const HANDOFF_TTL: std::time::Duration = std::time::Duration::from_secs(120);
-
 /// A single-use token with which another node of the cluster will open a
 /// session for `user` (console failover crosses origins, so the cookie
 /// cannot follow).
@@ -180,7 +176,7 @@ pub async fn issue_handoff(app: &AppState, user: &CurrentUser) -> Result<String,
         &app.db,
         &token_hash(&token),
         user.id,
-        HANDOFF_TTL.as_millis() as i64,
+        app.config.handoff_ttl.as_millis() as i64,
     )
     .await?;
     Ok(token)
@@ -188,7 +184,10 @@ pub async fn issue_handoff(app: &AppState, user: &CurrentUser) -> Result<String,
 
 /// Redeems a hand-off token: the session cookie for its user, or `None` if
 /// the token is unknown, expired or already used.
-pub async fn redeem_handoff(app: &AppState, token: &str) -> Result<Option<HeaderValue>, StoreError> {
+pub async fn redeem_handoff(
+    app: &AppState,
+    token: &str,
+) -> Result<Option<HeaderValue>, StoreError> {
     match store::redeem_handoff(&app.db, &token_hash(token)).await? {
         Some(user_id) => Ok(Some(open_session(app, user_id).await?)),
         None => Ok(None),

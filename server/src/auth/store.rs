@@ -126,9 +126,11 @@ pub async fn create_handoff(
 ) -> Result<(), StoreError> {
     let now = db.dialect().now_ms();
     let mut tx = db.begin_write().await?;
-    sqlx::query(&format!("DELETE FROM handoff_tokens WHERE expires_at < {now}"))
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(&format!(
+        "DELETE FROM handoff_tokens WHERE expires_at < {now}"
+    ))
+    .execute(&mut *tx)
+    .await?;
     sqlx::query(&format!(
         "INSERT INTO handoff_tokens (token_hash, user_id, expires_at, used_at) \
          VALUES ($1, $2, {now} + $3, NULL)"

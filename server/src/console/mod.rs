@@ -1,14 +1,14 @@
 //! The operator console: server-rendered Leptos pages (hydrated in the
 //! browser), the static files they load, and the login guard in front.
 
+use app::params::ConsoleParams;
+use app::ConsoleDefaults;
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use app::params::ConsoleParams;
-use app::ConsoleDefaults;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::services::{ServeDir, ServeFile};

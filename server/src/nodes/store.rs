@@ -37,7 +37,11 @@ pub async fn refresh(db: &Db, me: &NodeIdentity, joining: bool) -> Result<NodeRo
          last_seen = excluded.last_seen, down_since = NULL \
          RETURNING role"
     );
-    let role = if joining { me.configured_role } else { me.role.get() };
+    let role = if joining {
+        me.configured_role
+    } else {
+        me.role.get()
+    };
     let mut tx = db.begin_write().await?;
     let role: String = sqlx::query_scalar(&sql)
         .bind(&me.name)
