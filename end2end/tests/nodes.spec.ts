@@ -1,5 +1,6 @@
-import { expect, Page, test } from "@playwright/test";
-import { ADMIN_PASSWORD, Cluster, Node } from "./support/cluster";
+import { expect, test } from "@playwright/test";
+import { Cluster, Node } from "./support/cluster";
+import { hydrated, markDocument, sameDocument, signIn } from "./support/console";
 
 let cluster: Cluster;
 let a: Node;
@@ -15,13 +16,6 @@ test.afterAll(async () => {
   await cluster.stopAll();
 });
 
-async function signIn(page: Page, password = ADMIN_PASSWORD) {
-  await expect(page.getByRole("button", { name: "Sign in" })).toBeVisible();
-  await page.getByLabel("User name").fill("admin");
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
-
 test("a wrong password is refused with a message", async ({ page }) => {
   await page.goto(`${a.url}/nodes`);
   await signIn(page, "not-the-password");
@@ -36,7 +30,7 @@ test("a signed-in user sees a dead node go non-operational without reloading", a
 
   // Back on the page that was asked for, with its parameters.
   await expect(page).toHaveURL(`${a.url}/nodes?interval=1`);
-  await expect(page.locator("#app")).toHaveAttribute("data-hydrated", "true");
+  await hydrated(page);
   await expect(page.getByRole("heading", { name: "Nodes" })).toBeVisible();
 
   const rowA = page.getByRole("row", { name: /node-a/ });
@@ -48,14 +42,14 @@ test("a signed-in user sees a dead node go non-operational without reloading", a
   await expect(page.getByRole("status")).toContainText("Connected to node-a");
 
   // A marker that a reload would wipe out.
-  await page.evaluate(() => ((window as any).__sameDocument = true));
+  await markDocument(page);
   const killedAt = Date.now();
   cluster.kill(b);
 
   await expect(rowB).toContainText("Non-operational", { timeout: 15_000 });
   console.log(`node-b shown non-operational ${Date.now() - killedAt} ms after it was killed`);
   await expect(rowA).toContainText("Operational");
-  expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+  expect(await sameDocument(page)).toBe(true);
   await expect(page.getByText("1 of 2 node(s) operational")).toBeVisible();
 });
 

@@ -17,10 +17,10 @@ export interface Node {
   process: ChildProcess;
 }
 
-async function freePort(): Promise<number> {
+async function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
-    server.listen(0, "127.0.0.1", () => {
+    server.listen(0, host, () => {
       const port = (server.address() as net.AddressInfo).port;
       server.close(() => resolve(port));
     });
@@ -55,14 +55,19 @@ export class Cluster {
     this.databaseUrl = databaseUrl ?? `sqlite://${path.join(this.dir, "vigil.db")}?mode=rwc`;
   }
 
-  async start(name: string, role: "active" | "passive" = "active"): Promise<Node> {
-    const port = await freePort();
+  /**
+   * Starts a node. Give nodes different loopback hosts (127.0.0.2, …) to
+   * make them different origins, as separate machines are: cookies are per
+   * host, not per port.
+   */
+  async start(name: string, role: "active" | "passive" = "active", host = "127.0.0.1"): Promise<Node> {
+    const port = await freePort(host);
     const log = fs.openSync(path.join(this.dir, `${name}.log`), "a");
     const child = spawn(BIN, ["serve"], {
       env: {
         ...process.env,
         VIGIL_DATABASE_URL: this.databaseUrl,
-        VIGIL_LISTEN: `127.0.0.1:${port}`,
+        VIGIL_LISTEN: `${host}:${port}`,
         VIGIL_NODE_NAME: name,
         VIGIL_ROLE: role,
         VIGIL_DATA_DIR: this.dir,
@@ -71,10 +76,26 @@ export class Cluster {
       },
       stdio: ["ignore", log, log],
     });
-    const node = { name, url: `http://127.0.0.1:${port}`, process: child };
+    const node = { name, url: `http://${host}:${port}`, process: child };
     this.nodes.push(node);
     await waitHealthy(node);
     return node;
+  }
+
+  /** Changes a node's role through the API of `via`, as an admin would. */
+  async setRole(via: Node, name: string, role: "active" | "passive"): Promise<void> {
+    const login = await fetch(`${via.url}/api/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "admin", password: ADMIN_PASSWORD }),
+    });
+    const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0];
+    const response = await fetch(`${via.url}/api/v1/nodes/${name}/role`, {
+      method: "PUT",
+      headers: { "content-type": "application/json", cookie },
+      body: JSON.stringify({ role }),
+    });
+    if (response.status !== 204) throw new Error(`role change failed: ${response.status}`);
   }
 
   /** Kills a node the hard way, as a crash would. */
