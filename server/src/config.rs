@@ -194,6 +194,8 @@ impl Config {
             .map_err(anyhow::Error::msg)?;
         c.login_lockout =
             duration(None, file.login_lockout, c.login_lockout).map_err(anyhow::Error::msg)?;
+        c.handoff_ttl =
+            duration(None, file.handoff_ttl, c.handoff_ttl).map_err(anyhow::Error::msg)?;
         if let Some(url) = args.database_url.map(Secret::new).or(file.database_url) {
             c.database_url = url;
         }
