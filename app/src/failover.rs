@@ -122,7 +122,7 @@ mod tests {
                 "/nodes?interval=1&retry=2"
             )
             .as_deref(),
-            Some("http://b:3000/auth/handoff?token=abc&next=%2Fnodes%3Finterval%3D1%26retry%3D2")
+            Some("http://b:3000/auth/handoff?token=abc&next=/nodes%3Finterval%3D1%26retry%3D2")
         );
     }
 

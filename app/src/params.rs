@@ -160,11 +160,11 @@ pub fn parse_query(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Percent-encodes a query component.
+/// Percent-encodes a query component (`/` and `,` stay readable).
 pub fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~,".contains(&b) {
+        if b.is_ascii_alphanumeric() || b"-_.~,/".contains(&b) {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -264,6 +264,11 @@ mod tests {
     fn broken_escapes_are_kept_literally() {
         assert_eq!(parse_query("a=%zz%4"), vec![("a".into(), "%zz%4".into())]);
         assert_eq!(parse_query("a=%C3%A9"), vec![("a".into(), "é".into())]);
+    }
+
+    #[test]
+    fn query_components_encode() {
+        assert_eq!(encode("/nodes?a=1&b=x y"), "/nodes%3Fa%3D1%26b%3Dx%20y");
     }
 
     #[test]

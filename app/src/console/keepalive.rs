@@ -105,7 +105,9 @@ pub async fn run(console: Console, alive: Arc<AtomicBool>) {
                         last_good: s.last_good,
                         failures,
                     });
-                    sleep_ms(i64::from(p.interval_s) * 1000).await;
+                    // ±20 %: consoles that lost the same node retry out of step.
+                    let jitter = 0.8 + 0.4 * browser::random();
+                    sleep_ms((f64::from(p.interval_s) * 1000.0 * jitter) as i64).await;
                     continue;
                 }
                 console.link.try_set(Link::Down {

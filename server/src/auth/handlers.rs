@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use app::api::{Handoff, LoginRequest, Me};
+use app::params::encode;
 
 use super::{safe_next, set_cookie, CurrentUser, LoginError};
 use crate::error::{ApiError, Json, Query};
@@ -71,7 +72,7 @@ pub async fn login_form(
                     "internal"
                 }
             };
-            let query = format!("/login?error={reason}&next={}", encode_component(&next));
+            let query = format!("/login?error={reason}&next={}", encode(&next));
             Redirect::to(&query).into_response()
         }
     }
@@ -120,31 +121,8 @@ pub async fn handoff_redeem(
         }
         None => {
             tracing::info!("hand-off token refused");
-            let login = format!("/login?error=handoff&next={}", encode_component(&next));
+            let login = format!("/login?error=handoff&next={}", encode(&next));
             Ok(Redirect::to(&login).into_response())
         }
-    }
-}
-
-/// Percent-encodes a query parameter value.
-pub fn encode_component(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::encode_component;
-
-    #[test]
-    fn query_values_are_percent_encoded() {
-        assert_eq!(encode_component("/nodes?a=1&b=2"), "/nodes%3Fa%3D1%26b%3D2");
     }
 }

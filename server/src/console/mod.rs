@@ -13,9 +13,9 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::services::{ServeDir, ServeFile};
 
-use crate::auth::handlers::encode_component;
 use crate::error::no_such_route;
 use crate::AppState;
+use app::params::encode;
 
 /// Console pages, behind the login guard, plus the static files.
 pub fn routes(app: &AppState) -> Router<AppState> {
@@ -57,7 +57,7 @@ async fn require_login(State(app): State<AppState>, request: Request, next: Next
                 .path_and_query()
                 .map(|p| p.as_str())
                 .unwrap_or("/");
-            Redirect::to(&format!("/login?next={}", encode_component(wanted))).into_response()
+            Redirect::to(&format!("/login?next={}", encode(wanted))).into_response()
         }
         Err(e) => e.into_response(),
     }
