@@ -167,3 +167,97 @@ pub struct ErrorDetail {
     /// For humans.
     pub message: String,
 }
+
+/// `POST /api/v1/products/register`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    pub enrollment_secret: String,
+    pub uuid: String,
+    pub name: String,
+    pub product_type: String,
+    pub version: String,
+    pub callback_url: Option<String>,
+}
+
+/// Registration reply: the product's identity and where to report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterReply {
+    pub product_id: String,
+    /// Hex; keys the datagrams' HMAC and is the bearer token of HTTP calls.
+    pub key: String,
+    /// Goes in the UDP hello that decides the heartbeat transport.
+    pub nonce: String,
+    pub udp_endpoint: String,
+    pub heartbeat_interval_s: u64,
+    pub offline_after_s: u64,
+    pub nodes: Vec<NodeSummary>,
+}
+
+/// `POST /api/v1/products/{id}/handshake`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandshakeReply {
+    /// `udp` or `http`.
+    pub transport: String,
+    /// `one_way` or `two_way`.
+    pub mode: String,
+}
+
+/// `POST /api/v1/products/{id}/heartbeat`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HeartbeatRequest {
+    /// Activity data shown in the console (a JSON object, ≤ 4 KiB).
+    pub payload: Option<serde_json::Value>,
+}
+
+/// One log line from a product.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// Unix milliseconds on the product's clock.
+    pub at: i64,
+    pub level: String,
+    pub message: String,
+}
+
+/// `POST /api/v1/products/{id}/logs`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogsRequest {
+    pub entries: Vec<LogEntry>,
+}
+
+/// A queued command as a product receives it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProductCommand {
+    pub id: String,
+    pub kind: String,
+    pub args: serde_json::Value,
+}
+
+/// `GET /api/v1/products/{id}/commands`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommandsReply {
+    pub commands: Vec<ProductCommand>,
+}
+
+/// A product as listed in the console.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductSummary {
+    pub id: String,
+    pub name: String,
+    pub product_type: String,
+    pub version: String,
+    /// `pending`, `online`, `offline` or `unmanaged`.
+    pub status: String,
+    pub transport: Option<String>,
+    pub mode: Option<String>,
+    pub last_seen: Option<i64>,
+    pub home_node: Option<String>,
+}
+
+/// A status change of a product.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transition {
+    pub from: String,
+    pub to: String,
+    pub at: i64,
+    pub cause: String,
+}

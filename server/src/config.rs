@@ -61,6 +61,17 @@ pub struct Config {
     pub login_lockout: Duration,
     /// How long a console's session hand-off token (failover) stays valid.
     pub handoff_ttl: Duration,
+    /// Shared secret products present to register.
+    pub enrollment_secret: Secret,
+    /// UDP listen address for product datagrams.
+    pub udp_listen: SocketAddr,
+    /// How often products are asked to send a heartbeat.
+    pub heartbeat_interval: Duration,
+    /// A product without liveness for this long is offline (default 3 ×
+    /// the heartbeat interval).
+    pub offline_after: Option<Duration>,
+    /// Log lines kept per product (older ones are dropped).
+    pub log_retention: u32,
     /// Console parameters used when a URL does not give them, written like
     /// a URL query (`interval=2&retry=5&auto=0`).
     pub console_defaults: String,
@@ -84,9 +95,17 @@ impl Default for Config {
             login_lockout: Duration::from_secs(15 * 60),
             console_defaults: String::new(),
             handoff_ttl: Duration::from_secs(120),
+            enrollment_secret: Secret::new(DEFAULT_ENROLLMENT_SECRET),
+            udp_listen: SocketAddr::from(([127, 0, 0, 1], 3001)),
+            heartbeat_interval: Duration::from_secs(10),
+            offline_after: None,
+            log_retention: 1000,
         }
     }
 }
+
+/// Works out of the box, and makes the node warn at start.
+pub const DEFAULT_ENROLLMENT_SECRET: &str = "vigil-default-enrollment-secret";
 
 fn sqlite_url(data_dir: &Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("vigil.db").display())
@@ -125,6 +144,18 @@ pub struct ServeArgs {
     /// Console session lifetime (e.g. 12h).
     #[arg(long, env = "VIGIL_SESSION_TTL", value_parser = parse_duration)]
     pub session_ttl: Option<Duration>,
+    /// Secret products present to register.
+    #[arg(long, env = "VIGIL_ENROLLMENT_SECRET", hide_env_values = true)]
+    pub enrollment_secret: Option<String>,
+    /// UDP listen address for product heartbeats.
+    #[arg(long, env = "VIGIL_UDP_LISTEN")]
+    pub udp_listen: Option<SocketAddr>,
+    /// Heartbeat interval asked of products (e.g. 10s).
+    #[arg(long, env = "VIGIL_HEARTBEAT_INTERVAL", value_parser = parse_duration)]
+    pub heartbeat_interval: Option<Duration>,
+    /// Silence after which a product is offline (default 3 × heartbeat interval).
+    #[arg(long, env = "VIGIL_OFFLINE_AFTER", value_parser = parse_duration)]
+    pub offline_after: Option<Duration>,
     /// Console parameters when a URL gives none (e.g. "interval=2&retry=5").
     #[arg(long, env = "VIGIL_CONSOLE_DEFAULTS")]
     pub console_defaults: Option<String>,
@@ -148,6 +179,11 @@ struct FileConfig {
     login_lockout: Option<String>,
     console_defaults: Option<String>,
     handoff_ttl: Option<String>,
+    enrollment_secret: Option<Secret>,
+    udp_listen: Option<SocketAddr>,
+    heartbeat_interval: Option<String>,
+    offline_after: Option<String>,
+    log_retention: Option<u32>,
 }
 
 impl Config {
@@ -196,6 +232,26 @@ impl Config {
             duration(None, file.login_lockout, c.login_lockout).map_err(anyhow::Error::msg)?;
         c.handoff_ttl =
             duration(None, file.handoff_ttl, c.handoff_ttl).map_err(anyhow::Error::msg)?;
+        c.heartbeat_interval = duration(
+            args.heartbeat_interval,
+            file.heartbeat_interval,
+            c.heartbeat_interval,
+        )
+        .map_err(anyhow::Error::msg)?;
+        c.offline_after = match (args.offline_after, file.offline_after) {
+            (Some(d), _) => Some(d),
+            (None, Some(t)) => Some(parse_duration(&t).map_err(anyhow::Error::msg)?),
+            (None, None) => None,
+        };
+        if let Some(secret) = args
+            .enrollment_secret
+            .map(Secret::new)
+            .or(file.enrollment_secret)
+        {
+            c.enrollment_secret = secret;
+        }
+        c.udp_listen = args.udp_listen.or(file.udp_listen).unwrap_or(c.udp_listen);
+        c.log_retention = file.log_retention.unwrap_or(c.log_retention);
         if let Some(url) = args.database_url.map(Secret::new).or(file.database_url) {
             c.database_url = url;
         }
@@ -225,10 +281,23 @@ impl Config {
         }
         app::params::ConsoleParams::parse_defaults(&self.console_defaults)
             .map_err(|e| anyhow::anyhow!("console_defaults: {e}"))?;
+        if self.heartbeat_interval < Duration::from_secs(1) {
+            anyhow::bail!("heartbeat_interval must be at least 1s");
+        }
+        if self.product_offline_after() < self.heartbeat_interval {
+            anyhow::bail!("offline_after must be at least the heartbeat interval");
+        }
         if self.node_offline_after < Duration::from_secs(2) {
             anyhow::bail!("node_offline_after must be at least 2s (nodes refresh every second)");
         }
         Ok(())
+    }
+}
+
+impl Config {
+    /// Silence after which a product is offline.
+    pub fn product_offline_after(&self) -> Duration {
+        self.offline_after.unwrap_or(self.heartbeat_interval * 3)
     }
 }
 

@@ -15,6 +15,7 @@
 //! - [`nodes`]: the node registry and its once-a-second refresh task.
 //! - [`auth`]: users, argon2 passwords, database sessions, CSRF guard.
 //! - [`keepalive`]: the console keep-alive and its state string counters.
+//! - [`products`]: registration, UDP/HTTP liveness, the offline sweep.
 //! - [`console`]: the Leptos pages, their static files and login guard.
 //! - [`error`]: the JSON error every failure is answered with.
 //!
@@ -28,6 +29,7 @@ pub mod db;
 pub mod error;
 pub mod keepalive;
 pub mod nodes;
+pub mod products;
 #[doc(hidden)]
 pub mod testkit;
 
@@ -67,6 +69,7 @@ pub struct AppState {
     pub state_watch: Arc<watch::Sender<StateString>>,
     /// Turns true when the node begins to shut down, ending long polls.
     pub closing: Arc<watch::Sender<bool>>,
+    pub products: products::SharedProducts,
 }
 
 impl AppState {
@@ -84,11 +87,31 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/auth/handoff", post(auth::handlers::handoff_issue))
         .route("/api/v1/me", get(auth::handlers::me))
         .route("/api/v1/auth/login", post(auth::handlers::login_json))
-        .route("/api/v1/auth/logout", post(auth::handlers::logout_json));
+        .route("/api/v1/auth/logout", post(auth::handlers::logout_json))
+        .route("/api/v1/products", get(products::handlers::list))
+        .route(
+            "/api/v1/products/register",
+            post(products::handlers::register),
+        )
+        .route("/api/v1/products/{id}", get(products::handlers::detail))
+        .route(
+            "/api/v1/products/{id}/handshake",
+            post(products::handlers::handshake),
+        )
+        .route(
+            "/api/v1/products/{id}/heartbeat",
+            post(products::handlers::heartbeat),
+        )
+        .route("/api/v1/products/{id}/logs", post(products::handlers::logs))
+        .route(
+            "/api/v1/products/{id}/commands",
+            get(products::handlers::commands),
+        );
     Router::new()
         .merge(api)
         .merge(console::routes(&app))
         .route("/healthz", get(nodes::handlers::healthz))
+        .route("/metrics", get(products::handlers::metrics))
         .route("/auth/login", post(auth::handlers::login_form))
         .route("/auth/logout", post(auth::handlers::logout_form))
         .route("/auth/handoff", get(auth::handlers::handoff_redeem))
@@ -123,6 +146,9 @@ pub struct Node {
     listener: TcpListener,
     registry: AbortOnDrop,
     follower: AbortOnDrop,
+    udp: AbortOnDrop,
+    flusher: AbortOnDrop,
+    sweeper: AbortOnDrop,
 }
 
 impl Node {
@@ -140,6 +166,24 @@ impl Node {
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", config.data_dir.display()))?;
         }
         let db = Db::connect(config.database_url.expose()).await?;
+        if config.enrollment_secret.expose() == config::DEFAULT_ENROLLMENT_SECRET {
+            tracing::warn!(
+                "products enroll with the default secret; set VIGIL_ENROLLMENT_SECRET on every node"
+            );
+        }
+        let socket = tokio::net::UdpSocket::bind(config.udp_listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on UDP {}: {e}", config.udp_listen))?;
+        let products = Arc::new(products::Products {
+            recorder: Default::default(),
+            keys: Default::default(),
+            udp: Default::default(),
+            hellos: Default::default(),
+            udp_endpoint: socket.local_addr()?.to_string(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+        });
         let node = NodeIdentity::new(
             config.node_name.clone(),
             url.trim_end_matches('/').to_owned(),
@@ -161,6 +205,7 @@ impl Node {
             leptos,
             state_watch: Arc::new(watch::channel(StateString::default()).0),
             closing: Arc::new(watch::channel(false).0),
+            products: products.clone(),
         };
         auth::bootstrap_admin(&app).await?;
         nodes::store::refresh(&db, &node, true).await?;
@@ -168,7 +213,24 @@ impl Node {
             .send_replace(keepalive::store::read(&db).await?);
         let registry = AbortOnDrop(tokio::spawn(nodes::registry::run(
             db.clone(),
-            node,
+            node.clone(),
+            config.node_offline_after,
+            app.closing.subscribe(),
+        )));
+        let udp = AbortOnDrop(tokio::spawn(products::udp::run(
+            socket,
+            db.clone(),
+            products.clone(),
+        )));
+        let flusher = AbortOnDrop(tokio::spawn(products::liveness::run(
+            db.clone(),
+            node.name.clone(),
+            products,
+            app.closing.subscribe(),
+        )));
+        let sweeper = AbortOnDrop(tokio::spawn(products::sweep::run(
+            db.clone(),
+            node.name.clone(),
             config.node_offline_after,
             app.closing.subscribe(),
         )));
@@ -182,6 +244,9 @@ impl Node {
             listener,
             registry,
             follower,
+            udp,
+            flusher,
+            sweeper,
         })
     }
 
@@ -200,6 +265,9 @@ impl Node {
             listener,
             registry,
             follower,
+            udp,
+            flusher,
+            sweeper,
         } = self;
         let (db, node, closing) = (app.db.clone(), app.node.clone(), app.closing.clone());
         tracing::info!(node = %node.name, role = %node.role.get(), url = %node.url, "node serving");
@@ -213,8 +281,11 @@ impl Node {
             closing.send_replace(true);
         })
         .await?;
-        drop(follower);
+        drop((follower, udp));
+        // These stop between writes, and the flusher writes what it holds.
         registry.finish().await;
+        flusher.finish().await;
+        sweeper.finish().await;
         if let Err(e) = nodes::store::mark_stopped(&db, &node.name).await {
             tracing::warn!(error = %e, "could not mark the node stopped");
         }

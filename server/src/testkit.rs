@@ -78,6 +78,7 @@ pub fn config(db: &TestDb, name: &str, role: NodeRole) -> Config {
     Config {
         database_url: Secret::new(db.url.clone()),
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        udp_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         node_name: name.to_owned(),
         role,
         data_dir: db.dir.clone(),

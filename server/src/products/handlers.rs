@@ -1,0 +1,330 @@
+//! The product wire protocol over HTTP, the console's product API and
+//! `/metrics`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use rand::RngCore;
+use serde::Deserialize;
+
+use app::api::{
+    CommandsReply, HandshakeReply, HeartbeatRequest, LogsRequest, ProductSummary, RegisterReply,
+    RegisterRequest, Transition,
+};
+
+use super::keys::KeyEntry;
+use super::{activity_text, now_ms, store, validate, Liveness, Registration, Source, Status};
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, Json, Query};
+use crate::nodes::store as nodes;
+use crate::AppState;
+
+/// How long a handshake waits for the product's UDP hello.
+const HELLO_WAIT: Duration = Duration::from_secs(2);
+/// How long a node waits for a product's callback to answer.
+const CALLBACK_TIMEOUT: Duration = Duration::from_secs(2);
+/// Most log lines in one upload.
+const MAX_LOG_ENTRIES: usize = 500;
+const MAX_LOG_MESSAGE: usize = 4096;
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `POST /api/v1/products/register`.
+pub async fn register(
+    State(app): State<AppState>,
+    Json(req): Json<RegisterRequest>,
+) -> Result<Json<RegisterReply>, ApiError> {
+    if !same_secret(
+        &req.enrollment_secret,
+        app.config.enrollment_secret.expose(),
+    ) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_enrollment_secret",
+            "the enrollment secret is wrong",
+        ));
+    }
+    let id = validate(&req).map_err(|m| ApiError::bad_request("invalid_registration", m))?;
+    let registration = Registration {
+        id: id.clone(),
+        name: req.name.trim().to_owned(),
+        product_type: req.product_type.trim().to_owned(),
+        version: req.version.trim().to_owned(),
+        callback_url: req.callback_url.clone(),
+        key: random_hex(32),
+        nonce: random_hex(16),
+    };
+    let offline_after = app.config.product_offline_after();
+    store::register(&app.db, &registration, offline_after.as_millis() as i64).await?;
+    app.products.keys.registered(&registration);
+    let (records, now) = nodes::list(&app.db).await?;
+    tracing::info!(product = %id, name = %registration.name, "product registered");
+    Ok(Json(RegisterReply {
+        product_id: id,
+        key: registration.key,
+        nonce: registration.nonce,
+        udp_endpoint: app.products.udp_endpoint.clone(),
+        heartbeat_interval_s: app.config.heartbeat_interval.as_secs(),
+        offline_after_s: offline_after.as_secs(),
+        nodes: records
+            .iter()
+            .map(|n| n.summary(now, app.offline_after_ms()))
+            .collect(),
+    }))
+}
+
+/// A product authenticated by its bearer key; the id in the path must be
+/// its own.
+pub struct ProductCaller(pub Arc<KeyEntry>);
+
+impl FromRequestParts<AppState> for ProductCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let unauthorized = || {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "bad_product_key",
+                "missing or wrong product key",
+            )
+        };
+        let Path(params): Path<Vec<(String, String)>> = Path::from_request_parts(parts, app)
+            .await
+            .map_err(|_| ApiError::not_found("no such product"))?;
+        let id = params
+            .iter()
+            .find(|(k, _)| k == "id")
+            .and_then(|(_, v)| uuid::Uuid::parse_str(v).ok())
+            .ok_or_else(|| ApiError::not_found("no such product"))?;
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(unauthorized)?;
+        let keys = &app.products.keys;
+        let entry = keys
+            .get(&app.db, *id.as_bytes())
+            .await?
+            .ok_or_else(unauthorized)?;
+        if entry.bearer_matches(token) {
+            return Ok(Self(entry));
+        }
+        // Re-registered on another node since we cached the key?
+        if entry.loaded_at.elapsed() > super::keys::RELOAD_AFTER {
+            if let Some(fresh) = keys.load(&app.db, *id.as_bytes()).await? {
+                if fresh.bearer_matches(token) {
+                    return Ok(Self(fresh));
+                }
+            }
+        }
+        Err(unauthorized())
+    }
+}
+
+fn record(app: &AppState, product: &KeyEntry, source: Source, activity: Option<String>) {
+    app.products.recorder.record(Liveness {
+        product: product.id.clone(),
+        at: now_ms(),
+        seq: 0,
+        activity,
+        source,
+    });
+}
+
+/// Asks the product's callback to wake; a 2xx answer is a successful
+/// notification (and proof of life).
+pub async fn notify(app: &AppState, product: &KeyEntry) -> bool {
+    let Some(url) = &product.callback_url else {
+        return false;
+    };
+    let body = br#"{"wake":true}"#.to_vec();
+    let signature = protocol::sign_hex(&body, &product.key);
+    let sent = app
+        .products
+        .http
+        .post(url)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("X-Vigil-Signature", signature)
+        .body(body)
+        .timeout(CALLBACK_TIMEOUT)
+        .send()
+        .await;
+    let ok = matches!(&sent, Ok(r) if r.status().is_success());
+    if ok {
+        record(app, product, Source::Notification, None);
+    }
+    ok
+}
+
+/// `POST /api/v1/products/{id}/handshake`: waits briefly for the UDP hello
+/// and tries the callback, then records transport and mode.
+pub async fn handshake(
+    State(app): State<AppState>,
+    ProductCaller(product): ProductCaller,
+) -> Result<Json<HandshakeReply>, ApiError> {
+    let hellos = &app.products.hellos;
+    let deadline = tokio::time::Instant::now() + HELLO_WAIT;
+    let (udp, two_way) = tokio::join!(
+        async {
+            loop {
+                let bell = hellos.bell.notified();
+                if hellos.seen(&product.id) {
+                    return true;
+                }
+                if tokio::time::timeout_at(deadline, bell).await.is_err() {
+                    return hellos.seen(&product.id);
+                }
+            }
+        },
+        notify(&app, &product)
+    );
+    let reply = HandshakeReply {
+        transport: if udp { "udp" } else { "http" }.into(),
+        mode: if two_way { "two_way" } else { "one_way" }.into(),
+    };
+    store::set_handshake(&app.db, &product.id, &reply.transport, &reply.mode).await?;
+    Ok(Json(reply))
+}
+
+/// `POST /api/v1/products/{id}/heartbeat`.
+pub async fn heartbeat(
+    State(app): State<AppState>,
+    ProductCaller(product): ProductCaller,
+    Json(req): Json<HeartbeatRequest>,
+) -> Result<StatusCode, ApiError> {
+    let activity = match &req.payload {
+        Some(p) => Some(activity_text(p).map_err(|m| ApiError::bad_request("invalid_payload", m))?),
+        None => None,
+    };
+    record(&app, &product, Source::HttpHeartbeat, activity);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/products/{id}/logs`.
+pub async fn logs(
+    State(app): State<AppState>,
+    ProductCaller(product): ProductCaller,
+    Json(req): Json<LogsRequest>,
+) -> Result<StatusCode, ApiError> {
+    if req.entries.len() > MAX_LOG_ENTRIES {
+        return Err(ApiError::bad_request(
+            "too_many_entries",
+            format!("at most {MAX_LOG_ENTRIES} entries per upload"),
+        ));
+    }
+    if req
+        .entries
+        .iter()
+        .any(|e| e.message.len() > MAX_LOG_MESSAGE || e.level.len() > 32)
+    {
+        return Err(ApiError::bad_request(
+            "entry_too_long",
+            format!("messages are limited to {MAX_LOG_MESSAGE} bytes, levels to 32"),
+        ));
+    }
+    store::add_logs(
+        &app.db,
+        &product.id,
+        &app.node.name,
+        &req.entries,
+        i64::from(app.config.log_retention),
+    )
+    .await?;
+    record(&app, &product, Source::Logs, None);
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `GET /api/v1/products/{id}/commands`: the poll of one-way products.
+/// Commands arrive with the queue; until then the list is empty, and the
+/// poll is proof of life all the same.
+pub async fn commands(
+    State(app): State<AppState>,
+    ProductCaller(product): ProductCaller,
+) -> Json<CommandsReply> {
+    record(&app, &product, Source::Poll, None);
+    Json(CommandsReply { commands: vec![] })
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    status: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+/// `GET /api/v1/products` for the console.
+pub async fn list(
+    State(app): State<AppState>,
+    _user: CurrentUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<ProductSummary>>, ApiError> {
+    if let Some(status) = &q.status {
+        Status::parse(status)
+            .ok_or_else(|| ApiError::bad_request("invalid_status", "unknown status"))?;
+    }
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let offset = q.offset.unwrap_or(0).max(0);
+    Ok(Json(
+        store::list(&app.db, q.status.as_deref(), limit, offset).await?,
+    ))
+}
+
+/// One product with its activity, history and recent logs.
+#[derive(serde::Serialize)]
+pub struct ProductDetail {
+    product: ProductSummary,
+    activity: Option<serde_json::Value>,
+    history: Vec<Transition>,
+    logs: Vec<app::api::LogEntry>,
+}
+
+/// `GET /api/v1/products/{id}` for the console.
+pub async fn detail(
+    State(app): State<AppState>,
+    _user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<ProductDetail>, ApiError> {
+    let id = id.to_lowercase();
+    let (product, activity) = store::get(&app.db, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such product"))?;
+    Ok(Json(ProductDetail {
+        product,
+        activity: activity.and_then(|a| serde_json::from_str(&a).ok()),
+        history: store::transitions(&app.db, &id, 50).await?,
+        logs: store::logs(&app.db, &id, 50).await?,
+    }))
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+    let mut out = String::from(
+        "# HELP vigil_udp_datagrams_total Product datagrams received, by outcome.\n\
+         # TYPE vigil_udp_datagrams_total counter\n",
+    );
+    for (reason, n) in app.products.udp.snapshot() {
+        out.push_str(&format!(
+            "vigil_udp_datagrams_total{{result=\"{reason}\"}} {n}\n"
+        ));
+    }
+    out.push_str(&format!(
+        "# HELP vigil_liveness_pending Products with proof of life not yet written.\n\
+         # TYPE vigil_liveness_pending gauge\nvigil_liveness_pending {}\n",
+        app.products.recorder.len()
+    ));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}

@@ -1,0 +1,160 @@
+//! Product keys held in memory, so that authenticating a datagram or an HTTP
+//! call costs no database round trip. Filled on registration and on demand.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use super::store::{self, ProductAuth};
+use crate::db::{Db, StoreError};
+
+/// Unknown ids are not looked up again for this long (a flood of datagrams
+/// for made-up products must not become a flood of queries).
+const NEGATIVE_TTL: Duration = Duration::from_secs(5);
+/// A cached key may be reloaded once it is this old (the product may have
+/// re-registered on another node with a new key).
+pub const RELOAD_AFTER: Duration = Duration::from_secs(2);
+
+/// What a node knows of one product's credentials.
+#[derive(Debug)]
+pub struct KeyEntry {
+    pub id: String,
+    pub key: Vec<u8>,
+    pub key_hex: String,
+    pub nonce: String,
+    pub callback_url: Option<String>,
+    /// Highest datagram sequence accepted.
+    pub last_seq: AtomicI64,
+    pub loaded_at: Instant,
+}
+
+impl KeyEntry {
+    fn from_auth(a: ProductAuth) -> Option<Self> {
+        Some(Self {
+            key: hex::decode(&a.key).ok()?,
+            id: a.id,
+            key_hex: a.key,
+            nonce: a.nonce,
+            callback_url: a.callback_url,
+            last_seq: AtomicI64::new(a.last_seq),
+            loaded_at: Instant::now(),
+        })
+    }
+
+    /// Constant-time check of a bearer token against the key.
+    pub fn bearer_matches(&self, token: &str) -> bool {
+        let (a, b) = (self.key_hex.as_bytes(), token.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+
+    /// Accepts `seq` if it is above every accepted one.
+    pub fn accept_seq(&self, seq: i64) -> bool {
+        self.last_seq.fetch_max(seq, Ordering::AcqRel) < seq
+    }
+}
+
+#[derive(Default)]
+pub struct Keys {
+    known: RwLock<HashMap<[u8; 16], Arc<KeyEntry>>>,
+    unknown: RwLock<HashMap<[u8; 16], Instant>>,
+}
+
+fn id_bytes(id: &str) -> Option<[u8; 16]> {
+    uuid::Uuid::parse_str(id).ok().map(|u| *u.as_bytes())
+}
+
+impl Keys {
+    /// The credentials of a product, from memory or the database.
+    pub async fn get(&self, db: &Db, id: [u8; 16]) -> Result<Option<Arc<KeyEntry>>, StoreError> {
+        if let Some(entry) = self.known.read().expect("keys lock").get(&id) {
+            return Ok(Some(entry.clone()));
+        }
+        let recently_unknown = self
+            .unknown
+            .read()
+            .expect("keys lock")
+            .get(&id)
+            .is_some_and(|at| at.elapsed() < NEGATIVE_TTL);
+        if recently_unknown {
+            return Ok(None);
+        }
+        self.load(db, id).await
+    }
+
+    /// Reads the credentials from the database again.
+    pub async fn load(&self, db: &Db, id: [u8; 16]) -> Result<Option<Arc<KeyEntry>>, StoreError> {
+        let text = uuid::Uuid::from_bytes(id).hyphenated().to_string();
+        match store::auth(db, &text).await?.and_then(KeyEntry::from_auth) {
+            Some(entry) => Ok(Some(self.insert(entry))),
+            None => {
+                let mut unknown = self.unknown.write().expect("keys lock");
+                if unknown.len() > 100_000 {
+                    unknown.retain(|_, at| at.elapsed() < NEGATIVE_TTL);
+                }
+                unknown.insert(id, Instant::now());
+                Ok(None)
+            }
+        }
+    }
+
+    /// Remembers freshly registered credentials.
+    pub fn insert(&self, entry: KeyEntry) -> Arc<KeyEntry> {
+        let entry = Arc::new(entry);
+        if let Some(bytes) = id_bytes(&entry.id) {
+            self.unknown.write().expect("keys lock").remove(&bytes);
+            self.known
+                .write()
+                .expect("keys lock")
+                .insert(bytes, entry.clone());
+        }
+        entry
+    }
+
+    /// Builds the entry of a registration this node just stored.
+    pub fn registered(&self, r: &super::Registration) -> Arc<KeyEntry> {
+        let entry = KeyEntry::from_auth(ProductAuth {
+            id: r.id.clone(),
+            key: r.key.clone(),
+            nonce: r.nonce.clone(),
+            callback_url: r.callback_url.clone(),
+            last_seq: 0,
+        })
+        .expect("generated keys are hex");
+        self.insert(entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> KeyEntry {
+        KeyEntry::from_auth(ProductAuth {
+            id: "0e7e3c9a-1b2c-4d5e-8f90-a1b2c3d4e5f6".into(),
+            key: "00ff".into(),
+            nonce: "n".into(),
+            callback_url: None,
+            last_seq: 5,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn sequences_must_strictly_increase() {
+        let e = entry();
+        assert!(!e.accept_seq(5));
+        assert!(e.accept_seq(6));
+        assert!(!e.accept_seq(6));
+        assert!(!e.accept_seq(3));
+        assert!(e.accept_seq(100));
+    }
+
+    #[test]
+    fn bearer_tokens_compare_exactly() {
+        let e = entry();
+        assert!(e.bearer_matches("00ff"));
+        assert!(!e.bearer_matches("00fe"));
+        assert!(!e.bearer_matches("00ff00"));
+    }
+}

@@ -1,0 +1,148 @@
+//! Liveness held in memory on the receiving node and written to the database
+//! in batches, at most a second late.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::{now_ms, store, Liveness, SharedProducts};
+use crate::db::Db;
+
+/// How often the batch is written.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// The mark stays this far behind the clock, so a proof stamped just before
+/// a flush but recorded just after it is never counted as written.
+const MARK_MARGIN_MS: i64 = 100;
+
+/// The latest unwritten proof of life per product. A std mutex: it is held
+/// for a map operation only, never across an await.
+#[derive(Default)]
+pub struct Recorder {
+    pending: Mutex<HashMap<String, Liveness>>,
+}
+
+impl Recorder {
+    /// Keeps the newest proof; activity data from an older one is kept when
+    /// the newer carries none.
+    pub fn record(&self, l: Liveness) {
+        let mut map = self.pending.lock().expect("recorder lock");
+        merge(&mut map, l);
+    }
+
+    /// Takes everything recorded so far.
+    pub fn take(&self) -> Vec<Liveness> {
+        let mut map = self.pending.lock().expect("recorder lock");
+        std::mem::take(&mut *map).into_values().collect()
+    }
+
+    /// Returns a batch that could not be written; newer proofs win.
+    pub fn put_back(&self, batch: Vec<Liveness>) {
+        let mut map = self.pending.lock().expect("recorder lock");
+        for l in batch {
+            merge(&mut map, l);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.pending.lock().expect("recorder lock").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn merge(map: &mut HashMap<String, Liveness>, l: Liveness) {
+    match map.get_mut(&l.product) {
+        Some(held) => {
+            let activity = l.activity.clone().or_else(|| held.activity.take());
+            let seq = held.seq.max(l.seq);
+            if l.at >= held.at {
+                *held = l;
+            }
+            held.activity = activity;
+            held.seq = seq;
+        }
+        None => {
+            map.insert(l.product.clone(), l);
+        }
+    }
+}
+
+/// Writes the batch every second until `closing`, then once more.
+pub async fn run(
+    db: Db,
+    node: String,
+    products: SharedProducts,
+    mut closing: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(FLUSH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        let last = tokio::select! {
+            _ = tick.tick() => false,
+            changed = closing.changed() => changed.is_err() || *closing.borrow(),
+        };
+        let mark = now_ms() - MARK_MARGIN_MS;
+        let batch = products.recorder.take();
+        match store::flush(&db, &node, &batch, mark).await {
+            Ok(_) if failing => {
+                tracing::info!("liveness flushes succeed again");
+                failing = false;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(error = %e, held = batch.len(), "cannot write liveness; keeping it for the next try");
+                }
+                failing = true;
+                products.recorder.put_back(batch);
+            }
+        }
+        if last {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::products::Source;
+
+    fn proof(at: i64, activity: Option<&str>) -> Liveness {
+        Liveness {
+            product: "p".into(),
+            at,
+            seq: at,
+            activity: activity.map(String::from),
+            source: Source::HttpHeartbeat,
+        }
+    }
+
+    #[test]
+    fn the_newest_proof_wins_and_activity_is_kept() {
+        let r = Recorder::default();
+        r.record(proof(10, Some("{\"a\":1}")));
+        r.record(proof(20, None));
+        r.record(proof(15, None));
+        let batch = r.take();
+        assert_eq!(batch.len(), 1);
+        assert_eq!(batch[0].at, 20);
+        assert_eq!(batch[0].activity.as_deref(), Some("{\"a\":1}"));
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn a_failed_batch_comes_back_without_hiding_newer_proofs() {
+        let r = Recorder::default();
+        r.record(proof(10, None));
+        let batch = r.take();
+        r.record(proof(30, None));
+        r.put_back(batch);
+        assert_eq!(r.take()[0].at, 30);
+    }
+}

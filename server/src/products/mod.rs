@@ -1,0 +1,208 @@
+//! Managed products: registration and handshake, liveness from every source
+//! (UDP and HTTP heartbeats, logs, polls, notifications), and the status
+//! engine that turns silence into `offline` without false alarms.
+//!
+//! Liveness is recorded in memory on the node that received it and written
+//! in batches every second ([`liveness`]). Each node also records how far it
+//! has written ("mark"); the offline sweep ([`sweep`]), a cluster-wide
+//! singleton, only judges products up to the oldest mark of the operational
+//! nodes, so a late flush or a database outage never makes a product that
+//! kept reporting look offline.
+
+pub mod handlers;
+pub mod keys;
+pub mod liveness;
+pub mod store;
+pub mod sweep;
+pub mod udp;
+
+use std::sync::Arc;
+
+/// Product statuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Pending,
+    Online,
+    Offline,
+    Unmanaged,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Online => "online",
+            Self::Offline => "offline",
+            Self::Unmanaged => "unmanaged",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pending" => Some(Self::Pending),
+            "online" => Some(Self::Online),
+            "offline" => Some(Self::Offline),
+            "unmanaged" => Some(Self::Unmanaged),
+            _ => None,
+        }
+    }
+}
+
+/// Where a proof of life came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    UdpHeartbeat,
+    UdpHello,
+    HttpHeartbeat,
+    Logs,
+    Poll,
+    Notification,
+}
+
+impl Source {
+    /// The cause written on an `→ online` transition.
+    pub fn cause(self) -> &'static str {
+        match self {
+            Self::UdpHeartbeat => "UDP heartbeat",
+            Self::UdpHello => "UDP hello",
+            Self::HttpHeartbeat => "HTTP heartbeat",
+            Self::Logs => "log upload",
+            Self::Poll => "command poll",
+            Self::Notification => "notification answered",
+        }
+    }
+}
+
+/// One proof of life, as received by this node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Liveness {
+    pub product: String,
+    /// Unix milliseconds on this node's clock.
+    pub at: i64,
+    /// Highest datagram sequence accepted (0 for HTTP sources).
+    pub seq: i64,
+    /// Latest activity data (JSON object text), if this proof carried some.
+    pub activity: Option<String>,
+    pub source: Source,
+}
+
+/// A validated registration, with the secrets the node generated.
+#[derive(Clone, Debug)]
+pub struct Registration {
+    pub id: String,
+    pub name: String,
+    pub product_type: String,
+    pub version: String,
+    pub callback_url: Option<String>,
+    pub key: String,
+    pub nonce: String,
+}
+
+/// Largest activity object a product may send.
+pub const MAX_ACTIVITY_BYTES: usize = 4096;
+
+/// Checks a registration request; the message says what is wrong.
+pub fn validate(req: &app::api::RegisterRequest) -> Result<String, String> {
+    let id = uuid::Uuid::parse_str(req.uuid.trim())
+        .map_err(|_| "uuid must be a UUID".to_string())?
+        .hyphenated()
+        .to_string();
+    let text = |name: &str, value: &str, max: usize| {
+        if value.trim().is_empty() || value.len() > max || value.chars().any(char::is_control) {
+            Err(format!("{name} must be 1 to {max} printable characters"))
+        } else {
+            Ok(())
+        }
+    };
+    text("name", &req.name, 200)?;
+    text("product_type", &req.product_type, 100)?;
+    text("version", &req.version, 100)?;
+    if let Some(url) = &req.callback_url {
+        let ok = (url.starts_with("http://") || url.starts_with("https://"))
+            && url.len() <= 2000
+            && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !ok {
+            return Err("callback_url must be an http:// or https:// URL".into());
+        }
+    }
+    Ok(id)
+}
+
+/// Activity data must be a JSON object of at most 4 KiB.
+pub fn activity_text(value: &serde_json::Value) -> Result<String, String> {
+    if !value.is_object() {
+        return Err("payload must be a JSON object".into());
+    }
+    let text = value.to_string();
+    if text.len() > MAX_ACTIVITY_BYTES {
+        return Err(format!("payload is over {MAX_ACTIVITY_BYTES} bytes"));
+    }
+    Ok(text)
+}
+
+/// Node clock in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Everything a node keeps in memory for its products.
+pub struct Products {
+    pub recorder: liveness::Recorder,
+    pub keys: keys::Keys,
+    pub udp: udp::UdpStats,
+    pub hellos: udp::Hellos,
+    /// The address products send datagrams to.
+    pub udp_endpoint: String,
+    pub http: reqwest::Client,
+}
+
+pub type SharedProducts = Arc<Products>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::api::RegisterRequest;
+
+    fn request() -> RegisterRequest {
+        RegisterRequest {
+            enrollment_secret: "s".into(),
+            uuid: "0E7E3C9A-1B2C-4D5E-8F90-A1B2C3D4E5F6".into(),
+            name: "fw-01".into(),
+            product_type: "firewall".into(),
+            version: "1.2".into(),
+            callback_url: Some("http://10.0.0.5:8080/wake".into()),
+        }
+    }
+
+    #[test]
+    fn registration_ids_are_normalised_uuids() {
+        assert_eq!(
+            validate(&request()).unwrap(),
+            "0e7e3c9a-1b2c-4d5e-8f90-a1b2c3d4e5f6"
+        );
+    }
+
+    #[test]
+    fn bad_registrations_say_what_is_wrong() {
+        let mut r = request();
+        r.uuid = "not-a-uuid".into();
+        assert!(validate(&r).unwrap_err().contains("uuid"));
+        let mut r = request();
+        r.name = " ".into();
+        assert!(validate(&r).unwrap_err().contains("name"));
+        let mut r = request();
+        r.callback_url = Some("ftp://x".into());
+        assert!(validate(&r).unwrap_err().contains("callback_url"));
+    }
+
+    #[test]
+    fn activity_must_be_a_small_object() {
+        assert!(activity_text(&serde_json::json!({"load": 1})).is_ok());
+        assert!(activity_text(&serde_json::json!([1, 2])).is_err());
+        let big = "x".repeat(5000);
+        assert!(activity_text(&serde_json::json!({ "big": big })).is_err());
+    }
+}

@@ -1,0 +1,397 @@
+//! All SQL of managed products: registration, liveness flushes, the offline
+//! sweep, transitions and logs.
+
+use app::api::{LogEntry, ProductSummary, Transition};
+use app::state::StateClass;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{Liveness, Registration, Status};
+use crate::db::{Db, StoreError};
+use crate::keepalive::store::bump;
+
+/// What a node needs to authenticate a product.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProductAuth {
+    pub id: String,
+    pub key: String,
+    pub nonce: String,
+    pub callback_url: Option<String>,
+    pub last_seq: i64,
+}
+
+/// Creates the product, or updates it when its UUID is known (a new key and
+/// nonce each time: re-registering is how an agent recovers a lost identity).
+pub async fn register(db: &Db, r: &Registration, offline_after_ms: i64) -> Result<(), StoreError> {
+    let now = db.dialect().now_ms();
+    let sql = format!(
+        "INSERT INTO products (id, name, product_type, version, callback_url, product_key, nonce, \
+         status, registered_at, offline_after_ms, last_seq) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', {now}, $8, 0) \
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, product_type = excluded.product_type, \
+         version = excluded.version, callback_url = excluded.callback_url, \
+         product_key = excluded.product_key, nonce = excluded.nonce, \
+         offline_after_ms = excluded.offline_after_ms, last_seq = 0, \
+         status = CASE WHEN products.status = 'unmanaged' THEN 'pending' ELSE products.status END"
+    );
+    let mut tx = db.begin_write().await?;
+    sqlx::query(&sql)
+        .bind(&r.id)
+        .bind(&r.name)
+        .bind(&r.product_type)
+        .bind(&r.version)
+        .bind(&r.callback_url)
+        .bind(&r.key)
+        .bind(&r.nonce)
+        .bind(offline_after_ms)
+        .execute(&mut *tx)
+        .await?;
+    bump(&mut *tx, StateClass::Products).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The key and handshake data of a product.
+pub async fn auth(db: &Db, id: &str) -> Result<Option<ProductAuth>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, product_key, nonce, callback_url, last_seq FROM products WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|row| {
+        Ok(ProductAuth {
+            id: row.try_get("id")?,
+            key: row.try_get("product_key")?,
+            nonce: row.try_get("nonce")?,
+            callback_url: row.try_get("callback_url")?,
+            last_seq: row.try_get("last_seq")?,
+        })
+    })
+    .transpose()
+    .map_err(StoreError::Other)
+}
+
+/// Records what the handshake decided.
+pub async fn set_handshake(
+    db: &Db,
+    id: &str,
+    transport: &str,
+    mode: &str,
+) -> Result<(), StoreError> {
+    let mut tx = db.begin_write().await?;
+    sqlx::query("UPDATE products SET transport = $2, mode = $3 WHERE id = $1")
+        .bind(id)
+        .bind(transport)
+        .bind(mode)
+        .execute(&mut *tx)
+        .await?;
+    bump(&mut *tx, StateClass::Products).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Writes a batch of liveness received by `node` and moves its mark to
+/// `flushed_through`, in one transaction: either all of it is durable, or
+/// none and the node keeps it for the next try.
+pub async fn flush(
+    db: &Db,
+    node: &str,
+    batch: &[Liveness],
+    flushed_through: i64,
+) -> Result<usize, StoreError> {
+    let mut tx = db.begin_write().await?;
+    let mut changed = 0;
+    for l in batch {
+        // Usually the product is online already: one statement.
+        let done = sqlx::query(
+            "UPDATE products SET last_seen = $2, deadline = $2 + offline_after_ms, home_node = $3, \
+             activity = COALESCE($4, activity), last_seq = CASE WHEN $5 > last_seq THEN $5 ELSE last_seq END \
+             WHERE id = $1 AND status = 'online' AND (last_seen IS NULL OR last_seen <= $2)",
+        )
+        .bind(&l.product)
+        .bind(l.at)
+        .bind(node)
+        .bind(&l.activity)
+        .bind(l.seq)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 1 {
+            continue;
+        }
+        let from: Option<String> = sqlx::query_scalar("SELECT status FROM products WHERE id = $1")
+            .bind(&l.product)
+            .fetch_optional(&mut *tx)
+            .await?;
+        match from.as_deref() {
+            None | Some("online") => continue, // deleted, or newer liveness already written
+            Some(from) => {
+                sqlx::query(
+                    "UPDATE products SET status = 'online', last_seen = $2, deadline = $2 + offline_after_ms, \
+                     home_node = $3, activity = COALESCE($4, activity), \
+                     last_seq = CASE WHEN $5 > last_seq THEN $5 ELSE last_seq END WHERE id = $1",
+                )
+                .bind(&l.product)
+                .bind(l.at)
+                .bind(node)
+                .bind(&l.activity)
+                .bind(l.seq)
+                .execute(&mut *tx)
+                .await?;
+                record_transition(
+                    &mut tx,
+                    &l.product,
+                    from,
+                    Status::Online.as_str(),
+                    l.at,
+                    l.source.cause(),
+                )
+                .await?;
+                changed += 1;
+            }
+        }
+    }
+    sqlx::query(
+        "INSERT INTO liveness_marks (node, flushed_through) VALUES ($1, $2) \
+         ON CONFLICT (node) DO UPDATE SET flushed_through = excluded.flushed_through",
+    )
+    .bind(node)
+    .bind(flushed_through)
+    .execute(&mut *tx)
+    .await?;
+    if changed > 0 {
+        bump(&mut *tx, StateClass::Products).await?;
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
+
+async fn record_transition(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    product: &str,
+    from: &str,
+    to: &str,
+    at: i64,
+    cause: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO product_transitions (product_id, from_status, to_status, at, cause) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(product)
+    .bind(from)
+    .bind(to)
+    .bind(at)
+    .bind(cause)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Takes or renews the lease `name` for `holder` for `ttl_ms`; `true` while
+/// `holder` has it. The database clock decides, so node clocks may differ.
+pub async fn hold_lease(
+    db: &Db,
+    name: &str,
+    holder: &str,
+    ttl_ms: i64,
+) -> Result<bool, StoreError> {
+    let now = db.dialect().now_ms();
+    let mut tx = db.begin_write().await?;
+    sqlx::query(&format!(
+        "INSERT INTO leases (name, holder, until) VALUES ($1, $2, {now} + $3) \
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until \
+         WHERE leases.holder = excluded.holder OR leases.until < {now}"
+    ))
+    .bind(name)
+    .bind(holder)
+    .bind(ttl_ms)
+    .execute(&mut *tx)
+    .await?;
+    let current: String = sqlx::query_scalar("SELECT holder FROM leases WHERE name = $1")
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(current == holder)
+}
+
+/// The liveness watermark: the oldest mark among operational nodes. No
+/// operational node holds unwritten liveness received before it.
+pub async fn watermark(db: &Db, node_offline_after_ms: i64) -> Result<Option<i64>, StoreError> {
+    let sql = format!(
+        "SELECT MIN(m.flushed_through) FROM liveness_marks m JOIN nodes n ON n.name = m.node \
+         WHERE n.down_since IS NULL AND n.last_seen >= {} - $1",
+        db.dialect().now_ms()
+    );
+    Ok(sqlx::query_scalar(&sql)
+        .bind(node_offline_after_ms)
+        .fetch_one(db.pool())
+        .await?)
+}
+
+/// Marks offline every online product whose deadline passed before
+/// `watermark`; returns their ids. Reads only those rows (index on status,
+/// deadline), so its cost follows the number of changes, not the fleet.
+pub async fn sweep_offline(db: &Db, watermark: i64) -> Result<Vec<String>, StoreError> {
+    let mut tx = db.begin_write().await?;
+    let rows = sqlx::query(
+        "UPDATE products SET status = 'offline' WHERE status = 'online' AND deadline < $1 \
+         RETURNING id, last_seen, offline_after_ms",
+    )
+    .bind(watermark)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut ids = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id: String = row.try_get("id")?;
+        let last_seen: i64 = row.try_get("last_seen")?;
+        let after: i64 = row.try_get("offline_after_ms")?;
+        let cause = format!("no liveness for {} s", after / 1000);
+        record_transition(&mut tx, &id, "online", "offline", last_seen + after, &cause).await?;
+        ids.push(id);
+    }
+    if !ids.is_empty() {
+        bump(&mut *tx, StateClass::Products).await?;
+    }
+    tx.commit().await?;
+    Ok(ids)
+}
+
+/// Stores log lines and keeps the newest `keep` per product.
+pub async fn add_logs(
+    db: &Db,
+    product: &str,
+    node: &str,
+    entries: &[LogEntry],
+    keep: i64,
+) -> Result<(), StoreError> {
+    let now = db.dialect().now_ms();
+    let mut tx = db.begin_write().await?;
+    for e in entries {
+        sqlx::query(&format!(
+            "INSERT INTO product_logs (product_id, at, level, message, received_at, node) \
+             VALUES ($1, $2, $3, $4, {now}, $5)"
+        ))
+        .bind(product)
+        .bind(e.at)
+        .bind(&e.level)
+        .bind(&e.message)
+        .bind(node)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query(
+        "DELETE FROM product_logs WHERE product_id = $1 AND id <= \
+         (SELECT id FROM product_logs WHERE product_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
+    )
+    .bind(product)
+    .bind(keep)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The newest log lines of a product, newest first.
+pub async fn logs(db: &Db, product: &str, limit: i64) -> Result<Vec<LogEntry>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT at, level, message FROM product_logs WHERE product_id = $1 ORDER BY id DESC LIMIT $2",
+    )
+    .bind(product)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(LogEntry {
+                at: r.try_get("at")?,
+                level: r.try_get("level")?,
+                message: r.try_get("message")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::Other)
+}
+
+/// Status changes of a product, newest first.
+pub async fn transitions(
+    db: &Db,
+    product: &str,
+    limit: i64,
+) -> Result<Vec<Transition>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT from_status, to_status, at, cause FROM product_transitions \
+         WHERE product_id = $1 ORDER BY id DESC LIMIT $2",
+    )
+    .bind(product)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Transition {
+                from: r.try_get("from_status")?,
+                to: r.try_get("to_status")?,
+                at: r.try_get("at")?,
+                cause: r.try_get("cause")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::Other)
+}
+
+fn summary(r: &AnyRow) -> Result<ProductSummary, sqlx::Error> {
+    Ok(ProductSummary {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        product_type: r.try_get("product_type")?,
+        version: r.try_get("version")?,
+        status: r.try_get("status")?,
+        transport: r.try_get("transport")?,
+        mode: r.try_get("mode")?,
+        last_seen: r.try_get("last_seen")?,
+        home_node: r.try_get("home_node")?,
+    })
+}
+
+const SUMMARY_COLUMNS: &str =
+    "id, name, product_type, version, status, transport, mode, last_seen, home_node";
+
+/// One product with its latest activity data (JSON text).
+pub async fn get(
+    db: &Db,
+    id: &str,
+) -> Result<Option<(ProductSummary, Option<String>)>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {SUMMARY_COLUMNS}, activity FROM products WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|r| Ok((summary(&r)?, r.try_get("activity")?)))
+        .transpose()
+        .map_err(StoreError::Other)
+}
+
+/// Products ordered by name, optionally of one status.
+pub async fn list(
+    db: &Db,
+    status: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<ProductSummary>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {SUMMARY_COLUMNS} FROM products WHERE ($1 IS NULL OR status = $1) \
+         ORDER BY name, id LIMIT $2 OFFSET $3"
+    ))
+    .bind(status)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(summary)
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::Other)
+}

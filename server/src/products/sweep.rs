@@ -1,0 +1,61 @@
+//! The offline sweep: a cluster-wide singleton that marks products offline
+//! once their silence passed `offline_after`, judged only up to the liveness
+//! watermark (see the module documentation of `products`).
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::store;
+use crate::db::Db;
+
+/// How often the holder sweeps (and renews its lease).
+pub const EVERY: Duration = Duration::from_secs(1);
+/// A dead holder's lease runs out after this; another node takes over.
+pub const LEASE_TTL: Duration = Duration::from_secs(3);
+const LEASE: &str = "offline_sweep";
+
+/// Runs until `closing`.
+pub async fn run(
+    db: Db,
+    node: String,
+    node_offline_after: Duration,
+    mut closing: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut holding = false;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            changed = closing.changed() => if changed.is_err() || *closing.borrow() { return },
+        }
+        match sweep_once(&db, &node, node_offline_after).await {
+            Ok(held) => {
+                if held != holding {
+                    tracing::info!(holding = held, "offline sweep lease");
+                    holding = held;
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "offline sweep skipped"),
+        }
+    }
+}
+
+/// One round: returns whether this node holds the lease.
+pub async fn sweep_once(
+    db: &Db,
+    node: &str,
+    node_offline_after: Duration,
+) -> Result<bool, crate::db::StoreError> {
+    if !store::hold_lease(db, LEASE, node, LEASE_TTL.as_millis() as i64).await? {
+        return Ok(false);
+    }
+    if let Some(watermark) = store::watermark(db, node_offline_after.as_millis() as i64).await? {
+        let gone = store::sweep_offline(db, watermark).await?;
+        if !gone.is_empty() {
+            tracing::info!(count = gone.len(), "products went offline");
+        }
+    }
+    Ok(true)
+}

@@ -1,0 +1,155 @@
+//! The UDP listener for product datagrams. Every datagram is either accepted
+//! or dropped and counted by reason; nothing a sender does can stop it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use protocol::{Datagram, Kind, MAX_DATAGRAM};
+use tokio::net::UdpSocket;
+use tokio::sync::Notify;
+
+use super::{activity_text, now_ms, Liveness, SharedProducts, Source};
+use crate::db::Db;
+
+/// Datagrams sent more than this far from the node's clock are stale.
+pub const CLOCK_WINDOW_MS: i64 = 5 * 60 * 1000;
+
+/// Counters by outcome, exposed on `/metrics`.
+#[derive(Default, Debug)]
+pub struct UdpStats {
+    pub accepted: AtomicU64,
+    pub malformed: AtomicU64,
+    pub unknown_product: AtomicU64,
+    pub bad_tag: AtomicU64,
+    pub replay: AtomicU64,
+    pub stale: AtomicU64,
+}
+
+impl UdpStats {
+    /// `(reason, count)` of every outcome.
+    pub fn snapshot(&self) -> [(&'static str, u64); 6] {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        [
+            ("accepted", get(&self.accepted)),
+            ("malformed", get(&self.malformed)),
+            ("unknown_product", get(&self.unknown_product)),
+            ("bad_tag", get(&self.bad_tag)),
+            ("replay", get(&self.replay)),
+            ("stale", get(&self.stale)),
+        ]
+    }
+}
+
+/// Hellos received during handshakes, and a bell for those waiting.
+#[derive(Default)]
+pub struct Hellos {
+    seen: Mutex<HashMap<String, Instant>>,
+    pub bell: Notify,
+}
+
+impl Hellos {
+    fn saw(&self, product: &str) {
+        let mut seen = self.seen.lock().expect("hellos lock");
+        seen.retain(|_, at| at.elapsed() < Duration::from_secs(60));
+        seen.insert(product.to_owned(), Instant::now());
+        drop(seen);
+        self.bell.notify_waiters();
+    }
+
+    /// Whether a valid hello from `product` arrived in the last minute.
+    pub fn seen(&self, product: &str) -> bool {
+        self.seen
+            .lock()
+            .expect("hellos lock")
+            .get(product)
+            .is_some_and(|at| at.elapsed() < Duration::from_secs(60))
+    }
+}
+
+/// Receives datagrams until the task is aborted.
+pub async fn run(socket: UdpSocket, db: Db, products: SharedProducts) {
+    let mut buf = vec![0u8; MAX_DATAGRAM + 1];
+    loop {
+        match socket.recv_from(&mut buf).await {
+            Ok((n, _from)) => handle(&buf[..n], &db, &products).await,
+            // ICMP errors and the like surface here; the socket stays usable.
+            Err(e) => tracing::debug!(error = %e, "UDP receive error"),
+        }
+    }
+}
+
+/// Judges one datagram.
+pub async fn handle(bytes: &[u8], db: &Db, products: &SharedProducts) {
+    let stats = &products.udp;
+    let count = |c: &AtomicU64| {
+        c.fetch_add(1, Ordering::Relaxed);
+    };
+    let Ok(d) = Datagram::parse(bytes) else {
+        return count(&stats.malformed);
+    };
+    if d.kind == Kind::Wake {
+        return count(&stats.malformed); // nodes send wakes, they never receive them
+    }
+    let entry = match products.keys.get(db, d.product).await {
+        Ok(Some(entry)) => entry,
+        Ok(None) => return count(&stats.unknown_product),
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot look up a product key");
+            return count(&stats.unknown_product);
+        }
+    };
+    let entry = if d.verify(&entry.key) {
+        entry
+    } else {
+        // The product may have re-registered elsewhere with a new key.
+        let reloaded = if entry.loaded_at.elapsed() > super::keys::RELOAD_AFTER {
+            products.keys.load(db, d.product).await.ok().flatten()
+        } else {
+            None
+        };
+        match reloaded {
+            Some(fresh) if d.verify(&fresh.key) => fresh,
+            _ => return count(&stats.bad_tag),
+        }
+    };
+    let now = now_ms();
+    if (now - d.sent_at_ms as i64).abs() > CLOCK_WINDOW_MS {
+        return count(&stats.stale);
+    }
+    let seq = d.seq.min(i64::MAX as u64) as i64;
+    if !entry.accept_seq(seq) {
+        return count(&stats.replay);
+    }
+    let payload = (!d.payload.is_empty())
+        .then(|| serde_json::from_slice::<serde_json::Value>(d.payload).ok())
+        .flatten();
+    let source = match d.kind {
+        Kind::Hello => {
+            let nonce_ok = payload
+                .as_ref()
+                .and_then(|p| p.get("nonce"))
+                .and_then(|n| n.as_str())
+                .is_some_and(|n| n == entry.nonce);
+            if !nonce_ok {
+                return count(&stats.malformed);
+            }
+            products.hellos.saw(&entry.id);
+            Source::UdpHello
+        }
+        _ => Source::UdpHeartbeat,
+    };
+    let activity = match (source, &payload) {
+        (Source::UdpHeartbeat, Some(p)) => activity_text(p).ok(),
+        _ => None,
+    };
+    count(&stats.accepted);
+    products.recorder.record(Liveness {
+        product: entry.id.clone(),
+        at: now,
+        seq,
+        activity,
+        source,
+    });
+}
