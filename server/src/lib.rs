@@ -171,8 +171,7 @@ impl Node {
                 "products enroll with the default secret; set VIGIL_ENROLLMENT_SECRET on every node"
             );
         }
-        let socket = tokio::net::UdpSocket::bind(config.udp_listen)
-            .await
+        let socket = products::udp::bind(config.udp_listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on UDP {}: {e}", config.udp_listen))?;
         let products = Arc::new(products::Products {
             recorder: Default::default(),

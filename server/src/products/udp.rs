@@ -68,6 +68,22 @@ impl Hellos {
     }
 }
 
+/// Kernel receive buffer asked for: bursts of heartbeats wait there instead
+/// of being dropped (the kernel caps it at `net.core.rmem_max`).
+const RECEIVE_BUFFER: usize = 8 << 20;
+
+/// Binds the product socket with a large receive buffer.
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if let Err(e) = socket.set_recv_buffer_size(RECEIVE_BUFFER) {
+        tracing::warn!(error = %e, "cannot enlarge the UDP receive buffer");
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
+}
+
 /// Receives datagrams until the task is aborted.
 pub async fn run(socket: UdpSocket, db: Db, products: SharedProducts) {
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
