@@ -1,0 +1,233 @@
+//! A client of Vigil's product wire protocol, written only against the
+//! protocol (not the node's code), as a third-party agent would be. Used by
+//! `vigil-agent` and by the fleet simulator `vigil-sim`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context};
+use protocol::Kind;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::net::UdpSocket;
+
+/// A node as registration lists it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub name: String,
+    pub url: String,
+    pub role: String,
+    pub operational: bool,
+}
+
+/// What registration returns; an agent keeps it in its state file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Identity {
+    pub product_id: String,
+    pub key: String,
+    pub nonce: String,
+    pub udp_endpoint: String,
+    pub heartbeat_interval_s: u64,
+    pub offline_after_s: u64,
+    pub nodes: Vec<NodeInfo>,
+}
+
+impl Identity {
+    fn id_bytes(&self) -> anyhow::Result<[u8; 16]> {
+        Ok(*uuid::Uuid::parse_str(&self.product_id)?.as_bytes())
+    }
+
+    fn key_bytes(&self) -> anyhow::Result<Vec<u8>> {
+        Ok(hex::decode(&self.key)?)
+    }
+}
+
+/// What the handshake decided.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handshake {
+    pub transport: String,
+    pub mode: String,
+}
+
+/// A product's description for registration.
+#[derive(Clone, Debug)]
+pub struct Product {
+    pub uuid: String,
+    pub name: String,
+    pub product_type: String,
+    pub version: String,
+    pub callback_url: Option<String>,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// HTTP calls of the protocol against one node.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+async fn expect(response: reqwest::Response, what: &str) -> anyhow::Result<reqwest::Response> {
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    bail!("{what}: HTTP {status}: {body}")
+}
+
+impl Client {
+    pub fn new() -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("HTTP client"),
+        }
+    }
+
+    pub async fn register(
+        &self,
+        server: &str,
+        secret: &str,
+        p: &Product,
+    ) -> anyhow::Result<Identity> {
+        let response = self
+            .http
+            .post(format!("{server}/api/v1/products/register"))
+            .json(&json!({
+                "enrollment_secret": secret,
+                "uuid": p.uuid,
+                "name": p.name,
+                "product_type": p.product_type,
+                "version": p.version,
+                "callback_url": p.callback_url,
+            }))
+            .send()
+            .await
+            .context("register")?;
+        Ok(expect(response, "register").await?.json().await?)
+    }
+
+    pub async fn handshake(&self, server: &str, me: &Identity) -> anyhow::Result<Handshake> {
+        let response = self
+            .http
+            .post(format!(
+                "{server}/api/v1/products/{}/handshake",
+                me.product_id
+            ))
+            .bearer_auth(&me.key)
+            .json(&json!({}))
+            .send()
+            .await
+            .context("handshake")?;
+        Ok(expect(response, "handshake").await?.json().await?)
+    }
+
+    pub async fn heartbeat(
+        &self,
+        server: &str,
+        me: &Identity,
+        payload: Option<&Value>,
+    ) -> anyhow::Result<()> {
+        let response = self
+            .http
+            .post(format!(
+                "{server}/api/v1/products/{}/heartbeat",
+                me.product_id
+            ))
+            .bearer_auth(&me.key)
+            .json(&json!({ "payload": payload }))
+            .send()
+            .await
+            .context("heartbeat")?;
+        expect(response, "heartbeat").await?;
+        Ok(())
+    }
+
+    pub async fn logs(
+        &self,
+        server: &str,
+        me: &Identity,
+        entries: &[(u64, &str, &str)],
+    ) -> anyhow::Result<()> {
+        let entries: Vec<Value> = entries
+            .iter()
+            .map(|(at, level, message)| json!({"at": at, "level": level, "message": message}))
+            .collect();
+        let response = self
+            .http
+            .post(format!("{server}/api/v1/products/{}/logs", me.product_id))
+            .bearer_auth(&me.key)
+            .json(&json!({ "entries": entries }))
+            .send()
+            .await
+            .context("logs")?;
+        expect(response, "logs").await?;
+        Ok(())
+    }
+
+    /// Polls for commands (one-way mode).
+    pub async fn poll(&self, server: &str, me: &Identity) -> anyhow::Result<Vec<Value>> {
+        let response = self
+            .http
+            .get(format!(
+                "{server}/api/v1/products/{}/commands?wait=0",
+                me.product_id
+            ))
+            .bearer_auth(&me.key)
+            .send()
+            .await
+            .context("poll")?;
+        let body: Value = expect(response, "poll").await?.json().await?;
+        Ok(body["commands"].as_array().cloned().unwrap_or_default())
+    }
+}
+
+/// Sends signed datagrams for one or many products.
+pub struct Datagrams {
+    socket: UdpSocket,
+}
+
+impl Datagrams {
+    pub async fn bind() -> anyhow::Result<Self> {
+        Ok(Self {
+            socket: UdpSocket::bind("0.0.0.0:0").await?,
+        })
+    }
+
+    pub async fn send(
+        &self,
+        me: &Identity,
+        kind: Kind,
+        seq: u64,
+        payload: &[u8],
+    ) -> anyhow::Result<()> {
+        let bytes = protocol::encode(
+            kind,
+            me.id_bytes()?,
+            seq,
+            now_ms(),
+            payload,
+            &me.key_bytes()?,
+        );
+        self.socket.send_to(&bytes, &me.udp_endpoint).await?;
+        Ok(())
+    }
+
+    /// The hello that lets the node pick UDP as transport.
+    pub async fn hello(&self, me: &Identity, seq: u64) -> anyhow::Result<()> {
+        let payload = json!({ "nonce": me.nonce }).to_string();
+        self.send(me, Kind::Hello, seq, payload.as_bytes()).await
+    }
+}
