@@ -261,3 +261,29 @@ pub struct Transition {
     pub at: i64,
     pub cause: String,
 }
+
+/// `GET /api/v1/products`: one page of products.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductPage {
+    /// Products matching the filters, on every page.
+    pub total: i64,
+    pub products: Vec<ProductSummary>,
+}
+
+/// `GET /api/v1/products/counts`: how many products have each status.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusCounts {
+    pub pending: i64,
+    pub online: i64,
+    pub offline: i64,
+    pub unmanaged: i64,
+}
+
+/// `GET /api/v1/products/{id}`: one product with its history and logs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProductDetail {
+    pub product: ProductSummary,
+    pub activity: Option<serde_json::Value>,
+    pub history: Vec<Transition>,
+    pub logs: Vec<LogEntry>,
+}

@@ -93,6 +93,7 @@ pub fn router(app: AppState) -> Router {
             "/api/v1/products/register",
             post(products::handlers::register),
         )
+        .route("/api/v1/products/counts", get(products::handlers::counts))
         .route("/api/v1/products/{id}", get(products::handlers::detail))
         .route(
             "/api/v1/products/{id}/handshake",

@@ -148,8 +148,13 @@ async fn registering_twice_updates_one_product() {
         assert_ne!(first.key, second.key, "a new key each time");
         let cookie = login(&a.url).await;
         let (_, list) = get(&format!("{}/api/v1/products", a.url), Some(&cookie)).await;
-        assert_eq!(list.as_array().unwrap().len(), 1);
-        assert_eq!(list[0]["status"], "pending");
+        assert_eq!(list["total"], 1, "{}", db.engine);
+        assert_eq!(list["products"][0]["status"], "pending");
+        let (_, counts) = get(&format!("{}/api/v1/products/counts", a.url), Some(&cookie)).await;
+        assert_eq!(
+            counts,
+            json!({"pending": 1, "online": 0, "offline": 0, "unmanaged": 0})
+        );
         // The old key no longer works.
         assert_eq!(call(&a.url, &first, "heartbeat", json!({})).await, 401);
         a.stop().await;
@@ -570,4 +575,58 @@ async fn a_node_dying_causes_no_false_offline() {
         }
         a.stop().await;
     }
+}
+
+#[tokio::test]
+async fn the_product_list_filters_sorts_and_pages() {
+    for db in testkit::databases().await {
+        let a = TestNode::start(fast_config(&db, "node-a")).await;
+        let cookie = login(&a.url).await;
+        let mut all = Vec::new();
+        for _ in 0..5 {
+            all.push(registered(&a.url, &new_uuid()).await);
+        }
+        assert_eq!(call(&a.url, &all[0], "heartbeat", json!({})).await, 204);
+        wait_status(
+            &a.url,
+            &cookie,
+            &all[0].id,
+            "online",
+            Duration::from_secs(3),
+        )
+        .await;
+        let page = |query: &str| get_page(&a.url, &cookie, query.to_owned());
+        let (total, names) = page("limit=2&offset=2").await;
+        let (_, first) = page("limit=2").await;
+        assert!(
+            names.iter().all(|n| !first.contains(n)),
+            "pages do not overlap"
+        );
+        assert_eq!((total, names.len()), (5, 2), "{}", db.engine);
+        let (total, _) = page("status=online").await;
+        assert_eq!(total, 1);
+        let (total, _) = page(&format!("q={}", &all[3].id[..8].to_uppercase())).await;
+        assert_eq!(total, 1, "{}: search by id, any case", db.engine);
+        let (_, by_status) = page("sort=status").await;
+        assert_eq!(by_status.len(), 5);
+        let (status, body) = get(
+            &format!("{}/api/v1/products?sort=size", a.url),
+            Some(&cookie),
+        )
+        .await;
+        assert_eq!((status.as_u16(), error_code(&body)), (400, "invalid_sort"));
+        a.stop().await;
+    }
+}
+
+async fn get_page(node: &str, cookie: &str, query: String) -> (i64, Vec<String>) {
+    let (status, body) = get(&format!("{node}/api/v1/products?{query}"), Some(cookie)).await;
+    assert_eq!(status, 200, "{body}");
+    let names = body["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect();
+    (body["total"].as_i64().unwrap(), names)
 }

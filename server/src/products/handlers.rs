@@ -12,8 +12,8 @@ use rand::RngCore;
 use serde::Deserialize;
 
 use app::api::{
-    CommandsReply, HandshakeReply, HeartbeatRequest, LogsRequest, ProductSummary, RegisterReply,
-    RegisterRequest, Transition,
+    CommandsReply, HandshakeReply, HeartbeatRequest, LogsRequest, ProductDetail, ProductPage,
+    RegisterReply, RegisterRequest, StatusCounts,
 };
 
 use super::keys::KeyEntry;
@@ -262,34 +262,55 @@ pub async fn commands(
 #[derive(Deserialize)]
 pub struct ListQuery {
     status: Option<String>,
+    q: Option<String>,
+    sort: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
 }
 
-/// `GET /api/v1/products` for the console.
+/// `GET /api/v1/products?status=&q=&sort=&limit=&offset=` for the console.
 pub async fn list(
     State(app): State<AppState>,
     _user: CurrentUser,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Vec<ProductSummary>>, ApiError> {
-    if let Some(status) = &q.status {
+) -> Result<Json<ProductPage>, ApiError> {
+    let status = q.status.filter(|s| !s.is_empty());
+    if let Some(status) = &status {
         Status::parse(status)
             .ok_or_else(|| ApiError::bad_request("invalid_status", "unknown status"))?;
     }
+    let sort = match q.sort.as_deref() {
+        None | Some("") => store::Sort::Name,
+        Some(s) => store::Sort::parse(s).ok_or_else(|| {
+            ApiError::bad_request("invalid_sort", "sort is name, status or last_seen")
+        })?,
+    };
+    let filter = store::Filter {
+        status,
+        search: q.q.filter(|s| !s.trim().is_empty()),
+    };
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let offset = q.offset.unwrap_or(0).max(0);
-    Ok(Json(
-        store::list(&app.db, q.status.as_deref(), limit, offset).await?,
-    ))
+    let (total, products) = store::list(&app.db, &filter, sort, limit, offset).await?;
+    Ok(Json(ProductPage { total, products }))
 }
 
-/// One product with its activity, history and recent logs.
-#[derive(serde::Serialize)]
-pub struct ProductDetail {
-    product: ProductSummary,
-    activity: Option<serde_json::Value>,
-    history: Vec<Transition>,
-    logs: Vec<app::api::LogEntry>,
+/// `GET /api/v1/products/counts`.
+pub async fn counts(
+    State(app): State<AppState>,
+    _user: CurrentUser,
+) -> Result<Json<StatusCounts>, ApiError> {
+    let mut counts = StatusCounts::default();
+    for (status, n) in store::counts(&app.db).await? {
+        match Status::parse(&status) {
+            Some(Status::Pending) => counts.pending = n,
+            Some(Status::Online) => counts.online = n,
+            Some(Status::Offline) => counts.offline = n,
+            Some(Status::Unmanaged) => counts.unmanaged = n,
+            None => {}
+        }
+    }
+    Ok(Json(counts))
 }
 
 /// `GET /api/v1/products/{id}` for the console.

@@ -374,24 +374,98 @@ pub async fn get(
         .map_err(StoreError::Other)
 }
 
-/// Products ordered by name, optionally of one status.
+/// How a product list is ordered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sort {
+    Name,
+    Status,
+    LastSeen,
+}
+
+impl Sort {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "name" => Some(Self::Name),
+            "status" => Some(Self::Status),
+            "last_seen" => Some(Self::LastSeen),
+            _ => None,
+        }
+    }
+
+    fn order_by(self) -> &'static str {
+        match self {
+            Self::Name => "name, id",
+            Self::Status => "status, name, id",
+            Self::LastSeen => "last_seen DESC, name, id",
+        }
+    }
+}
+
+/// Filters of a product list.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub status: Option<String>,
+    /// Part of the name, type or id (any case).
+    pub search: Option<String>,
+}
+
+const FILTER_WHERE: &str = "($1 IS NULL OR status = $1) AND ($2 IS NULL OR LOWER(name) LIKE $2 \
+     OR LOWER(product_type) LIKE $2 OR id LIKE $2)";
+
+fn like_pattern(search: &Option<String>) -> Option<String> {
+    search.as_ref().map(|s| {
+        let escaped: String = s
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter(|c| *c != '%' && *c != '_')
+            .collect();
+        format!("%{escaped}%")
+    })
+}
+
+/// One page of products and how many match in all.
 pub async fn list(
     db: &Db,
-    status: Option<&str>,
+    filter: &Filter,
+    sort: Sort,
     limit: i64,
     offset: i64,
-) -> Result<Vec<ProductSummary>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {SUMMARY_COLUMNS} FROM products WHERE ($1 IS NULL OR status = $1) \
-         ORDER BY name, id LIMIT $2 OFFSET $3"
+) -> Result<(i64, Vec<ProductSummary>), StoreError> {
+    let pattern = like_pattern(&filter.search);
+    let total: i64 = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM products WHERE {FILTER_WHERE}"
     ))
-    .bind(status)
+    .bind(&filter.status)
+    .bind(&pattern)
+    .fetch_one(db.pool())
+    .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {SUMMARY_COLUMNS} FROM products WHERE {FILTER_WHERE} \
+         ORDER BY {} LIMIT $3 OFFSET $4",
+        sort.order_by()
+    ))
+    .bind(&filter.status)
+    .bind(&pattern)
     .bind(limit)
     .bind(offset)
     .fetch_all(db.pool())
     .await?;
-    rows.iter()
+    let products = rows
+        .iter()
         .map(summary)
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::Other)?;
+    Ok((total, products))
+}
+
+/// `(status, count)` over the fleet.
+pub async fn counts(db: &Db) -> Result<Vec<(String, i64)>, StoreError> {
+    let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM products GROUP BY status")
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
         .collect::<Result<_, sqlx::Error>>()
         .map_err(StoreError::Other)
 }
