@@ -80,7 +80,7 @@ run: build
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy -p server -p app -p protocol --all-targets -- -D warnings
+	$(CARGO) clippy -p server -p app -p protocol -p agent --all-targets -- -D warnings
 	$(CARGO) clippy -p frontend -p app --target $(WASM_TARGET) -- -D warnings
 
 # Unit and integration tests, on SQLite and on a throwaway PostgreSQL.
@@ -90,11 +90,11 @@ unit:
 	url=$$(.ci/postgres.sh start $$pgdir $$port); \
 	echo "PostgreSQL for tests at $$url"; \
 	if command -v cargo-nextest >/dev/null; then run="$(CARGO) nextest run"; else run="$(CARGO) test"; fi; \
-	VIGIL_TEST_POSTGRES_URL=$$url VIGIL_REQUIRE_POSTGRES=1 $$run -p app -p server -p protocol
+	VIGIL_TEST_POSTGRES_URL=$$url VIGIL_REQUIRE_POSTGRES=1 $$run -p app -p server -p protocol -p agent
 
 # Playwright in headless Chromium; the tests start their own nodes.
 e2e: site-debug
-	$(CARGO) build -p server
+	$(CARGO) build -p server -p agent
 	cd end2end && VIGIL_BIN=$(CURDIR)/target/debug/vigil VIGIL_SITE_ROOT=$(CURDIR)/$(SITE) npx playwright test
 
 test: test-deps lint unit e2e

@@ -100,3 +100,23 @@ pub async fn probe(base_url: &str) -> bool {
     let url = format!("{}/healthz", base_url.trim_end_matches('/'));
     matches!(send(Request::get(&url), PROBE_MS).await, Ok(r) if r.ok())
 }
+
+/// One page of products; `query` is the list's query string.
+pub async fn products(query: &str) -> Result<crate::api::ProductPage, ClientError> {
+    json_of(send(Request::get(&format!("/api/v1/products?{query}")), GRACE_MS).await?).await
+}
+
+pub async fn product_counts() -> Result<crate::api::StatusCounts, ClientError> {
+    json_of(send(Request::get("/api/v1/products/counts"), GRACE_MS).await?).await
+}
+
+pub async fn product(id: &str) -> Result<crate::api::ProductDetail, ClientError> {
+    json_of(
+        send(
+            Request::get(&format!("/api/v1/products/{}", encode(id))),
+            GRACE_MS,
+        )
+        .await?,
+    )
+    .await
+}

@@ -23,7 +23,7 @@ pub use console::ConsoleDefaults;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::StaticSegment;
+use leptos_router::{ParamSegment, StaticSegment};
 
 /// The HTML document around the app, rendered on the node. The node's
 /// console defaults travel in a meta tag to the browser.
@@ -60,7 +60,10 @@ pub fn App() -> impl IntoView {
         <div id="app" data-hydrated=move || hydrated.get().to_string()>
             <Router>
                 <Routes fallback=pages::NotFound>
+                    <Route path=StaticSegment("") view=pages::dashboard::DashboardPage/>
                     <Route path=StaticSegment("login") view=pages::login::LoginPage/>
+                    <Route path=StaticSegment("products") view=pages::products::ProductsPage/>
+                    <Route path=(StaticSegment("products"), ParamSegment("id")) view=pages::product::ProductPage/>
                     <Route path=StaticSegment("nodes") view=pages::nodes::NodesPage/>
                     <Route path=StaticSegment("settings") view=pages::settings::SettingsPage/>
                 </Routes>

@@ -133,8 +133,10 @@ pub fn ConsoleFrame(title: &'static str, children: Children) -> impl IntoView {
     start_when_running(console);
     view! {
         <header class="topbar">
-            <a class="brand" href=move || console.href("/nodes")>"Vigil"</a>
+            <a class="brand" href=move || console.href("/")>"Vigil"</a>
             <nav aria-label="Main">
+                <a href=move || console.href("/")>"Fleet"</a>
+                <a href=move || console.href("/products")>"Products"</a>
                 <a href=move || console.href("/nodes")>"Nodes"</a>
                 <a href=move || console.href("/settings")>"Settings"</a>
             </nav>

@@ -1,7 +1,11 @@
 //! One module per console page.
 
+pub mod dashboard;
+mod live;
 pub mod login;
 pub mod nodes;
+pub mod product;
+pub mod products;
 pub mod settings;
 
 use leptos::prelude::*;

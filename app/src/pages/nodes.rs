@@ -2,11 +2,11 @@
 //! Refreshes itself when the nodes counter of the state string moves.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
+use super::live::{live, show};
 use crate::api::{NodeDetail, NodeList};
 use crate::client;
-use crate::console::{Console, ConsoleFrame};
+use crate::console::ConsoleFrame;
 use crate::state::StateClass;
 use crate::time::{ago, format_utc};
 
@@ -21,20 +21,7 @@ pub fn NodesPage() -> impl IntoView {
 
 #[component]
 fn NodeTable() -> impl IntoView {
-    let console = expect_context::<Console>();
-    let nodes = RwSignal::new(None::<Result<NodeList, String>>);
-    let changed = console.watch(StateClass::Nodes);
-    Effect::new(move |_| {
-        changed.get();
-        spawn_local(async move {
-            match client::nodes().await {
-                Err(client::ClientError::Unauthorized) => crate::console::go_to_login(),
-                fetched => {
-                    nodes.try_set(Some(fetched.map_err(|e| e.to_string())));
-                }
-            }
-        });
-    });
+    let nodes = live(StateClass::Nodes, client::nodes);
     // The filter lives outside the refreshed table, so what the user typed
     // survives every refresh.
     let filter = RwSignal::new(String::new());
@@ -50,11 +37,7 @@ fn NodeTable() -> impl IntoView {
                 />
             </label>
         </div>
-        {move || match nodes.get() {
-            None => view! { <p class="muted">"Loading nodes…"</p> }.into_any(),
-            Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
-            Some(Ok(list)) => node_table(list, &filter.read()).into_any(),
-        }}
+        {show(nodes, "nodes", move |list| node_table(list, &filter.read()))}
     }
 }
 

@@ -45,6 +45,37 @@ async function waitHealthy(node: Node, deadlineMs = 20_000): Promise<void> {
   throw new Error(`${node.name} did not become healthy`);
 }
 
+const SIM = process.env.VIGIL_SIM_BIN ?? path.join(path.dirname(BIN), "vigil-sim");
+
+/** A running vigil-sim: a fleet of virtual products. */
+export class Fleet {
+  private constructor(readonly process: ChildProcess, readonly output: string[]) {}
+
+  static async start(node: Node, count: number, intervalS: number): Promise<Fleet> {
+    const child = spawn(SIM, ["--server", node.url, "--count", String(count), "--interval", String(intervalS), "--prefix", "e2e"], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    const output: string[] = [];
+    const fleet = new Fleet(child, output);
+    child.stdout!.on("data", (chunk) => output.push(...chunk.toString().split("\n").filter(Boolean)));
+    const until = Date.now() + 30_000;
+    while (!output.some((l) => l.startsWith("registered"))) {
+      if (child.exitCode !== null || Date.now() > until) throw new Error(`vigil-sim did not start: ${output.join(" | ")}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return fleet;
+  }
+
+  /** Stops `n` products: they fall silent, as dead products do. */
+  stop(n: number): void {
+    this.process.stdin!.write(`stop ${n}\n`);
+  }
+
+  kill(): void {
+    this.process.kill("SIGKILL");
+  }
+}
+
 /** A cluster of nodes sharing one database. */
 export class Cluster {
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "vigil-e2e-"));
@@ -60,7 +91,12 @@ export class Cluster {
    * make them different origins, as separate machines are: cookies are per
    * host, not per port.
    */
-  async start(name: string, role: "active" | "passive" = "active", host = "127.0.0.1"): Promise<Node> {
+  async start(
+    name: string,
+    role: "active" | "passive" = "active",
+    host = "127.0.0.1",
+    extraEnv: Record<string, string> = {},
+  ): Promise<Node> {
     const port = await freePort(host);
     const log = fs.openSync(path.join(this.dir, `${name}.log`), "a");
     const child = spawn(BIN, ["serve"], {
@@ -73,6 +109,8 @@ export class Cluster {
         VIGIL_DATA_DIR: this.dir,
         VIGIL_SITE_ROOT: SITE_ROOT,
         VIGIL_ADMIN_PASSWORD: ADMIN_PASSWORD,
+        VIGIL_UDP_LISTEN: `${host}:0`,
+        ...extraEnv,
       },
       stdio: ["ignore", log, log],
     });

@@ -7,7 +7,6 @@ use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -32,7 +31,6 @@ pub fn routes(app: &AppState) -> Router<AppState> {
                 move || app::shell(options.clone(), defaults_query.clone())
             },
         )
-        .route("/", get(|| async { Redirect::to("/nodes") }))
         .route_layer(middleware::from_fn_with_state(app.clone(), require_login));
     let site = std::path::Path::new(options.site_root.as_ref());
     pages

@@ -1,0 +1,53 @@
+//! Data that a page keeps fresh: fetched once, then again whenever the state
+//! counter of its class moves (or its own inputs change).
+
+use std::future::Future;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::client::ClientError;
+use crate::console::{go_to_login, Console};
+use crate::state::StateClass;
+
+/// `None` while loading, then the latest answer (or the error to show).
+pub type Live<T> = RwSignal<Option<Result<T, String>>>;
+
+/// Fetches with `fetch` now and on every change of `class` or of the
+/// signals `fetch` reads.
+pub fn live<T, F, Fut>(class: StateClass, fetch: F) -> Live<T>
+where
+    T: Send + Sync + 'static,
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, ClientError>> + 'static,
+{
+    let console = expect_context::<Console>();
+    let changed = console.watch(class);
+    let data: Live<T> = RwSignal::new(None);
+    Effect::new(move |_| {
+        changed.get();
+        let request = fetch();
+        spawn_local(async move {
+            match request.await {
+                Err(ClientError::Unauthorized) => go_to_login(),
+                answer => {
+                    data.try_set(Some(answer.map_err(|e| e.to_string())));
+                }
+            }
+        });
+    });
+    data
+}
+
+/// Loading text, an error, or the view of the data.
+pub fn show<T: Clone + Send + Sync + 'static, V: IntoView + 'static>(
+    data: Live<T>,
+    what: &'static str,
+    view: impl Fn(T) -> V + Send + Sync + 'static,
+) -> impl IntoView {
+    move || match data.get() {
+        None => view! { <p class="muted">{format!("Loading {what}…")}</p> }.into_any(),
+        Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+        Some(Ok(value)) => view(value).into_any(),
+    }
+}

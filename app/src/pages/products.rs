@@ -1,0 +1,136 @@
+//! The product table: filter by status, search name, type or id, sort and
+//! page through a fleet of any size; refreshed live.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use super::live::{live, show};
+use crate::api::{ProductPage, ProductSummary};
+use crate::client;
+use crate::console::ConsoleFrame;
+use crate::params::encode;
+use crate::state::StateClass;
+use crate::time::format_utc;
+
+const PAGE: i64 = 100;
+
+#[component]
+pub fn ProductsPage() -> impl IntoView {
+    view! {
+        <ConsoleFrame title="Products">
+            <ProductTable/>
+        </ConsoleFrame>
+    }
+}
+
+#[component]
+fn ProductTable() -> impl IntoView {
+    let query = use_query_map();
+    let status = RwSignal::new(query.read_untracked().get("status").unwrap_or_default());
+    let search = RwSignal::new(query.read_untracked().get("q").unwrap_or_default());
+    let sort = RwSignal::new("name".to_string());
+    let offset = RwSignal::new(0i64);
+    let page = live(StateClass::Products, move || {
+        let q = format!(
+            "status={}&q={}&sort={}&limit={PAGE}&offset={}",
+            encode(&status.get()),
+            encode(&search.get()),
+            encode(&sort.get()),
+            offset.get()
+        );
+        async move { client::products(&q).await }
+    });
+    view! {
+        <div class="toolbar">
+            <label class="inline">
+                "Status"
+                <select on:change=move |ev| { status.set(event_target_value(&ev)); offset.set(0); } prop:value=move || status.get()>
+                    <option value="">"All"</option>
+                    <option value="online">"Online"</option>
+                    <option value="offline">"Offline"</option>
+                    <option value="pending">"Pending"</option>
+                    <option value="unmanaged">"Unmanaged"</option>
+                </select>
+            </label>
+            <label class="inline">
+                "Search"
+                <input type="search" placeholder="name, type or id"
+                    prop:value=move || search.get()
+                    on:input=move |ev| { search.set(event_target_value(&ev)); offset.set(0); }/>
+            </label>
+            <label class="inline">
+                "Sort by"
+                <select on:change=move |ev| sort.set(event_target_value(&ev))>
+                    <option value="name">"Name"</option>
+                    <option value="status">"Status"</option>
+                    <option value="last_seen">"Last seen"</option>
+                </select>
+            </label>
+        </div>
+        {show(page, "products", move |p: ProductPage| table(p, offset))}
+    }
+}
+
+fn table(p: ProductPage, offset: RwSignal<i64>) -> impl IntoView {
+    let start = offset.get_untracked();
+    let shown = p.products.len() as i64;
+    let total = p.total;
+    let summary = if total == 0 {
+        "No products match".to_string()
+    } else {
+        format!(
+            "Showing {}–{} of {total} product(s)",
+            start + 1,
+            start + shown
+        )
+    };
+    view! {
+        <p class="summary" role="status" aria-live="polite">{summary}</p>
+        <table class="grid">
+            <thead>
+                <tr>
+                    <th scope="col">"Name"</th>
+                    <th scope="col">"Type"</th>
+                    <th scope="col">"Version"</th>
+                    <th scope="col">"Status"</th>
+                    <th scope="col">"Transport"</th>
+                    <th scope="col">"Home node"</th>
+                    <th scope="col">"Last seen (UTC)"</th>
+                </tr>
+            </thead>
+            <tbody>{p.products.into_iter().map(row).collect_view()}</tbody>
+        </table>
+        <div class="pager">
+            <button type="button" disabled=start == 0 on:click=move |_| offset.update(|o| *o = (*o - PAGE).max(0))>
+                "Previous"
+            </button>
+            <button type="button" disabled=start + shown >= total on:click=move |_| offset.update(|o| *o += PAGE)>
+                "Next"
+            </button>
+        </div>
+    }
+}
+
+/// The badge of a status.
+pub fn status_badge(status: &str) -> impl IntoView {
+    let class = match status {
+        "online" => "badge ok",
+        "offline" => "badge bad",
+        _ => "badge",
+    };
+    view! { <span class=class>{status.to_string()}</span> }
+}
+
+fn row(p: ProductSummary) -> impl IntoView {
+    view! {
+        <tr>
+            <th scope="row"><a href=format!("/products/{}", p.id)>{p.name.clone()}</a></th>
+            <td>{p.product_type}</td>
+            <td>{p.version}</td>
+            <td>{status_badge(&p.status)}</td>
+            <td>{p.transport.unwrap_or_else(|| "—".into())}</td>
+            <td>{p.home_node.unwrap_or_else(|| "—".into())}</td>
+            <td>{p.last_seen.map(format_utc).unwrap_or_else(|| "never".into())}</td>
+        </tr>
+    }
+}
