@@ -136,6 +136,7 @@ impl FromRequestParts<AppState> for ProductCaller {
 }
 
 fn record(app: &AppState, product: &KeyEntry, source: Source, activity: Option<String>) {
+    let activity = activity.map(String::into_bytes);
     app.products.recorder.record(Liveness {
         product: product.id.clone(),
         at: now_ms(),

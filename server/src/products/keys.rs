@@ -19,8 +19,10 @@ pub const RELOAD_AFTER: Duration = Duration::from_secs(2);
 /// What a node knows of one product's credentials.
 #[derive(Debug)]
 pub struct KeyEntry {
-    pub id: String,
+    pub id: Arc<str>,
     pub key: Vec<u8>,
+    /// The key, prepared for verifying datagrams.
+    pub mac: protocol::Key,
     pub key_hex: String,
     pub nonce: String,
     pub callback_url: Option<String>,
@@ -31,9 +33,11 @@ pub struct KeyEntry {
 
 impl KeyEntry {
     fn from_auth(a: ProductAuth) -> Option<Self> {
+        let key = hex::decode(&a.key).ok()?;
         Some(Self {
-            key: hex::decode(&a.key).ok()?,
-            id: a.id,
+            mac: protocol::Key::new(&key),
+            key,
+            id: a.id.into(),
             key_hex: a.key,
             nonce: a.nonce,
             callback_url: a.callback_url,

@@ -2,12 +2,12 @@
 //! in batches, at most a second late.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{now_ms, store, Liveness, SharedProducts};
+use super::{now_ms, store, Liveness, SharedProducts, Source};
 use crate::db::Db;
 
 /// How often the batch is written.
@@ -20,7 +20,7 @@ const MARK_MARGIN_MS: i64 = 100;
 /// for a map operation only, never across an await.
 #[derive(Default)]
 pub struct Recorder {
-    pending: Mutex<HashMap<String, Liveness>>,
+    pending: Mutex<HashMap<Arc<str>, Liveness>>,
 }
 
 impl Recorder {
@@ -29,6 +29,45 @@ impl Recorder {
     pub fn record(&self, l: Liveness) {
         let mut map = self.pending.lock().expect("recorder lock");
         merge(&mut map, l);
+    }
+
+    /// Records a datagram's proof without allocating in the steady state:
+    /// the held activity buffer is reused.
+    pub fn record_datagram(
+        &self,
+        product: &Arc<str>,
+        at: i64,
+        seq: i64,
+        source: Source,
+        payload: &[u8],
+    ) {
+        let mut map = self.pending.lock().expect("recorder lock");
+        match map.get_mut(product) {
+            Some(held) => {
+                if at >= held.at {
+                    held.at = at;
+                    held.source = source;
+                }
+                held.seq = held.seq.max(seq);
+                if !payload.is_empty() {
+                    let buf = held.activity.get_or_insert_with(Vec::new);
+                    buf.clear();
+                    buf.extend_from_slice(payload);
+                }
+            }
+            None => {
+                map.insert(
+                    product.clone(),
+                    Liveness {
+                        product: product.clone(),
+                        at,
+                        seq,
+                        activity: (!payload.is_empty()).then(|| payload.to_vec()),
+                        source,
+                    },
+                );
+            }
+        }
     }
 
     /// Takes everything recorded so far.
@@ -54,15 +93,19 @@ impl Recorder {
     }
 }
 
-fn merge(map: &mut HashMap<String, Liveness>, l: Liveness) {
+fn merge(map: &mut HashMap<Arc<str>, Liveness>, l: Liveness) {
     match map.get_mut(&l.product) {
         Some(held) => {
-            let activity = l.activity.clone().or_else(|| held.activity.take());
             let seq = held.seq.max(l.seq);
             if l.at >= held.at {
+                let older = held.activity.take();
                 *held = l;
+                if held.activity.is_none() {
+                    held.activity = older;
+                }
+            } else if held.activity.is_none() {
+                held.activity = l.activity;
             }
-            held.activity = activity;
             held.seq = seq;
         }
         None => {
@@ -111,16 +154,26 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::products::Source;
 
     fn proof(at: i64, activity: Option<&str>) -> Liveness {
         Liveness {
             product: "p".into(),
             at,
             seq: at,
-            activity: activity.map(String::from),
+            activity: activity.map(|a| a.as_bytes().to_vec()),
             source: Source::HttpHeartbeat,
         }
+    }
+
+    #[test]
+    fn datagrams_update_the_held_proof_in_place() {
+        let r = Recorder::default();
+        let id: Arc<str> = "p".into();
+        r.record_datagram(&id, 10, 1, Source::UdpHeartbeat, br#"{"a":1}"#);
+        r.record_datagram(&id, 20, 2, Source::UdpHeartbeat, b"");
+        let batch = r.take();
+        assert_eq!((batch[0].at, batch[0].seq), (20, 2));
+        assert_eq!(batch[0].activity.as_deref(), Some(&br#"{"a":1}"#[..]));
     }
 
     #[test]
@@ -132,7 +185,7 @@ mod tests {
         let batch = r.take();
         assert_eq!(batch.len(), 1);
         assert_eq!(batch[0].at, 20);
-        assert_eq!(batch[0].activity.as_deref(), Some("{\"a\":1}"));
+        assert_eq!(batch[0].activity.as_deref(), Some(&b"{\"a\":1}"[..]));
         assert!(r.is_empty());
     }
 

@@ -76,13 +76,14 @@ impl Source {
 /// One proof of life, as received by this node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Liveness {
-    pub product: String,
+    pub product: Arc<str>,
     /// Unix milliseconds on this node's clock.
     pub at: i64,
     /// Highest datagram sequence accepted (0 for HTTP sources).
     pub seq: i64,
-    /// Latest activity data (JSON object text), if this proof carried some.
-    pub activity: Option<String>,
+    /// Latest activity data as received (checked to be a small JSON object
+    /// when written, not on the hot path).
+    pub activity: Option<Vec<u8>>,
     pub source: Source,
 }
 
@@ -126,6 +127,20 @@ pub fn validate(req: &app::api::RegisterRequest) -> Result<String, String> {
         }
     }
     Ok(id)
+}
+
+/// Activity data sent as raw bytes (a datagram payload): kept as sent if it
+/// is a JSON object of at most 4 KiB, checked without building it.
+pub fn activity_raw(bytes: &[u8]) -> Option<String> {
+    if bytes.len() > MAX_ACTIVITY_BYTES {
+        return None;
+    }
+    let text = std::str::from_utf8(bytes).ok()?;
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    serde_json::from_str::<serde::de::IgnoredAny>(text).ok()?;
+    Some(text.to_owned())
 }
 
 /// Activity data must be a JSON object of at most 4 KiB.
@@ -196,6 +211,14 @@ mod tests {
         let mut r = request();
         r.callback_url = Some("ftp://x".into());
         assert!(validate(&r).unwrap_err().contains("callback_url"));
+    }
+
+    #[test]
+    fn raw_activity_must_be_a_json_object() {
+        assert_eq!(activity_raw(br#"{"a":1}"#).as_deref(), Some(r#"{"a":1}"#));
+        assert_eq!(activity_raw(b"[1]"), None);
+        assert_eq!(activity_raw(br#"{"a":"#), None);
+        assert_eq!(activity_raw(&[0xff, 0xfe]), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use app::state::StateClass;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{Liveness, Registration, Status};
+use super::{activity_raw, Liveness, Registration, Status};
 use crate::db::{Db, StoreError};
 use crate::keepalive::store::bump;
 
@@ -103,16 +103,19 @@ pub async fn flush(
     let mut tx = db.begin_write().await?;
     let mut changed = 0;
     for l in batch {
+        // Heartbeat data that is not a small JSON object is dropped here;
+        // the heartbeat itself still counts.
+        let activity = l.activity.as_deref().and_then(activity_raw);
         // Usually the product is online already: one statement.
         let done = sqlx::query(
             "UPDATE products SET last_seen = $2, deadline = $2 + offline_after_ms, home_node = $3, \
              activity = COALESCE($4, activity), last_seq = CASE WHEN $5 > last_seq THEN $5 ELSE last_seq END \
              WHERE id = $1 AND status = 'online' AND (last_seen IS NULL OR last_seen <= $2)",
         )
-        .bind(&l.product)
+        .bind(&*l.product)
         .bind(l.at)
         .bind(node)
-        .bind(&l.activity)
+        .bind(&activity)
         .bind(l.seq)
         .execute(&mut *tx)
         .await?;
@@ -120,7 +123,7 @@ pub async fn flush(
             continue;
         }
         let from: Option<String> = sqlx::query_scalar("SELECT status FROM products WHERE id = $1")
-            .bind(&l.product)
+            .bind(&*l.product)
             .fetch_optional(&mut *tx)
             .await?;
         match from.as_deref() {
@@ -131,10 +134,10 @@ pub async fn flush(
                      home_node = $3, activity = COALESCE($4, activity), \
                      last_seq = CASE WHEN $5 > last_seq THEN $5 ELSE last_seq END WHERE id = $1",
                 )
-                .bind(&l.product)
+                .bind(&*l.product)
                 .bind(l.at)
                 .bind(node)
-                .bind(&l.activity)
+                .bind(&activity)
                 .bind(l.seq)
                 .execute(&mut *tx)
                 .await?;

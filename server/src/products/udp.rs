@@ -10,7 +10,7 @@ use protocol::{Datagram, Kind, MAX_DATAGRAM};
 use tokio::net::UdpSocket;
 use tokio::sync::Notify;
 
-use super::{activity_text, now_ms, Liveness, SharedProducts, Source};
+use super::{now_ms, SharedProducts, Source};
 use crate::db::Db;
 
 /// Datagrams sent more than this far from the node's clock are stale.
@@ -116,7 +116,7 @@ pub async fn handle(bytes: &[u8], db: &Db, products: &SharedProducts) {
             return count(&stats.unknown_product);
         }
     };
-    let entry = if d.verify(&entry.key) {
+    let entry = if d.verify_with(&entry.mac) {
         entry
     } else {
         // The product may have re-registered elsewhere with a new key.
@@ -126,7 +126,7 @@ pub async fn handle(bytes: &[u8], db: &Db, products: &SharedProducts) {
             None
         };
         match reloaded {
-            Some(fresh) if d.verify(&fresh.key) => fresh,
+            Some(fresh) if d.verify_with(&fresh.mac) => fresh,
             _ => return count(&stats.bad_tag),
         }
     };
@@ -138,34 +138,22 @@ pub async fn handle(bytes: &[u8], db: &Db, products: &SharedProducts) {
     if !entry.accept_seq(seq) {
         return count(&stats.replay);
     }
-    let payload = (!d.payload.is_empty())
-        .then(|| serde_json::from_slice::<serde_json::Value>(d.payload).ok())
-        .flatten();
-    let source = match d.kind {
+    let (source, activity) = match d.kind {
         Kind::Hello => {
-            let nonce_ok = payload
-                .as_ref()
-                .and_then(|p| p.get("nonce"))
-                .and_then(|n| n.as_str())
-                .is_some_and(|n| n == entry.nonce);
+            let nonce_ok = serde_json::from_slice::<serde_json::Value>(d.payload)
+                .ok()
+                .and_then(|p| p.get("nonce")?.as_str().map(|n| n == entry.nonce))
+                .unwrap_or(false);
             if !nonce_ok {
                 return count(&stats.malformed);
             }
             products.hellos.saw(&entry.id);
-            Source::UdpHello
+            (Source::UdpHello, &[][..])
         }
-        _ => Source::UdpHeartbeat,
-    };
-    let activity = match (source, &payload) {
-        (Source::UdpHeartbeat, Some(p)) => activity_text(p).ok(),
-        _ => None,
+        _ => (Source::UdpHeartbeat, d.payload),
     };
     count(&stats.accepted);
-    products.recorder.record(Liveness {
-        product: entry.id.clone(),
-        at: now,
-        seq,
-        activity,
-        source,
-    });
+    products
+        .recorder
+        .record_datagram(&entry.id, now, seq, source, activity);
 }
