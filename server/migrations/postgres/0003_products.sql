@@ -28,7 +28,10 @@ CREATE TABLE product_transitions (
     product_id   TEXT NOT NULL REFERENCES products (id) ON DELETE CASCADE,
     from_status  TEXT NOT NULL,
     to_status    TEXT NOT NULL,
+    -- When the change happened (for offline: the deadline that passed)…
     at           BIGINT NOT NULL,
+    -- …and when it was written (database clock): the detection lag.
+    recorded_at  BIGINT NOT NULL,
     cause        TEXT NOT NULL
 );
 CREATE INDEX product_transitions_product ON product_transitions (product_id, id);

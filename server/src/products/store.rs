@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{activity_raw, Liveness, Registration, Status};
-use crate::db::{Db, StoreError};
+use crate::db::{Db, Dialect, StoreError};
 use crate::keepalive::store::bump;
 
 /// What a node needs to authenticate a product.
@@ -142,6 +142,7 @@ pub async fn flush(
                 .execute(&mut *tx)
                 .await?;
                 record_transition(
+                    db.dialect(),
                     &mut tx,
                     &l.product,
                     from,
@@ -170,6 +171,7 @@ pub async fn flush(
 }
 
 async fn record_transition(
+    dialect: Dialect,
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     product: &str,
     from: &str,
@@ -177,10 +179,11 @@ async fn record_transition(
     at: i64,
     cause: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO product_transitions (product_id, from_status, to_status, at, cause) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
+    let now = dialect.now_ms();
+    sqlx::query(&format!(
+        "INSERT INTO product_transitions (product_id, from_status, to_status, at, recorded_at, cause) \
+         VALUES ($1, $2, $3, $4, {now}, $5)"
+    ))
     .bind(product)
     .bind(from)
     .bind(to)
@@ -245,15 +248,41 @@ pub async fn sweep_offline(db: &Db, watermark: i64) -> Result<Vec<String>, Store
     .bind(watermark)
     .fetch_all(&mut *tx)
     .await?;
-    let mut ids = Vec::with_capacity(rows.len());
+    let mut gone = Vec::with_capacity(rows.len());
     for row in &rows {
         let id: String = row.try_get("id")?;
         let last_seen: i64 = row.try_get("last_seen")?;
         let after: i64 = row.try_get("offline_after_ms")?;
-        let cause = format!("no liveness for {} s", after / 1000);
-        record_transition(&mut tx, &id, "online", "offline", last_seen + after, &cause).await?;
-        ids.push(id);
+        gone.push((
+            id,
+            last_seen + after,
+            format!("no liveness for {} s", after / 1000),
+        ));
     }
+    // Many rows per statement: a fleet-wide outage is one short write.
+    let now = db.dialect().now_ms();
+    for chunk in gone.chunks(500) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                format!(
+                    "(${}, 'online', 'offline', ${}, {now}, ${})",
+                    3 * i + 1,
+                    3 * i + 2,
+                    3 * i + 3
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO product_transitions (product_id, from_status, to_status, at, recorded_at, cause) VALUES {}",
+            values.join(", ")
+        );
+        let mut insert = sqlx::query(&sql);
+        for (id, at, cause) in chunk {
+            insert = insert.bind(id).bind(*at).bind(cause);
+        }
+        insert.execute(&mut *tx).await?;
+    }
+    let ids: Vec<String> = gone.into_iter().map(|(id, _, _)| id).collect();
     if !ids.is_empty() {
         bump(&mut *tx, StateClass::Products).await?;
     }

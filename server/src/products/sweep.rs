@@ -9,8 +9,10 @@ use tokio::sync::watch;
 use super::store;
 use crate::db::Db;
 
-/// How often the holder sweeps (and renews its lease).
-pub const EVERY: Duration = Duration::from_secs(1);
+/// How often the holder sweeps (and renews its lease). Offline detection
+/// lags the deadline by at most a flush interval (1 s, see `liveness`) plus
+/// this.
+pub const EVERY: Duration = Duration::from_millis(250);
 /// A dead holder's lease runs out after this; another node takes over.
 pub const LEASE_TTL: Duration = Duration::from_secs(3);
 const LEASE: &str = "offline_sweep";
