@@ -33,7 +33,7 @@ fn blast(to: SocketAddr, datagrams: &[Vec<u8>]) -> u64 {
     let started = Instant::now();
     let mut sent = 0u64;
     for d in datagrams.iter().cycle() {
-        if sent % 1024 == 0 && started.elapsed() >= SEND_FOR {
+        if sent.is_multiple_of(1024) && started.elapsed() >= SEND_FOR {
             break;
         }
         if socket.send_to(d, to).is_ok() {

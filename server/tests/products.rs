@@ -630,3 +630,76 @@ async fn get_page(node: &str, cookie: &str, query: String) -> (i64, Vec<String>)
         .collect();
     (body["total"].as_i64().unwrap(), names)
 }
+
+/// The database refuses writes for 30 s while products keep reporting: none
+/// goes offline, during or after. (Writes are blocked by a lock held from
+/// another connection; reads still work, so the test can watch.)
+#[tokio::test]
+async fn a_database_outage_causes_no_false_offline() {
+    use sqlx::{Connection, Executor};
+    for db in testkit::databases().await {
+        let a = TestNode::start(fast_config(&db, "node-a")).await;
+        let cookie = login(&a.url).await;
+        let mut products = Vec::new();
+        for _ in 0..4 {
+            products.push(registered(&a.url, &new_uuid()).await);
+        }
+        let beat_all = || async {
+            for p in &products {
+                assert_eq!(call(&a.url, p, "heartbeat", json!({})).await, 204);
+            }
+        };
+        for _ in 0..5 {
+            beat_all().await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        for p in &products {
+            wait_status(&a.url, &cookie, &p.id, "online", Duration::from_secs(3)).await;
+        }
+
+        sqlx::any::install_default_drivers();
+        let mut blocker = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+        let lock = if db.engine == "sqlite" {
+            "BEGIN EXCLUSIVE"
+        } else {
+            "BEGIN; LOCK TABLE nodes, products, liveness_marks, state_counters, leases IN EXCLUSIVE MODE"
+        };
+        blocker.execute(lock).await.unwrap();
+        let outage = Instant::now();
+        while outage.elapsed() < Duration::from_secs(30) {
+            beat_all().await;
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            for p in &products {
+                let body = status_of(&a.url, &cookie, &p.id).await;
+                assert_eq!(
+                    body["product"]["status"], "online",
+                    "{}: during the outage",
+                    db.engine
+                );
+            }
+        }
+        blocker.execute("ROLLBACK").await.unwrap();
+        drop(blocker);
+        let after = Instant::now();
+        while after.elapsed() < Duration::from_secs(8) {
+            beat_all().await;
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            for p in &products {
+                let body = status_of(&a.url, &cookie, &p.id).await;
+                assert_eq!(
+                    body["product"]["status"], "online",
+                    "{}: after the outage",
+                    db.engine
+                );
+                let history = body["history"].as_array().unwrap();
+                assert_eq!(
+                    history.len(),
+                    1,
+                    "{}: only pending -> online: {history:?}",
+                    db.engine
+                );
+            }
+        }
+        a.stop().await;
+    }
+}

@@ -17,7 +17,9 @@ use app::api::{
 };
 
 use super::keys::KeyEntry;
-use super::{activity_text, now_ms, store, validate, Liveness, Registration, Source, Status};
+use super::{
+    activity_text, now_ms, same_secret, store, validate, Liveness, Registration, Source, Status,
+};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, Json, Query};
 use crate::nodes::store as nodes;
@@ -35,11 +37,6 @@ fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rngs::OsRng.fill_bytes(&mut buf);
     hex::encode(buf)
-}
-
-fn same_secret(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// `POST /api/v1/products/register`.

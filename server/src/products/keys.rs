@@ -48,8 +48,7 @@ impl KeyEntry {
 
     /// Constant-time check of a bearer token against the key.
     pub fn bearer_matches(&self, token: &str) -> bool {
-        let (a, b) = (self.key_hex.as_bytes(), token.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        super::same_secret(&self.key_hex, token)
     }
 
     /// Accepts `seq` if it is above every accepted one.

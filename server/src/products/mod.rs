@@ -155,6 +155,12 @@ pub fn activity_text(value: &serde_json::Value) -> Result<String, String> {
     Ok(text)
 }
 
+/// Compares secrets in time independent of where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Node clock in Unix milliseconds.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
