@@ -12,14 +12,12 @@ use rand::RngCore;
 use serde::Deserialize;
 
 use app::api::{
-    CommandsReply, HandshakeReply, HeartbeatRequest, LogsRequest, ProductDetail, ProductPage,
-    RegisterReply, RegisterRequest, StatusCounts,
+    CommandsReply, HandshakeReply, LogsRequest, ProductDetail, ProductPage, RegisterReply,
+    RegisterRequest, StatusCounts,
 };
 
 use super::keys::KeyEntry;
-use super::{
-    activity_text, now_ms, same_secret, store, validate, Liveness, Registration, Source, Status,
-};
+use super::{now_ms, same_secret, store, validate, Liveness, Registration, Source, Status};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, Json, Query};
 use crate::nodes::store as nodes;
@@ -98,14 +96,11 @@ impl FromRequestParts<AppState> for ProductCaller {
                 "missing or wrong product key",
             )
         };
-        let Path(params): Path<Vec<(String, String)>> = Path::from_request_parts(parts, app)
+        // Product routes have one parameter, the product id.
+        let Path(id): Path<String> = Path::from_request_parts(parts, app)
             .await
             .map_err(|_| ApiError::not_found("no such product"))?;
-        let id = params
-            .iter()
-            .find(|(k, _)| k == "id")
-            .and_then(|(_, v)| uuid::Uuid::parse_str(v).ok())
-            .ok_or_else(|| ApiError::not_found("no such product"))?;
+        let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::not_found("no such product"))?;
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -198,15 +193,34 @@ pub async fn handshake(
     Ok(Json(reply))
 }
 
-/// `POST /api/v1/products/{id}/heartbeat`.
+/// The heartbeat body as received: the payload stays raw JSON text (it was
+/// checked while parsing), so nothing is built and printed again.
+#[derive(Deserialize)]
+pub struct HeartbeatBody {
+    payload: Option<Box<serde_json::value::RawValue>>,
+}
+
+/// `POST /api/v1/products/{id}/heartbeat` (body: `app::api::HeartbeatRequest`).
 pub async fn heartbeat(
     State(app): State<AppState>,
     ProductCaller(product): ProductCaller,
-    Json(req): Json<HeartbeatRequest>,
+    Json(req): Json<HeartbeatBody>,
 ) -> Result<StatusCode, ApiError> {
-    let activity = match &req.payload {
-        Some(p) => Some(activity_text(p).map_err(|m| ApiError::bad_request("invalid_payload", m))?),
-        None => None,
+    let activity = match req.payload.as_deref().map(|p| p.get()) {
+        None | Some("null") => None,
+        Some(text) if !text.starts_with('{') => {
+            return Err(ApiError::bad_request(
+                "invalid_payload",
+                "payload must be a JSON object",
+            ));
+        }
+        Some(text) if text.len() > super::MAX_ACTIVITY_BYTES => {
+            return Err(ApiError::bad_request(
+                "invalid_payload",
+                format!("payload is over {} bytes", super::MAX_ACTIVITY_BYTES),
+            ));
+        }
+        Some(text) => Some(text.to_owned()),
     };
     record(&app, &product, Source::HttpHeartbeat, activity);
     Ok(StatusCode::NO_CONTENT)

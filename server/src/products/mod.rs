@@ -143,18 +143,6 @@ pub fn activity_raw(bytes: &[u8]) -> Option<String> {
     Some(text.to_owned())
 }
 
-/// Activity data must be a JSON object of at most 4 KiB.
-pub fn activity_text(value: &serde_json::Value) -> Result<String, String> {
-    if !value.is_object() {
-        return Err("payload must be a JSON object".into());
-    }
-    let text = value.to_string();
-    if text.len() > MAX_ACTIVITY_BYTES {
-        return Err(format!("payload is over {MAX_ACTIVITY_BYTES} bytes"));
-    }
-    Ok(text)
-}
-
 /// Compares secrets in time independent of where they differ.
 pub fn same_secret(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
@@ -225,13 +213,5 @@ mod tests {
         assert_eq!(activity_raw(b"[1]"), None);
         assert_eq!(activity_raw(br#"{"a":"#), None);
         assert_eq!(activity_raw(&[0xff, 0xfe]), None);
-    }
-
-    #[test]
-    fn activity_must_be_a_small_object() {
-        assert!(activity_text(&serde_json::json!({"load": 1})).is_ok());
-        assert!(activity_text(&serde_json::json!([1, 2])).is_err());
-        let big = "x".repeat(5000);
-        assert!(activity_text(&serde_json::json!({ "big": big })).is_err());
     }
 }
