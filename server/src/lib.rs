@@ -80,7 +80,9 @@ impl AppState {
 
 /// Every route of a node.
 pub fn router(app: AppState) -> Router {
-    let api = Router::new()
+    // Console and admin calls: authenticated by the session cookie, so
+    // cross-site requests are refused.
+    let console_api = Router::new()
         .route("/api/v1/keepalive", get(keepalive::handlers::keepalive))
         .route("/api/v1/nodes", get(nodes::handlers::list))
         .route("/api/v1/nodes/{name}/role", put(nodes::handlers::set_role))
@@ -89,12 +91,23 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/auth/login", post(auth::handlers::login_json))
         .route("/api/v1/auth/logout", post(auth::handlers::logout_json))
         .route("/api/v1/products", get(products::handlers::list))
+        .route("/api/v1/products/counts", get(products::handlers::counts))
+        .route("/api/v1/products/{id}", get(products::handlers::detail))
+        .merge(console::routes(&app))
+        .route("/auth/login", post(auth::handlers::login_form))
+        .route("/auth/logout", post(auth::handlers::logout_form))
+        .route("/auth/handoff", get(auth::handlers::handoff_redeem))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            auth::csrf::guard,
+        ));
+    // The product wire protocol: bearer keys and the enrollment secret, never
+    // cookies, so no cross-site guard on this hot path.
+    let product_api = Router::new()
         .route(
             "/api/v1/products/register",
             post(products::handlers::register),
         )
-        .route("/api/v1/products/counts", get(products::handlers::counts))
-        .route("/api/v1/products/{id}", get(products::handlers::detail))
         .route(
             "/api/v1/products/{id}/handshake",
             post(products::handlers::handshake),
@@ -109,13 +122,10 @@ pub fn router(app: AppState) -> Router {
             get(products::handlers::commands),
         );
     Router::new()
-        .merge(api)
-        .merge(console::routes(&app))
+        .merge(console_api)
+        .merge(product_api)
         .route("/healthz", get(nodes::handlers::healthz))
         .route("/metrics", get(products::handlers::metrics))
-        .route("/auth/login", post(auth::handlers::login_form))
-        .route("/auth/logout", post(auth::handlers::logout_form))
-        .route("/auth/handoff", get(auth::handlers::handoff_redeem))
         .fallback(console::not_found)
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -124,10 +134,6 @@ pub fn router(app: AppState) -> Router {
                 "method not allowed here",
             )
         })
-        .layer(middleware::from_fn_with_state(
-            app.clone(),
-            auth::csrf::guard,
-        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(app)
 }
