@@ -18,6 +18,7 @@ use app::api::{
 
 use super::keys::KeyEntry;
 use super::{now_ms, same_secret, store, validate, Liveness, Registration, Source, Status};
+use super::{Products, SharedProducts};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, Json, Query};
 use crate::nodes::store as nodes;
@@ -127,9 +128,9 @@ impl FromRequestParts<AppState> for ProductCaller {
     }
 }
 
-fn record(app: &AppState, product: &KeyEntry, source: Source, activity: Option<String>) {
+fn record(products: &Products, product: &KeyEntry, source: Source, activity: Option<String>) {
     let activity = activity.map(String::into_bytes);
-    app.products.recorder.record(Liveness {
+    products.recorder.record(Liveness {
         product: product.id.clone(),
         at: now_ms(),
         seq: 0,
@@ -158,7 +159,7 @@ pub async fn notify(app: &AppState, product: &KeyEntry) -> bool {
         .await;
     let ok = matches!(&sent, Ok(r) if r.status().is_success());
     if ok {
-        record(app, product, Source::Notification, None);
+        record(&app.products, product, Source::Notification, None);
     }
     ok
 }
@@ -202,7 +203,8 @@ pub struct HeartbeatBody {
 
 /// `POST /api/v1/products/{id}/heartbeat` (body: `app::api::HeartbeatRequest`).
 pub async fn heartbeat(
-    State(app): State<AppState>,
+    // Only what the hot path needs: one reference count, not the whole state.
+    State(products): State<SharedProducts>,
     ProductCaller(product): ProductCaller,
     Json(req): Json<HeartbeatBody>,
 ) -> Result<StatusCode, ApiError> {
@@ -222,7 +224,7 @@ pub async fn heartbeat(
         }
         Some(text) => Some(text.to_owned()),
     };
-    record(&app, &product, Source::HttpHeartbeat, activity);
+    record(&products, &product, Source::HttpHeartbeat, activity);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -256,7 +258,7 @@ pub async fn logs(
         i64::from(app.config.log_retention),
     )
     .await?;
-    record(&app, &product, Source::Logs, None);
+    record(&app.products, &product, Source::Logs, None);
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -267,7 +269,7 @@ pub async fn commands(
     State(app): State<AppState>,
     ProductCaller(product): ProductCaller,
 ) -> Json<CommandsReply> {
-    record(&app, &product, Source::Poll, None);
+    record(&app.products, &product, Source::Poll, None);
     Json(CommandsReply { commands: vec![] })
 }
 
