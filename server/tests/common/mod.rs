@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: an HTTP client and sign-in.
 #![allow(dead_code)]
 
+pub mod products;
+
 use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
