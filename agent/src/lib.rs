@@ -176,22 +176,6 @@ impl Client {
         expect(response, "logs").await?;
         Ok(())
     }
-
-    /// Polls for commands (one-way mode).
-    pub async fn poll(&self, server: &str, me: &Identity) -> anyhow::Result<Vec<Value>> {
-        let response = self
-            .http
-            .get(format!(
-                "{server}/api/v1/products/{}/commands?wait=0",
-                me.product_id
-            ))
-            .bearer_auth(&me.key)
-            .send()
-            .await
-            .context("poll")?;
-        let body: Value = expect(response, "poll").await?.json().await?;
-        Ok(body["commands"].as_array().cloned().unwrap_or_default())
-    }
 }
 
 /// Sends signed datagrams for one or many products.
@@ -229,5 +213,157 @@ impl Datagrams {
     pub async fn hello(&self, me: &Identity, seq: u64) -> anyhow::Result<()> {
         let payload = json!({ "nonce": me.nonce }).to_string();
         self.send(me, Kind::Hello, seq, payload.as_bytes()).await
+    }
+}
+
+/// A command as the node hands it over.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Command {
+    pub id: String,
+    pub kind: String,
+    #[serde(default)]
+    pub args: Value,
+}
+
+impl Client {
+    /// Fetches waiting commands; the node may hold the call up to `wait_ms`.
+    pub async fn commands(
+        &self,
+        server: &str,
+        me: &Identity,
+        wait_ms: u64,
+    ) -> anyhow::Result<Vec<Command>> {
+        let response = self
+            .http
+            .get(format!(
+                "{server}/api/v1/products/{}/commands?wait={wait_ms}",
+                me.product_id
+            ))
+            .bearer_auth(&me.key)
+            .timeout(Duration::from_millis(wait_ms) + Duration::from_secs(10))
+            .send()
+            .await
+            .context("commands")?;
+        #[derive(Deserialize)]
+        struct Reply {
+            commands: Vec<Command>,
+        }
+        let reply: Reply = expect(response, "commands").await?.json().await?;
+        Ok(reply.commands)
+    }
+
+    /// Posts a command's result (`succeeded` or `failed`).
+    pub async fn result(
+        &self,
+        server: &str,
+        me: &Identity,
+        command: &str,
+        succeeded: bool,
+        output: &Value,
+    ) -> anyhow::Result<()> {
+        let status = if succeeded { "succeeded" } else { "failed" };
+        let response = self
+            .http
+            .post(format!(
+                "{server}/api/v1/products/{}/commands/{command}/result",
+                me.product_id
+            ))
+            .bearer_auth(&me.key)
+            .json(&json!({ "status": status, "output": output }))
+            .send()
+            .await
+            .context("result")?;
+        expect(response, "result").await?;
+        Ok(())
+    }
+}
+
+/// Checks the `X-Vigil-Signature` of a notification: the hex HMAC-SHA256 of
+/// the body under the product's key.
+pub fn signature_ok(body: &[u8], key_hex: &str, signature: &str) -> bool {
+    let Ok(key) = hex::decode(key_hex) else {
+        return false;
+    };
+    let expected = protocol::sign_hex(body, &key);
+    expected.len() == signature.len()
+        && expected
+            .bytes()
+            .zip(signature.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// Runs one of the built-in commands; returns whether it succeeded and its
+/// output.
+pub fn execute(kind: &str, args: &Value) -> (bool, Value) {
+    match kind {
+        "ping" => (true, json!({"pong": true, "at": now_ms()})),
+        "collect_inventory" => (true, inventory()),
+        "restart_service" => {
+            let service = args["service"].as_str().unwrap_or("").to_owned();
+            if service.is_empty() {
+                return (
+                    false,
+                    json!({"error": "args.service names the service to restart"}),
+                );
+            }
+            // A safe no-op: reports what it would do.
+            (
+                true,
+                json!({"service": service, "restarted": false, "note": "restart_service is a no-op in vigil-agent"}),
+            )
+        }
+        other => (
+            false,
+            json!({"error": format!("unsupported command {other:?}")}),
+        ),
+    }
+}
+
+/// What the machine is: host, OS, kernel, CPUs and memory (from /proc where
+/// there is one).
+fn inventory() -> Value {
+    let read = |path: &str| std::fs::read_to_string(path).ok();
+    let memory_kb = read("/proc/meminfo").and_then(|t| {
+        t.lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+    });
+    json!({
+        "host": gethostname::gethostname().to_string_lossy(),
+        "os": std::env::consts::OS,
+        "arch": std::env::consts::ARCH,
+        "kernel": read("/proc/sys/kernel/osrelease").map(|k| k.trim().to_owned()),
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).ok(),
+        "memory_kb": memory_kb,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_commands_answer_and_unknown_ones_fail() {
+        assert!(execute("ping", &Value::Null).0);
+        let (ok, inventory) = execute("collect_inventory", &Value::Null);
+        assert!(ok && inventory["os"].is_string());
+        assert!(!execute("restart_service", &json!({})).0);
+        assert!(execute("restart_service", &json!({"service": "sshd"})).0);
+        assert!(!execute("format_disk", &Value::Null).0);
+    }
+
+    #[test]
+    fn notifications_need_the_right_signature() {
+        let key = "00ff00ff";
+        let body = br#"{"wake":true}"#;
+        let good = protocol::sign_hex(body, &hex::decode(key).unwrap());
+        assert!(signature_ok(body, key, &good));
+        assert!(!signature_ok(
+            body,
+            key,
+            &good.replace('a', "b").replace('0', "1")
+        ));
+        assert!(!signature_ok(b"{}", key, &good));
     }
 }

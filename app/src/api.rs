@@ -287,3 +287,106 @@ pub struct ProductDetail {
     pub history: Vec<Transition>,
     pub logs: Vec<LogEntry>,
 }
+
+/// The fleet's status counts at one moment.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetPoint {
+    /// Unix milliseconds (database clock).
+    pub at: i64,
+    pub pending: i64,
+    pub online: i64,
+    pub offline: i64,
+    pub unmanaged: i64,
+}
+
+/// `GET /api/v1/products/history?window=1h|24h|7d`: the fleet's status over
+/// time, oldest first; the last point is now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetHistory {
+    pub window: String,
+    pub points: Vec<FleetPoint>,
+}
+
+/// `GET /api/v1/enrollment` (admins): the secret products enroll with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollmentSecret {
+    pub secret: String,
+    /// Unix milliseconds of the last change.
+    pub updated_at: i64,
+    /// The admin who rotated it, or `configuration`.
+    pub updated_by: String,
+    /// Still the well-known default: anyone can enroll a product.
+    pub is_default: bool,
+}
+
+/// `POST /api/v1/users` (admins): a new console user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewUser {
+    pub username: String,
+    pub password: String,
+    pub role: UserRole,
+}
+
+/// `POST /api/v1/commands` (operators and admins).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewCommandRequest {
+    pub product_id: String,
+    pub kind: String,
+    /// A JSON object; absent means `{}`.
+    #[serde(default)]
+    pub args: serde_json::Value,
+}
+
+/// A command as the console lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandSummary {
+    pub id: String,
+    pub product_id: String,
+    pub product_name: String,
+    pub kind: String,
+    /// `queued`, `dispatched`, `delivered`, `succeeded`, `failed`,
+    /// `expired` or `dead`.
+    pub state: String,
+    pub attempts: i64,
+    /// The node that holds (or last held) it.
+    pub holder: Option<String>,
+    pub created_at: i64,
+    pub created_by: String,
+    pub updated_at: i64,
+}
+
+/// One change on a command's timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandEvent {
+    pub at: i64,
+    pub node: String,
+    pub state: String,
+    pub note: String,
+}
+
+/// `GET /api/v1/commands/{id}`: a command, its arguments, result and
+/// timeline (oldest first).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommandDetail {
+    pub command: CommandSummary,
+    pub args: serde_json::Value,
+    pub output: Option<String>,
+    pub events: Vec<CommandEvent>,
+}
+
+/// `GET /api/v1/commands?state=&product=&node=&limit=&offset=`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandPage {
+    pub total: i64,
+    pub commands: Vec<CommandSummary>,
+}
+
+/// `POST /api/v1/products/{id}/commands/{cid}/result`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommandResult {
+    /// `succeeded` or `failed`.
+    pub status: String,
+    /// Text, or any JSON (kept as its JSON text).
+    #[serde(default)]
+    pub output: serde_json::Value,
+}

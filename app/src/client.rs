@@ -39,6 +39,15 @@ impl std::fmt::Display for ClientError {
 
 /// Sends a request, giving up after `timeout_ms`.
 async fn send(request: RequestBuilder, timeout_ms: u32) -> Result<Response, ClientError> {
+    send_with(request, None, timeout_ms).await
+}
+
+/// Sends a request with an optional JSON body, giving up after `timeout_ms`.
+async fn send_with(
+    request: RequestBuilder,
+    json: Option<String>,
+    timeout_ms: u32,
+) -> Result<Response, ClientError> {
     let controller =
         AbortController::new().map_err(|_| ClientError::Network("no AbortController".into()))?;
     let request = request
@@ -46,15 +55,22 @@ async fn send(request: RequestBuilder, timeout_ms: u32) -> Result<Response, Clie
         .header("Accept", "application/json");
     // Dropping the timer (when the answer comes first) cancels it.
     let _timer = Timeout::new(timeout_ms, move || controller.abort());
-    request
-        .send()
-        .await
-        .map_err(|e| ClientError::Network(e.to_string()))
+    let sent = match json {
+        None => request.send().await,
+        Some(body) => {
+            let request = request
+                .header("Content-Type", "application/json")
+                .body(body)
+                .map_err(|e| ClientError::Network(e.to_string()))?;
+            request.send().await
+        }
+    };
+    sent.map_err(|e| ClientError::Network(e.to_string()))
 }
 
 async fn json_of<T: DeserializeOwned>(response: Response) -> Result<T, ClientError> {
     match response.status() {
-        200 => response
+        200 | 201 => response
             .json()
             .await
             .map_err(|e| ClientError::Network(e.to_string())),
@@ -119,4 +135,44 @@ pub async fn product(id: &str) -> Result<crate::api::ProductDetail, ClientError>
         .await?,
     )
     .await
+}
+
+/// The signed-in user.
+pub async fn me() -> Result<crate::api::Me, ClientError> {
+    json_of(send(Request::get("/api/v1/me"), GRACE_MS).await?).await
+}
+
+/// The fleet's status over `window` (`1h`, `24h` or `7d`).
+pub async fn fleet_history(window: &str) -> Result<crate::api::FleetHistory, ClientError> {
+    let url = format!("/api/v1/products/history?window={}", encode(window));
+    json_of(send(Request::get(&url), GRACE_MS).await?).await
+}
+
+/// The enrollment secret (admins).
+pub async fn enrollment() -> Result<crate::api::EnrollmentSecret, ClientError> {
+    json_of(send(Request::get("/api/v1/enrollment"), GRACE_MS).await?).await
+}
+
+/// Replaces the enrollment secret with a new random one (admins).
+pub async fn rotate_enrollment() -> Result<crate::api::EnrollmentSecret, ClientError> {
+    json_of(send(Request::post("/api/v1/enrollment/rotate"), GRACE_MS).await?).await
+}
+
+/// Queues a command (operators and admins).
+pub async fn queue_command(
+    request: &crate::api::NewCommandRequest,
+) -> Result<crate::api::CommandSummary, ClientError> {
+    let body = serde_json::to_string(request).map_err(|e| ClientError::Network(e.to_string()))?;
+    json_of(send_with(Request::post("/api/v1/commands"), Some(body), GRACE_MS).await?).await
+}
+
+/// One page of commands; `query` is the list's query string.
+pub async fn commands(query: &str) -> Result<crate::api::CommandPage, ClientError> {
+    json_of(send(Request::get(&format!("/api/v1/commands?{query}")), GRACE_MS).await?).await
+}
+
+/// One command with its timeline.
+pub async fn command(id: &str) -> Result<crate::api::CommandDetail, ClientError> {
+    let url = format!("/api/v1/commands/{}", encode(id));
+    json_of(send(Request::get(&url), GRACE_MS).await?).await
 }

@@ -64,6 +64,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("login") view=pages::login::LoginPage/>
                     <Route path=StaticSegment("products") view=pages::products::ProductsPage/>
                     <Route path=(StaticSegment("products"), ParamSegment("id")) view=pages::product::ProductPage/>
+                    <Route path=StaticSegment("commands") view=pages::commands::CommandsPage/>
+                    <Route path=(StaticSegment("commands"), ParamSegment("id")) view=pages::commands::CommandPage/>
                     <Route path=StaticSegment("nodes") view=pages::nodes::NodesPage/>
                     <Route path=StaticSegment("settings") view=pages::settings::SettingsPage/>
                 </Routes>

@@ -147,6 +147,25 @@ impl ConsoleParams {
     }
 }
 
+/// `query` with the keys of `set` replaced (an empty value removes the
+/// key); other keys keep their place.
+pub fn with_pairs(query: &str, set: &[(&str, String)]) -> String {
+    let mut pairs: Vec<(String, String)> = parse_query(query)
+        .into_iter()
+        .filter(|(k, _)| !set.iter().any(|(s, _)| s == k))
+        .collect();
+    pairs.extend(
+        set.iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.to_string(), v.clone())),
+    );
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// Splits `a=1&b=2` into decoded pairs.
 pub fn parse_query(query: &str) -> Vec<(String, String)> {
     query
@@ -264,6 +283,15 @@ mod tests {
     fn broken_escapes_are_kept_literally() {
         assert_eq!(parse_query("a=%zz%4"), vec![("a".into(), "%zz%4".into())]);
         assert_eq!(parse_query("a=%C3%A9"), vec![("a".into(), "é".into())]);
+    }
+
+    #[test]
+    fn filters_replace_their_keys_and_keep_the_others() {
+        let q = with_pairs(
+            "?interval=2&status=online&q=old",
+            &[("status", String::new()), ("q", "fw 1".into())],
+        );
+        assert_eq!(q, "interval=2&q=fw%201");
     }
 
     #[test]

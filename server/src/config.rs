@@ -10,6 +10,9 @@ use app::api::NodeRole;
 use clap::Args;
 use serde::Deserialize;
 
+use crate::products::notify::Reach;
+use crate::queue::{QueueConfig, Routing};
+
 /// A value that must never reach a log or a terminal.
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -75,6 +78,11 @@ pub struct Config {
     /// Console parameters used when a URL does not give them, written like
     /// a URL query (`interval=2&retry=5&auto=0`).
     pub console_defaults: String,
+    /// Routing, leases, retries and time to live of queued commands.
+    pub queue: QueueConfig,
+    /// Callback URLs this node may notify (prefixes; empty: all), e.g. the
+    /// network segments it can reach.
+    pub notify_only: Reach,
 }
 
 impl Default for Config {
@@ -100,6 +108,8 @@ impl Default for Config {
             heartbeat_interval: Duration::from_secs(10),
             offline_after: None,
             log_retention: 1000,
+            queue: QueueConfig::default(),
+            notify_only: Reach::default(),
         }
     }
 }
@@ -159,6 +169,18 @@ pub struct ServeArgs {
     /// Console parameters when a URL gives none (e.g. "interval=2&retry=5").
     #[arg(long, env = "VIGIL_CONSOLE_DEFAULTS")]
     pub console_defaults: Option<String>,
+    /// `affinity` (home node first) or `shared` (the old hit-and-miss queue).
+    #[arg(long, env = "VIGIL_QUEUE_ROUTING")]
+    pub queue_routing: Option<Routing>,
+    /// How long a product's home node has to claim its command (e.g. 3s).
+    #[arg(long, env = "VIGIL_QUEUE_AFFINITY_TIMEOUT", value_parser = parse_duration)]
+    pub queue_affinity_timeout: Option<Duration>,
+    /// How long a claim or a delivery holds a command (e.g. 30s).
+    #[arg(long, env = "VIGIL_QUEUE_LEASE", value_parser = parse_duration)]
+    pub queue_lease: Option<Duration>,
+    /// Callback URL prefixes this node may notify, comma-separated.
+    #[arg(long, env = "VIGIL_NOTIFY_ONLY", value_delimiter = ',')]
+    pub notify_only: Option<Vec<String>>,
 }
 
 /// The TOML file: the same keys as the flags, with underscores.
@@ -184,6 +206,12 @@ struct FileConfig {
     heartbeat_interval: Option<String>,
     offline_after: Option<String>,
     log_retention: Option<u32>,
+    queue_routing: Option<Routing>,
+    queue_affinity_timeout: Option<String>,
+    queue_lease: Option<String>,
+    queue_max_attempts: Option<u32>,
+    command_ttl: Option<String>,
+    notify_only: Option<Vec<String>>,
 }
 
 impl Config {
@@ -266,6 +294,24 @@ impl Config {
             .console_defaults
             .or(file.console_defaults)
             .unwrap_or_default();
+        let q = &mut c.queue;
+        q.routing = args
+            .queue_routing
+            .or(file.queue_routing)
+            .unwrap_or(q.routing);
+        q.affinity_timeout = duration(
+            args.queue_affinity_timeout,
+            file.queue_affinity_timeout,
+            q.affinity_timeout,
+        )
+        .map_err(anyhow::Error::msg)?;
+        q.lease =
+            duration(args.queue_lease, file.queue_lease, q.lease).map_err(anyhow::Error::msg)?;
+        q.max_attempts = file.queue_max_attempts.unwrap_or(q.max_attempts);
+        q.ttl = duration(None, file.command_ttl, q.ttl).map_err(anyhow::Error::msg)?;
+        if let Some(prefixes) = args.notify_only.or(file.notify_only) {
+            c.notify_only = Reach::only(prefixes);
+        }
         c.validate()?;
         Ok(c)
     }
@@ -286,6 +332,9 @@ impl Config {
         }
         if self.product_offline_after() < self.heartbeat_interval {
             anyhow::bail!("offline_after must be at least the heartbeat interval");
+        }
+        if self.queue.max_attempts == 0 || self.queue.lease < Duration::from_secs(1) {
+            anyhow::bail!("queue_max_attempts must be at least 1 and queue_lease at least 1s");
         }
         if self.node_offline_after < Duration::from_secs(2) {
             anyhow::bail!("node_offline_after must be at least 2s (nodes refresh every second)");

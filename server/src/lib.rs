@@ -15,7 +15,13 @@
 //! - [`nodes`]: the node registry and its once-a-second refresh task.
 //! - [`auth`]: users, argon2 passwords, database sessions, CSRF guard.
 //! - [`keepalive`]: the console keep-alive and its state string counters.
-//! - [`products`]: registration, UDP/HTTP liveness, the offline sweep.
+//! - [`products`]: registration, UDP/HTTP liveness, the offline sweep, the
+//!   fleet's status over time.
+//! - [`enrollment`]: the cluster's enrollment secret, seeded from the
+//!   configuration and rotated by admins.
+//! - [`queue`]: the shared command queue, routed to each product's home
+//!   node, with leases, backoff and a rescue singleton.
+//! - [`provision`]: device "hello" requests, processed by the receiving node.
 //! - [`console`]: the Leptos pages, their static files and login guard.
 //! - [`error`]: the JSON error every failure is answered with.
 //!
@@ -26,10 +32,13 @@ pub mod auth;
 pub mod config;
 pub mod console;
 pub mod db;
+pub mod enrollment;
 pub mod error;
 pub mod keepalive;
 pub mod nodes;
 pub mod products;
+pub mod provision;
+pub mod queue;
 #[doc(hidden)]
 pub mod testkit;
 
@@ -57,9 +66,33 @@ use crate::nodes::NodeIdentity;
 /// Largest request body any endpoint accepts.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// What every handler can reach.
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// What every handler can reach. axum clones the state for every request,
+/// so it is one reference count, not one per field.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(app: &AppState) -> Self {
+        app.leptos.clone()
+    }
+}
+
+impl FromRef<AppState> for products::SharedProducts {
+    fn from_ref(app: &AppState) -> Self {
+        app.products.clone()
+    }
+}
+
+/// The fields of [`AppState`].
+pub struct Shared {
     pub db: Db,
     pub config: Arc<Config>,
     pub node: Arc<NodeIdentity>,
@@ -70,9 +103,11 @@ pub struct AppState {
     /// Turns true when the node begins to shut down, ending long polls.
     pub closing: Arc<watch::Sender<bool>>,
     pub products: products::SharedProducts,
+    /// Wakes this node's queue dispatcher (a command was queued here).
+    pub queue_wake: Arc<tokio::sync::Notify>,
 }
 
-impl AppState {
+impl Shared {
     pub fn offline_after_ms(&self) -> i64 {
         self.config.node_offline_after.as_millis() as i64
     }
@@ -88,11 +123,23 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/nodes/{name}/role", put(nodes::handlers::set_role))
         .route("/api/v1/auth/handoff", post(auth::handlers::handoff_issue))
         .route("/api/v1/me", get(auth::handlers::me))
+        .route("/api/v1/users", post(auth::handlers::create_user))
         .route("/api/v1/auth/login", post(auth::handlers::login_json))
         .route("/api/v1/auth/logout", post(auth::handlers::logout_json))
         .route("/api/v1/products", get(products::handlers::list))
         .route("/api/v1/products/counts", get(products::handlers::counts))
+        .route("/api/v1/products/history", get(products::handlers::history))
+        .route("/api/v1/enrollment", get(enrollment::handlers::show))
+        .route(
+            "/api/v1/enrollment/rotate",
+            post(enrollment::handlers::rotate),
+        )
         .route("/api/v1/products/{id}", get(products::handlers::detail))
+        .route(
+            "/api/v1/commands",
+            get(queue::handlers::list).post(queue::handlers::create),
+        )
+        .route("/api/v1/commands/{id}", get(queue::handlers::detail))
         .merge(console::routes(&app))
         .route("/auth/login", post(auth::handlers::login_form))
         .route("/auth/logout", post(auth::handlers::logout_form))
@@ -120,7 +167,12 @@ pub fn router(app: AppState) -> Router {
         .route(
             "/api/v1/products/{id}/commands",
             get(products::handlers::commands),
-        );
+        )
+        .route(
+            "/api/v1/products/{id}/commands/{cid}/result",
+            post(products::handlers::result),
+        )
+        .route("/api/v1/provision/hello", post(provision::handlers::hello));
     Router::new()
         .merge(console_api)
         .merge(product_api)
@@ -156,6 +208,8 @@ pub struct Node {
     udp: AbortOnDrop,
     flusher: AbortOnDrop,
     sweeper: AbortOnDrop,
+    dispatcher: AbortOnDrop,
+    rescuer: AbortOnDrop,
 }
 
 impl Node {
@@ -173,11 +227,7 @@ impl Node {
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", config.data_dir.display()))?;
         }
         let db = Db::connect(config.database_url.expose()).await?;
-        if config.enrollment_secret.expose() == config::DEFAULT_ENROLLMENT_SECRET {
-            tracing::warn!(
-                "products enroll with the default secret; set VIGIL_ENROLLMENT_SECRET on every node"
-            );
-        }
+        enrollment::seed(&db, config.enrollment_secret.expose()).await?;
         let socket = products::udp::bind(config.udp_listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on UDP {}: {e}", config.udp_listen))?;
         let products = Arc::new(products::Products {
@@ -200,7 +250,7 @@ impl Node {
             .site_root(config.site_root.to_string_lossy().as_ref())
             .site_pkg_dir("pkg")
             .build();
-        let app = AppState {
+        let app = AppState(Arc::new(Shared {
             db: db.clone(),
             limiter: Arc::new(LoginLimiter::new(
                 config.login_max_failures,
@@ -212,7 +262,8 @@ impl Node {
             state_watch: Arc::new(watch::channel(StateString::default()).0),
             closing: Arc::new(watch::channel(false).0),
             products: products.clone(),
-        };
+            queue_wake: Default::default(),
+        }));
         auth::bootstrap_admin(&app).await?;
         nodes::store::refresh(&db, &node, true).await?;
         app.state_watch
@@ -240,6 +291,11 @@ impl Node {
             config.node_offline_after,
             app.closing.subscribe(),
         )));
+        let dispatcher = AbortOnDrop(tokio::spawn(queue::dispatch::run(
+            app.clone(),
+            app.queue_wake.clone(),
+        )));
+        let rescuer = AbortOnDrop(tokio::spawn(queue::rescue::run(app.clone())));
         let follower = AbortOnDrop(tokio::spawn(keepalive::watch::follow(
             db,
             config.database_url.expose().to_owned(),
@@ -253,6 +309,8 @@ impl Node {
             udp,
             flusher,
             sweeper,
+            dispatcher,
+            rescuer,
         })
     }
 
@@ -274,6 +332,8 @@ impl Node {
             udp,
             flusher,
             sweeper,
+            dispatcher,
+            rescuer,
         } = self;
         let (db, node, closing) = (app.db.clone(), app.node.clone(), app.closing.clone());
         tracing::info!(node = %node.name, role = %node.role.get(), url = %node.url, "node serving");
@@ -287,7 +347,7 @@ impl Node {
             closing.send_replace(true);
         })
         .await?;
-        drop((follower, udp));
+        drop((follower, udp, dispatcher, rescuer));
         // These stop between writes, and the flusher writes what it holds.
         registry.finish().await;
         flusher.finish().await;

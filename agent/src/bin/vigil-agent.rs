@@ -1,17 +1,23 @@
 //! vigil-agent: the agent of one managed machine. Registers once (identity
 //! kept in a state file), negotiates its heartbeat transport, reports
-//! liveness with activity data (host, uptime, load), uploads its logs, polls
-//! for commands, and moves to another node of the cluster when its node
-//! stops answering.
+//! liveness with activity data (host, uptime, load), uploads its logs, runs
+//! the commands it is given (polling for them, or woken by the node through
+//! its callback in two-way mode), and moves to another node of the cluster
+//! when its node stops answering.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use agent::{now_ms, Client, Datagrams, Identity, Product};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
 use clap::Parser;
 use protocol::Kind;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tokio::sync::Notify;
 
 #[derive(Parser)]
 #[command(
@@ -38,6 +44,55 @@ struct Args {
     /// Where the identity is kept.
     #[arg(long, env = "VIGIL_AGENT_STATE", default_value = "vigil-agent.json")]
     state: PathBuf,
+    /// Listen here for the node's wake-up calls (two-way mode), e.g.
+    /// 0.0.0.0:8089. Without it the agent polls (one-way mode).
+    #[arg(long, env = "VIGIL_AGENT_CALLBACK_LISTEN")]
+    callback_listen: Option<SocketAddr>,
+    /// The callback URL nodes use (default: http://<callback-listen>/vigil/wake).
+    #[arg(long, env = "VIGIL_AGENT_CALLBACK_URL")]
+    callback_url: Option<String>,
+}
+
+/// The product key, once registered: what wake-up calls are signed with.
+type SharedKey = Arc<RwLock<Option<String>>>;
+
+/// Accepts the node's signed wake-up calls and wakes the command loop.
+async fn serve_callbacks(listener: tokio::net::TcpListener, key: SharedKey, wake: Arc<Notify>) {
+    let handler = move |headers: HeaderMap, body: Bytes| {
+        let (key, wake) = (key.clone(), wake.clone());
+        async move {
+            let signature = headers
+                .get("x-vigil-signature")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let key = key.read().expect("key lock").clone().unwrap_or_default();
+            if agent::signature_ok(&body, &key, signature) {
+                wake.notify_one();
+                StatusCode::NO_CONTENT
+            } else {
+                StatusCode::UNAUTHORIZED
+            }
+        }
+    };
+    let app = axum::Router::new().route("/vigil/wake", axum::routing::post(handler));
+    if let Err(e) = axum::serve(listener, app).await {
+        eprintln!("callback listener stopped: {e}");
+    }
+}
+
+/// Fetches the waiting commands, runs them and posts their results.
+async fn run_commands(client: &Client, server: &str, me: &Identity) -> anyhow::Result<()> {
+    for command in client.commands(server, me, 0).await? {
+        let (ok, output) = agent::execute(&command.kind, &command.args);
+        println!(
+            "command {} {}: {}",
+            command.kind,
+            command.id,
+            if ok { "succeeded" } else { "failed" }
+        );
+        client.result(server, me, &command.id, ok, &output).await?;
+    }
+    Ok(())
 }
 
 /// What survives a restart.
@@ -45,6 +100,8 @@ struct Args {
 struct State {
     uuid: String,
     identity: Option<Identity>,
+    #[serde(default)]
+    callback_url: Option<String>,
 }
 
 fn load_state(path: &PathBuf) -> State {
@@ -54,6 +111,7 @@ fn load_state(path: &PathBuf) -> State {
         .unwrap_or_else(|| State {
             uuid: uuid::Uuid::new_v4().to_string(),
             identity: None,
+            callback_url: None,
         })
 }
 
@@ -106,6 +164,21 @@ async fn main() -> anyhow::Result<()> {
     let udp = Datagrams::bind().await?;
     let mut state = load_state(&args.state);
     let mut server = args.servers[0].clone();
+    let key: SharedKey = Arc::default();
+    let wake = Arc::new(Notify::new());
+    let callback_url = match args.callback_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            let bound = listener.local_addr()?;
+            tokio::spawn(serve_callbacks(listener, key.clone(), wake.clone()));
+            Some(
+                args.callback_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{bound}/vigil/wake")),
+            )
+        }
+        None => None,
+    };
     let product = Product {
         uuid: state.uuid.clone(),
         name: args
@@ -114,8 +187,13 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned()),
         product_type: args.product_type.clone(),
         version: env!("CARGO_PKG_VERSION").into(),
-        callback_url: None,
+        callback_url: callback_url.clone(),
     };
+    // Re-register when the callback changed, so the node knows it.
+    if state.identity.is_some() && state.callback_url != callback_url {
+        println!("callback changed; registering again");
+        state.identity = None;
+    }
     loop {
         // Register where needed, on the first node that answers.
         let me = match &state.identity {
@@ -137,38 +215,49 @@ async fn main() -> anyhow::Result<()> {
                     continue;
                 };
                 state.identity = Some(me.clone());
+                state.callback_url = callback_url.clone();
                 save_state(&args.state, &state)?;
                 println!("registered as {} on {server}", me.product_id);
                 me
             }
         };
+        *key.write().expect("key lock") = Some(me.key.clone());
         let _ = udp.hello(&me, now_ms()).await;
         let handshake = client.handshake(&server, &me).await;
-        let transport = match &handshake {
-            Ok(h) => h.transport.clone(),
+        let (transport, mode) = match &handshake {
+            Ok(h) => (h.transport.clone(), h.mode.clone()),
             Err(e) if e.to_string().contains("401") => {
                 state.identity = None; // unknown here: register again
                 continue;
             }
-            Err(_) => "http".into(),
+            Err(_) => ("http".into(), "one_way".into()),
         };
-        println!("reporting to {server} over {transport}");
+        println!("reporting to {server} over {transport} ({mode})");
         let _ = client
             .logs(&server, &me, &[(now_ms(), "info", "vigil-agent started")])
             .await;
         let interval = Duration::from_secs(args.interval.unwrap_or(me.heartbeat_interval_s).max(1));
-        // Report until the node fails, then move on.
+        // Report until the node fails, then move on. Commands are fetched
+        // on every beat, and at once when the node wakes us.
         let mut failures = 0;
+        let mut beat = tokio::time::interval(interval);
         while failures < 3 {
-            let data = activity();
-            let sent = if transport == "udp" {
-                // A poll each beat tells whether the node still answers.
-                udp.send(&me, Kind::Heartbeat, now_ms(), data.to_string().as_bytes())
-                    .await
-                    .and(client.poll(&server, &me).await.map(|_| ()))
-            } else {
-                client.heartbeat(&server, &me, Some(&data)).await
+            let woken = tokio::select! {
+                _ = beat.tick() => false,
+                _ = wake.notified() => true,
             };
+            let mut sent = Ok(());
+            if !woken {
+                let data = activity();
+                sent = if transport == "udp" {
+                    udp.send(&me, Kind::Heartbeat, now_ms(), data.to_string().as_bytes())
+                        .await
+                } else {
+                    client.heartbeat(&server, &me, Some(&data)).await
+                };
+            }
+            // The fetch also tells whether the node still answers.
+            let sent = sent.and(run_commands(&client, &server, &me).await);
             match sent {
                 Ok(()) => failures = 0,
                 Err(e) => {
@@ -176,7 +265,6 @@ async fn main() -> anyhow::Result<()> {
                     eprintln!("{server}: {e:#}");
                 }
             }
-            tokio::time::sleep(interval).await;
         }
         // Next node: the UDP endpoint belongs to the old node, so report
         // over HTTP there until the next handshake decides otherwise.

@@ -1,7 +1,9 @@
-//! The fleet dashboard: how many products have each status, live.
+//! The fleet dashboard: how many products have each status, and how that
+//! changed over time; live.
 
 use leptos::prelude::*;
 
+use super::chart::fleet_chart;
 use super::live::{live, show};
 use crate::api::StatusCounts;
 use crate::client;
@@ -13,6 +15,7 @@ pub fn DashboardPage() -> impl IntoView {
     view! {
         <ConsoleFrame title="Fleet">
             <Counts/>
+            <History/>
         </ConsoleFrame>
     }
 }
@@ -46,4 +49,27 @@ fn Counts() -> impl IntoView {
             </section>
         }
     })
+}
+
+#[component]
+fn History() -> impl IntoView {
+    let window = RwSignal::new("1h".to_string());
+    let history = live(StateClass::Products, move || {
+        let window = window.get();
+        async move { client::fleet_history(&window).await }
+    });
+    view! {
+        <div class="toolbar">
+            <h2>"Status over time"</h2>
+            <label class="inline">
+                "Window"
+                <select on:change=move |ev| window.set(event_target_value(&ev)) prop:value=move || window.get()>
+                    <option value="1h">"Last hour"</option>
+                    <option value="24h">"Last 24 hours"</option>
+                    <option value="7d">"Last 7 days"</option>
+                </select>
+            </label>
+        </div>
+        {show(history, "the fleet's history", fleet_chart)}
+    }
 }

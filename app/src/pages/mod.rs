@@ -1,11 +1,16 @@
 //! One module per console page.
 
+mod chart;
+pub mod commands;
 pub mod dashboard;
+mod enrollment;
+mod filters;
 mod live;
 pub mod login;
 pub mod nodes;
 pub mod product;
 pub mod products;
+mod send_command;
 pub mod settings;
 
 use leptos::prelude::*;

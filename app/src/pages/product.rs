@@ -6,6 +6,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::live::{live, show};
 use super::products::status_badge;
+use super::send_command::SendCommand;
 use crate::api::ProductDetail;
 use crate::client;
 use crate::console::ConsoleFrame;
@@ -28,17 +29,18 @@ fn Detail() -> impl IntoView {
         let id = params.read().get("id").unwrap_or_default();
         async move { client::product(&id).await }
     });
-    show(detail, "the product", view_detail)
+    let id = params.read_untracked().get("id").unwrap_or_default();
+    // The command form stays outside the refreshed parts, so what the user
+    // types survives every refresh.
+    view! {
+        {show(detail, "the product", summary_card)}
+        <SendCommand product=id/>
+        {show(detail, "the product's history", view_detail)}
+    }
 }
 
-fn view_detail(d: ProductDetail) -> impl IntoView {
+fn summary_card(d: ProductDetail) -> impl IntoView {
     let p = d.product;
-    let activity: Vec<(String, String)> = d
-        .activity
-        .as_ref()
-        .and_then(|a| a.as_object())
-        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.to_string())).collect())
-        .unwrap_or_default();
     let dash = || "—".to_string();
     view! {
         <section class="card detail">
@@ -53,6 +55,17 @@ fn view_detail(d: ProductDetail) -> impl IntoView {
                 <dt>"Last seen"</dt><dd>{p.last_seen.map(|t| format!("{} UTC", format_utc(t))).unwrap_or_else(|| "never".into())}</dd>
             </dl>
         </section>
+    }
+}
+
+fn view_detail(d: ProductDetail) -> impl IntoView {
+    let activity: Vec<(String, String)> = d
+        .activity
+        .as_ref()
+        .and_then(|a| a.as_object())
+        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.to_string())).collect())
+        .unwrap_or_default();
+    view! {
         <h2>"Activity"</h2>
         {if activity.is_empty() {
             view! { <p class="muted">"No activity data yet."</p> }.into_any()

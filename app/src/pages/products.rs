@@ -1,9 +1,7 @@
 //! The product table: filter by status, search name, type or id, sort and
 //! page through a fleet of any size; refreshed live.
 
-use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
-
+use super::filters::{from_query, keep_in_url};
 use super::live::{live, show};
 use crate::api::{ProductPage, ProductSummary};
 use crate::client;
@@ -11,6 +9,7 @@ use crate::console::ConsoleFrame;
 use crate::params::encode;
 use crate::state::StateClass;
 use crate::time::format_utc;
+use leptos::prelude::*;
 
 const PAGE: i64 = 100;
 
@@ -25,10 +24,8 @@ pub fn ProductsPage() -> impl IntoView {
 
 #[component]
 fn ProductTable() -> impl IntoView {
-    let query = use_query_map();
-    let status = RwSignal::new(query.read_untracked().get("status").unwrap_or_default());
-    let search = RwSignal::new(query.read_untracked().get("q").unwrap_or_default());
-    let sort = RwSignal::new("name".to_string());
+    let (status, search, sort) = (from_query("status"), from_query("q"), from_query("sort"));
+    keep_in_url(vec![("status", status), ("q", search), ("sort", sort)]);
     let offset = RwSignal::new(0i64);
     let page = live(StateClass::Products, move || {
         let q = format!(
@@ -60,8 +57,8 @@ fn ProductTable() -> impl IntoView {
             </label>
             <label class="inline">
                 "Sort by"
-                <select on:change=move |ev| sort.set(event_target_value(&ev))>
-                    <option value="name">"Name"</option>
+                <select on:change=move |ev| sort.set(event_target_value(&ev)) prop:value=move || sort.get()>
+                    <option value="">"Name"</option>
                     <option value="status">"Status"</option>
                     <option value="last_seen">"Last seen"</option>
                 </select>

@@ -15,6 +15,7 @@ pub fn SettingsPage() -> impl IntoView {
     view! {
         <ConsoleFrame title="Settings">
             <SettingsForm/>
+            <super::enrollment::EnrollmentCard/>
         </ConsoleFrame>
     }
 }

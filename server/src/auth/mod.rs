@@ -240,6 +240,21 @@ pub async fn bootstrap_admin(app: &AppState) -> Result<(), anyhow::Error> {
     Ok(())
 }
 
+/// Checks a new user's name and password; the message says what is wrong.
+pub fn check_new_user(username: &str, password: &str) -> Result<(), String> {
+    let name_ok = (1..=64).contains(&username.len())
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
+    if !name_ok {
+        return Err("username must be 1 to 64 letters, digits or . _ - @".into());
+    }
+    if password.chars().count() < 10 || password.len() > 1024 {
+        return Err("password must be 10 to 1024 characters".into());
+    }
+    Ok(())
+}
+
 /// Keeps only same-site relative paths for post-login redirects.
 pub fn safe_next(next: Option<&str>) -> &str {
     match next {
@@ -269,6 +284,14 @@ mod tests {
         assert_eq!(session_token(&h), Some("abc"));
         h.insert(COOKIE, HeaderValue::from_static("vigil_session="));
         assert_eq!(session_token(&h), None);
+    }
+
+    #[test]
+    fn new_users_need_a_plain_name_and_a_long_password() {
+        assert!(check_new_user("ops.viewer", "long enough pw").is_ok());
+        assert!(check_new_user("", "long enough pw").is_err());
+        assert!(check_new_user("a b", "long enough pw").is_err());
+        assert!(check_new_user("viewer", "short").is_err());
     }
 
     #[test]

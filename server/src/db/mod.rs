@@ -40,6 +40,16 @@ impl Dialect {
         }
     }
 
+    /// Suffix of a `SELECT … FROM commands c …` that claims rows: other
+    /// PostgreSQL transactions skip rows locked here instead of waiting;
+    /// SQLite needs nothing (its write transactions are serialised).
+    pub fn skip_locked(self) -> &'static str {
+        match self {
+            Self::Sqlite => "",
+            Self::Postgres => " FOR UPDATE OF c SKIP LOCKED",
+        }
+    }
+
     /// Statement that opens a transaction that will write.
     ///
     /// SQLite must take the write lock up front: a deferred transaction that
@@ -50,6 +60,14 @@ impl Dialect {
             Self::Postgres => "BEGIN",
         }
     }
+}
+
+/// `$first, $first+1, …` for `n` bind parameters (an `IN (…)` list).
+pub fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A handle on the shared database; cheap to clone.

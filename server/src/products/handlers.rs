@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, Path, RawPathParams, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -12,22 +12,23 @@ use rand::RngCore;
 use serde::Deserialize;
 
 use app::api::{
-    CommandsReply, HandshakeReply, LogsRequest, ProductDetail, ProductPage, RegisterReply,
-    RegisterRequest, StatusCounts,
+    CommandResult, CommandsReply, FleetHistory, HandshakeReply, LogsRequest, ProductCommand,
+    ProductDetail, ProductPage, RegisterReply, RegisterRequest, StatusCounts,
 };
 
 use super::keys::KeyEntry;
-use super::{now_ms, same_secret, store, validate, Liveness, Registration, Source, Status};
+use super::{history, now_ms, store, validate, Liveness, Registration, Source, Status};
 use super::{Products, SharedProducts};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, Json, Query};
 use crate::nodes::store as nodes;
+use crate::queue::store::Completion;
+use crate::queue::{clip_output, CommandState};
 use crate::AppState;
+use app::state::StateClass;
 
 /// How long a handshake waits for the product's UDP hello.
 const HELLO_WAIT: Duration = Duration::from_secs(2);
-/// How long a node waits for a product's callback to answer.
-const CALLBACK_TIMEOUT: Duration = Duration::from_secs(2);
 /// Most log lines in one upload.
 const MAX_LOG_ENTRIES: usize = 500;
 const MAX_LOG_MESSAGE: usize = 4096;
@@ -43,10 +44,7 @@ pub async fn register(
     State(app): State<AppState>,
     Json(req): Json<RegisterRequest>,
 ) -> Result<Json<RegisterReply>, ApiError> {
-    if !same_secret(
-        &req.enrollment_secret,
-        app.config.enrollment_secret.expose(),
-    ) {
+    if !crate::enrollment::accepts(&app.db, &req.enrollment_secret).await? {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "bad_enrollment_secret",
@@ -97,11 +95,15 @@ impl FromRequestParts<AppState> for ProductCaller {
                 "missing or wrong product key",
             )
         };
-        // Product routes have one parameter, the product id.
-        let Path(id): Path<String> = Path::from_request_parts(parts, app)
+        // Product routes name the product `id` (a command result has `cid` too).
+        let params = RawPathParams::from_request_parts(parts, app)
             .await
             .map_err(|_| ApiError::not_found("no such product"))?;
-        let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::not_found("no such product"))?;
+        let id = params
+            .iter()
+            .find(|(name, _)| *name == "id")
+            .and_then(|(_, value)| uuid::Uuid::parse_str(value).ok())
+            .ok_or_else(|| ApiError::not_found("no such product"))?;
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -139,29 +141,17 @@ fn record(products: &Products, product: &KeyEntry, source: Source, activity: Opt
     });
 }
 
-/// Asks the product's callback to wake; a 2xx answer is a successful
-/// notification (and proof of life).
-pub async fn notify(app: &AppState, product: &KeyEntry) -> bool {
-    let Some(url) = &product.callback_url else {
-        return false;
-    };
-    let body = br#"{"wake":true}"#.to_vec();
-    let signature = protocol::sign_hex(&body, &product.key);
-    let sent = app
-        .products
-        .http
-        .post(url)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header("X-Vigil-Signature", signature)
-        .body(body)
-        .timeout(CALLBACK_TIMEOUT)
-        .send()
-        .await;
-    let ok = matches!(&sent, Ok(r) if r.status().is_success());
-    if ok {
-        record(&app.products, product, Source::Notification, None);
-    }
-    ok
+/// Asks the product's callback to wake (the handshake's two-way test).
+async fn notify(app: &AppState, product: &KeyEntry) -> bool {
+    super::notify::wake(
+        &app.products,
+        &app.config.notify_only,
+        &product.id,
+        product.callback_url.as_deref(),
+        &product.key,
+    )
+    .await
+    .is_ok()
 }
 
 /// `POST /api/v1/products/{id}/handshake`: waits briefly for the UDP hello
@@ -262,15 +252,104 @@ pub async fn logs(
     Ok(StatusCode::ACCEPTED)
 }
 
-/// `GET /api/v1/products/{id}/commands`: the poll of one-way products.
-/// Commands arrive with the queue; until then the list is empty, and the
-/// poll is proof of life all the same.
+#[derive(Deserialize)]
+pub struct PollQuery {
+    wait: Option<u64>,
+}
+
+/// Longest a poll may wait for a command.
+const MAX_POLL_WAIT: Duration = Duration::from_secs(30);
+/// Most commands handed over by one poll.
+const POLL_BATCH: i64 = 32;
+
+/// `GET /api/v1/products/{id}/commands?wait=<ms>`: hands the product its
+/// waiting commands; with `wait`, holds the request until one is queued
+/// (on any node) or the time is up. Every poll is proof of life.
 pub async fn commands(
     State(app): State<AppState>,
     ProductCaller(product): ProductCaller,
-) -> Json<CommandsReply> {
+    Query(q): Query<PollQuery>,
+) -> Result<Json<CommandsReply>, ApiError> {
     record(&app.products, &product, Source::Poll, None);
-    Json(CommandsReply { commands: vec![] })
+    let wait = Duration::from_millis(q.wait.unwrap_or(0)).min(MAX_POLL_WAIT);
+    let deadline = tokio::time::Instant::now() + wait;
+    // Subscribed before looking, so a command queued meanwhile wakes us.
+    let mut state = app.state_watch.subscribe();
+    let mut closing = app.closing.subscribe();
+    let lease = app.config.queue.lease.as_millis() as i64;
+    loop {
+        let found =
+            crate::queue::store::deliver(&app.db, &app.node.name, &product.id, lease, POLL_BATCH)
+                .await?;
+        if !found.is_empty() || tokio::time::Instant::now() >= deadline || *closing.borrow() {
+            let commands = found
+                .into_iter()
+                .map(|c| ProductCommand {
+                    args: serde_json::from_str(&c.args).unwrap_or_default(),
+                    id: c.id,
+                    kind: c.kind,
+                })
+                .collect();
+            return Ok(Json(CommandsReply { commands }));
+        }
+        let seen = state.borrow_and_update().get(StateClass::Commands);
+        let moved = async {
+            while state.changed().await.is_ok() {
+                if state.borrow_and_update().get(StateClass::Commands) != seen {
+                    return;
+                }
+            }
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => {}
+            _ = moved => {}
+            _ = closing.changed() => {}
+        }
+    }
+}
+
+/// `POST /api/v1/products/{id}/commands/{cid}/result`: the outcome of a
+/// command; posting it again changes nothing.
+pub async fn result(
+    State(app): State<AppState>,
+    ProductCaller(product): ProductCaller,
+    Path((_, cid)): Path<(String, String)>,
+    Json(req): Json<CommandResult>,
+) -> Result<StatusCode, ApiError> {
+    let outcome = match req.status.as_str() {
+        "succeeded" => CommandState::Succeeded,
+        "failed" => CommandState::Failed,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_result",
+                "status must be succeeded or failed",
+            ))
+        }
+    };
+    let output = match req.output {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(text) => text,
+        other => other.to_string(),
+    };
+    record(&app.products, &product, Source::CommandResult, None);
+    let done = crate::queue::store::complete(
+        &app.db,
+        &app.node.name,
+        &product.id,
+        &cid,
+        outcome,
+        &clip_output(output),
+    )
+    .await
+    .map_err(|e| match e {
+        crate::db::StoreError::NotFound => ApiError::not_found("no such command for this product"),
+        other => other.into(),
+    })?;
+    if let Completion::AlreadyFinal(state) = done {
+        tracing::debug!(command = %cid, state = state.as_str(), "repeated result ignored");
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]
@@ -314,6 +393,10 @@ pub async fn counts(
     State(app): State<AppState>,
     _user: CurrentUser,
 ) -> Result<Json<StatusCounts>, ApiError> {
+    Ok(Json(status_counts(&app).await?))
+}
+
+async fn status_counts(app: &AppState) -> Result<StatusCounts, ApiError> {
     let mut counts = StatusCounts::default();
     for (status, n) in store::counts(&app.db).await? {
         match Status::parse(&status) {
@@ -324,7 +407,40 @@ pub async fn counts(
             None => {}
         }
     }
-    Ok(Json(counts))
+    Ok(counts)
+}
+
+#[derive(Deserialize)]
+pub struct HistoryQuery {
+    window: Option<String>,
+}
+
+/// `GET /api/v1/products/history?window=1h|24h|7d`: sampled counts, thinned
+/// for a chart, ending with the counts of now.
+pub async fn history(
+    State(app): State<AppState>,
+    _user: CurrentUser,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Json<FleetHistory>, ApiError> {
+    let window = q.window.unwrap_or_else(|| "1h".into());
+    let span = history::window(&window)
+        .ok_or_else(|| ApiError::bad_request("invalid_window", "window is 1h, 24h or 7d"))?;
+    let now = nodes::clock(&app.db).await?;
+    let mut points = store::samples(&app.db, now - span.as_millis() as i64).await?;
+    let c = status_counts(&app).await?;
+    if points.last().is_none_or(|p| p.at < now) {
+        points.push(app::api::FleetPoint {
+            at: now,
+            pending: c.pending,
+            online: c.online,
+            offline: c.offline,
+            unmanaged: c.unmanaged,
+        });
+    }
+    Ok(Json(FleetHistory {
+        window,
+        points: history::thin(points, history::MAX_POINTS),
+    }))
 }
 
 /// `GET /api/v1/products/{id}` for the console.

@@ -10,8 +10,10 @@
 //! kept reporting look offline.
 
 pub mod handlers;
+pub mod history;
 pub mod keys;
 pub mod liveness;
+pub mod notify;
 pub mod store;
 pub mod sweep;
 pub mod udp;
@@ -57,6 +59,7 @@ pub enum Source {
     Logs,
     Poll,
     Notification,
+    CommandResult,
 }
 
 impl Source {
@@ -69,6 +72,7 @@ impl Source {
             Self::Logs => "log upload",
             Self::Poll => "command poll",
             Self::Notification => "notification answered",
+            Self::CommandResult => "command result",
         }
     }
 }

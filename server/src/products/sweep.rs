@@ -1,12 +1,13 @@
 //! The offline sweep: a cluster-wide singleton that marks products offline
 //! once their silence passed `offline_after`, judged only up to the liveness
-//! watermark (see the module documentation of `products`).
+//! watermark (see the module documentation of `products`). Its holder also
+//! samples the fleet's counts for the dashboard chart ([`super::history`]).
 
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::store;
+use super::{history, store};
 use crate::db::Db;
 
 /// How often the holder sweeps (and renews its lease). Offline detection
@@ -27,6 +28,7 @@ pub async fn run(
     let mut tick = tokio::time::interval(EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut holding = false;
+    let mut sampled: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -37,6 +39,12 @@ pub async fn run(
                 if held != holding {
                     tracing::info!(holding = held, "offline sweep lease");
                     holding = held;
+                }
+                if held && sampled.is_none_or(|at| at.elapsed() >= history::SAMPLE_EVERY) {
+                    sampled = Some(tokio::time::Instant::now());
+                    if let Err(e) = sample(&db).await {
+                        tracing::debug!(error = %e, "fleet sample skipped");
+                    }
                 }
             }
             Err(e) => tracing::debug!(error = %e, "offline sweep skipped"),
@@ -60,4 +68,9 @@ pub async fn sweep_once(
         }
     }
     Ok(true)
+}
+
+async fn sample(db: &Db) -> Result<(), crate::db::StoreError> {
+    let now = crate::nodes::store::clock(db).await?;
+    store::sample(db, now - history::KEEP.as_millis() as i64).await
 }

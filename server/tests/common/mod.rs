@@ -55,3 +55,35 @@ pub async fn get(url: &str, cookie: Option<&str>) -> (StatusCode, Value) {
 pub fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<no error code>")
 }
+
+/// POST JSON with a session; returns status and JSON body (or `Value::Null`).
+pub async fn post(url: &str, cookie: Option<&str>, body: Value) -> (StatusCode, Value) {
+    let mut request = client().post(url).json(&body);
+    if let Some(cookie) = cookie {
+        request = request.header(COOKIE, cookie);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Adds a console user through the admin API and signs them in; returns
+/// their `Cookie` header value.
+pub async fn user_session(node: &str, admin_cookie: &str, username: &str, role: &str) -> String {
+    let password = format!("{username}-password-long");
+    let (status, body) = post(
+        &format!("{node}/api/v1/users"),
+        Some(admin_cookie),
+        json!({"username": username, "password": password, "role": role}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "add user {username}: {body}");
+    let response = client()
+        .post(format!("{node}/api/v1/auth/login"))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .expect("login request");
+    assert_eq!(response.status(), StatusCode::OK, "login as {username}");
+    session_cookie(&response).expect("login sets the session cookie")
+}

@@ -141,3 +141,150 @@ pub async fn metric(node: &str, result: &str) -> u64 {
         .and_then(|n| n.parse().ok())
         .expect("metric present")
 }
+
+/// Two-way products as the tests run them: one callback server answers the
+/// wake-ups of many products, each of which then fetches its commands from
+/// the node it reports to and posts a result.
+pub mod two_way {
+    use std::collections::HashMap;
+    use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use axum::body::Bytes;
+    use axum::extract::{Path, State};
+    use axum::http::{HeaderMap, StatusCode};
+    use reqwest::header::AUTHORIZATION;
+    use serde_json::{json, Value};
+
+    /// What the callback server knows of a product.
+    #[derive(Clone)]
+    pub struct Sim {
+        pub key: String,
+        /// The node it reports to (and fetches from).
+        pub node: String,
+        /// Answers wake-ups with this status (204 normally).
+        pub answer: u16,
+        /// Answers wake-ups this late (a slow product).
+        pub delay_ms: u64,
+        /// Fetches its commands when woken (off: only answers).
+        pub fetch: bool,
+    }
+
+    #[derive(Clone, Default)]
+    pub struct Callbacks {
+        pub products: Arc<Mutex<HashMap<String, Sim>>>,
+        pub woken: Arc<AtomicU64>,
+        pub bad_signatures: Arc<AtomicU64>,
+        pub results: Arc<AtomicU64>,
+    }
+
+    impl Callbacks {
+        /// Serves on `ip` (any free port); returns the callback URL base
+        /// (`http://ip:port/wake/`, the product id goes after it).
+        pub async fn serve(&self, ip: [u8; 4]) -> String {
+            let app = axum::Router::new()
+                .route("/wake/{id}", axum::routing::post(wake))
+                .with_state(self.clone());
+            let listener = tokio::net::TcpListener::bind(SocketAddr::from((ip, 0)))
+                .await
+                .expect("bind callback server");
+            let url = format!("http://{}/wake/", listener.local_addr().unwrap());
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            url
+        }
+
+        pub fn add(&self, id: &str, key: &str, node: &str) {
+            self.products.lock().unwrap().insert(
+                id.to_owned(),
+                Sim {
+                    key: key.to_owned(),
+                    node: node.to_owned(),
+                    answer: 204,
+                    delay_ms: 0,
+                    fetch: true,
+                },
+            );
+        }
+
+        pub fn set_answer(&self, id: &str, status: u16) {
+            self.products.lock().unwrap().get_mut(id).unwrap().answer = status;
+        }
+
+        pub fn set_fetch(&self, id: &str, fetch: bool) {
+            self.products.lock().unwrap().get_mut(id).unwrap().fetch = fetch;
+        }
+
+        pub fn set_delay(&self, id: &str, ms: u64) {
+            self.products.lock().unwrap().get_mut(id).unwrap().delay_ms = ms;
+        }
+
+        pub fn move_to(&self, id: &str, node: &str) {
+            self.products.lock().unwrap().get_mut(id).unwrap().node = node.to_owned();
+        }
+    }
+
+    async fn wake(
+        State(cb): State<Callbacks>,
+        Path(id): Path<String>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> StatusCode {
+        let Some(sim) = cb.products.lock().unwrap().get(&id).cloned() else {
+            return StatusCode::NOT_FOUND;
+        };
+        let signature = headers
+            .get("x-vigil-signature")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let expected = protocol::sign_hex(&body, &hex::decode(&sim.key).unwrap());
+        if signature != expected || &body[..] != br#"{"wake":true}"# {
+            cb.bad_signatures.fetch_add(1, Ordering::Relaxed);
+            return StatusCode::UNAUTHORIZED;
+        }
+        if sim.delay_ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(sim.delay_ms)).await;
+        }
+        if sim.answer != 204 {
+            return StatusCode::from_u16(sim.answer).unwrap();
+        }
+        cb.woken.fetch_add(1, Ordering::Relaxed);
+        if !sim.fetch {
+            return StatusCode::NO_CONTENT;
+        }
+        let results = cb.results.clone();
+        tokio::spawn(async move { fetch_and_answer(&sim, &id, &results).await });
+        StatusCode::NO_CONTENT
+    }
+
+    /// What a product does when woken: fetch, run, post results.
+    pub async fn fetch_and_answer(sim: &Sim, id: &str, results: &AtomicU64) {
+        let client = super::client();
+        let Ok(reply) = client
+            .get(format!("{}/api/v1/products/{id}/commands", sim.node))
+            .header(AUTHORIZATION, format!("Bearer {}", sim.key))
+            .send()
+            .await
+        else {
+            return;
+        };
+        let Ok(body) = reply.json::<Value>().await else {
+            return;
+        };
+        for c in body["commands"].as_array().cloned().unwrap_or_default() {
+            let cid = c["id"].as_str().unwrap();
+            let posted = client
+                .post(format!(
+                    "{}/api/v1/products/{id}/commands/{cid}/result",
+                    sim.node
+                ))
+                .header(AUTHORIZATION, format!("Bearer {}", sim.key))
+                .json(&json!({"status": "succeeded", "output": {"ran": c["kind"]}}))
+                .send()
+                .await;
+            if matches!(posted, Ok(r) if r.status() == 204) {
+                results.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}

@@ -2,7 +2,9 @@
 //! sweep, transitions and logs (writes here; what the console reads in
 //! [`views`]).
 
+mod history;
 mod views;
+pub use history::{sample, samples};
 pub use views::*;
 
 use app::api::LogEntry;

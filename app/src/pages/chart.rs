@@ -1,0 +1,123 @@
+//! The fleet chart: online and offline products over time, drawn as SVG
+//! (no charting library in the browser bundle).
+
+use leptos::prelude::*;
+
+use crate::api::{FleetHistory, FleetPoint};
+use crate::time::format_utc;
+
+const WIDTH: f64 = 720.0;
+const HEIGHT: f64 = 220.0;
+const LEFT: f64 = 48.0;
+const RIGHT: f64 = 12.0;
+const TOP: f64 = 12.0;
+const BOTTOM: f64 = 28.0;
+
+/// Chart coordinates of a series.
+fn polyline(points: &[FleetPoint], value: fn(&FleetPoint) -> i64, max: i64) -> String {
+    let (t0, t1) = (points[0].at, points[points.len() - 1].at);
+    let span = (t1 - t0).max(1) as f64;
+    points
+        .iter()
+        .map(|p| {
+            let x = LEFT + (p.at - t0) as f64 / span * (WIDTH - LEFT - RIGHT);
+            let y = HEIGHT - BOTTOM - value(p) as f64 / max as f64 * (HEIGHT - TOP - BOTTOM);
+            format!("{x:.1},{y:.1}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Lowest and highest value of a series, for the text summary.
+fn range(points: &[FleetPoint], value: fn(&FleetPoint) -> i64) -> (i64, i64) {
+    let values = points.iter().map(value);
+    (values.clone().min().unwrap_or(0), values.max().unwrap_or(0))
+}
+
+fn label(window: &str) -> &'static str {
+    match window {
+        "24h" => "the last 24 hours",
+        "7d" => "the last 7 days",
+        _ => "the last hour",
+    }
+}
+
+/// The chart of one history, with a text summary for screen readers and
+/// tests alike.
+pub fn fleet_chart(h: FleetHistory) -> impl IntoView {
+    let points = h.points;
+    let when = label(&h.window);
+    if points.len() < 2 {
+        return view! { <p class="muted">"No history yet: the fleet is sampled every 10 seconds."</p> }
+            .into_any();
+    }
+    let online = |p: &FleetPoint| p.online;
+    let offline = |p: &FleetPoint| p.offline;
+    let max = points
+        .iter()
+        .map(|p| p.online.max(p.offline))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let (on_lo, on_hi) = range(&points, online);
+    let (off_lo, off_hi) = range(&points, offline);
+    let summary = format!("Over {when}: online {on_lo}–{on_hi}, offline {off_lo}–{off_hi}");
+    let (start, end) = (points[0].at, points[points.len() - 1].at);
+    let baseline = HEIGHT - BOTTOM;
+    view! {
+        <figure class="chart">
+            <svg
+                viewBox=format!("0 0 {WIDTH} {HEIGHT}")
+                role="img"
+                aria-label=format!("Online and offline products over {when}")
+            >
+                <line class="axis" x1=LEFT y1=TOP x2=LEFT y2=baseline/>
+                <line class="axis" x1=LEFT y1=baseline x2=WIDTH - RIGHT y2=baseline/>
+                <text class="tick" x=LEFT - 6.0 y=TOP + 10.0 text-anchor="end">{max.to_string()}</text>
+                <text class="tick" x=LEFT - 6.0 y=baseline text-anchor="end">"0"</text>
+                <text class="tick" x=LEFT y=HEIGHT - 8.0>{format_utc(start)}</text>
+                <text class="tick" x=WIDTH - RIGHT y=HEIGHT - 8.0 text-anchor="end">{format_utc(end)}</text>
+                <polyline class="series-online" points=polyline(&points, online, max)/>
+                <polyline class="series-offline" points=polyline(&points, offline, max)/>
+            </svg>
+            <figcaption>
+                <span class="key key-online">"Online"</span>
+                <span class="key key-offline">"Offline"</span>
+                <span class="muted">{summary}</span>
+            </figcaption>
+        </figure>
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(at: i64, online: i64) -> FleetPoint {
+        FleetPoint {
+            at,
+            online,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn series_span_the_plot_area() {
+        let line = polyline(&[point(0, 0), point(10, 5)], |p| p.online, 5);
+        assert_eq!(
+            line,
+            format!(
+                "{LEFT:.1},{:.1} {:.1},{TOP:.1}",
+                HEIGHT - BOTTOM,
+                WIDTH - RIGHT
+            )
+        );
+    }
+
+    #[test]
+    fn ranges_cover_the_series() {
+        let points = [point(0, 3), point(1, 9), point(2, 4)];
+        assert_eq!(range(&points, |p| p.online), (3, 9));
+    }
+}

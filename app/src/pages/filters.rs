@@ -1,0 +1,43 @@
+//! Page filters kept in the address bar, so a filtered view is a bookmark
+//! and survives a reload or a failover (which keeps path and query).
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_location, use_navigate, use_query_map};
+use leptos_router::NavigateOptions;
+
+use crate::params::with_pairs;
+
+/// A text filter read from the query key `key` (empty when absent).
+pub fn from_query(key: &'static str) -> RwSignal<String> {
+    let query = use_query_map();
+    RwSignal::new(query.read_untracked().get(key).unwrap_or_default())
+}
+
+/// Rewrites the URL (replacing the history entry) whenever one of the
+/// filters changes; each is written under its key, empty ones are left out.
+pub fn keep_in_url(filters: Vec<(&'static str, RwSignal<String>)>) {
+    let location = use_location();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        let set: Vec<(&str, String)> = filters.iter().map(|(k, v)| (*k, v.get())).collect();
+        let search = location.search.get_untracked();
+        let query = with_pairs(&search, &set);
+        if query == search.trim_start_matches('?') {
+            return;
+        }
+        let path = location.pathname.get_untracked();
+        let url = if query.is_empty() {
+            path
+        } else {
+            format!("{path}?{query}")
+        };
+        navigate(
+            &url,
+            NavigateOptions {
+                replace: true,
+                scroll: false,
+                ..Default::default()
+            },
+        );
+    });
+}

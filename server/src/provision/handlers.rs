@@ -1,0 +1,57 @@
+//! `POST /api/v1/provision/hello`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::{process, store, LEASE};
+use crate::error::{ApiError, Json};
+use crate::AppState;
+
+#[derive(Deserialize)]
+pub struct Hello {
+    enrollment_secret: String,
+    uuid: String,
+    ip: String,
+}
+
+#[derive(Serialize)]
+pub struct Accepted {
+    request_id: String,
+}
+
+/// Logs the request with this node and processes it here, right away.
+pub async fn hello(
+    State(app): State<AppState>,
+    Json(hello): Json<Hello>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    if !crate::enrollment::accepts(&app.db, &hello.enrollment_secret).await? {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_enrollment_secret",
+            "the enrollment secret is wrong",
+        ));
+    }
+    let uuid = uuid::Uuid::parse_str(hello.uuid.trim())
+        .map_err(|_| ApiError::bad_request("invalid_hello", "uuid must be a UUID"))?
+        .hyphenated()
+        .to_string();
+    let ip: std::net::IpAddr = hello.ip.trim().parse().map_err(|_| {
+        ApiError::bad_request("invalid_hello", "ip must be an IPv4 or IPv6 address")
+    })?;
+    let request = store::Request {
+        id: uuid::Uuid::new_v4().to_string(),
+        uuid,
+        ip: ip.to_string(),
+        received_by: app.node.name.clone(),
+    };
+    store::log(&app.db, &request, LEASE.as_millis() as i64).await?;
+    let id = request.id.clone();
+    tokio::spawn(async move {
+        if let Err(e) = process(&app, &request).await {
+            // The lease runs out and the rescue tries again.
+            tracing::warn!(request = %request.id, error = %e, "provisioning request failed; will retry");
+        }
+    });
+    Ok((StatusCode::ACCEPTED, Json(Accepted { request_id: id })))
+}

@@ -1,0 +1,232 @@
+//! The shared command queue, routed by node affinity.
+//!
+//! Operators queue commands for products. Each product has a **home node**
+//! (the node that most recently received liveness from it directly, see
+//! `products`). For two-way products the home node claims the item, wakes
+//! the product (a signed HTTP callback) and the product fetches it; another
+//! node may claim it only when the home node is non-operational or has left
+//! it unclaimed past the affinity timeout. A node that cannot reach the
+//! product releases the item with backoff instead of failing it. One-way
+//! products receive their commands when they poll, on any node.
+//!
+//! Claims are leases: an item held by a node that dies goes back to the
+//! queue when its lease runs out ([`rescue`], a cluster-wide singleton).
+//!
+//! - [`store`]: all SQL of the queue; [`dispatch`]: each node's claim and
+//!   notify loop; [`handlers`]: the console's API.
+
+pub mod dispatch;
+pub mod handlers;
+pub mod rescue;
+pub mod store;
+
+use std::time::Duration;
+
+/// Largest `args` object of a command.
+pub const MAX_ARGS_BYTES: usize = 8 * 1024;
+/// Largest result output kept.
+pub const MAX_OUTPUT_BYTES: usize = 16 * 1024;
+
+/// Where a command is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommandState {
+    Queued,
+    Dispatched,
+    Delivered,
+    Succeeded,
+    Failed,
+    Expired,
+    Dead,
+}
+
+impl CommandState {
+    pub const ALL: [CommandState; 7] = [
+        Self::Queued,
+        Self::Dispatched,
+        Self::Delivered,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Expired,
+        Self::Dead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Dispatched => "dispatched",
+            Self::Delivered => "delivered",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Expired => "expired",
+            Self::Dead => "dead",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// No further change happens to a command in this state.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Succeeded | Self::Failed | Self::Expired | Self::Dead
+        )
+    }
+}
+
+/// How queued work finds a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Routing {
+    /// The product's home node first; others only as a fallback, and a node
+    /// that cannot reach the product releases the item.
+    Affinity,
+    /// Any node takes any item and fails what it cannot reach: the old
+    /// "hit and miss" shared queue, kept only to measure the difference.
+    Shared,
+}
+
+impl std::str::FromStr for Routing {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "affinity" => Ok(Self::Affinity),
+            "shared" => Ok(Self::Shared),
+            other => Err(format!(
+                "unknown queue routing {other:?} (expected affinity or shared)"
+            )),
+        }
+    }
+}
+
+/// The queue's timings and limits (part of the node configuration).
+#[derive(Clone, Debug)]
+pub struct QueueConfig {
+    pub routing: Routing,
+    /// How long the home node has to claim an item before others may.
+    pub affinity_timeout: Duration,
+    /// How long a claim or a delivery holds an item.
+    pub lease: Duration,
+    /// Attempts (claims and deliveries) before an item is `dead`.
+    pub max_attempts: u32,
+    /// A command not finished by then is `expired`.
+    pub ttl: Duration,
+    /// First retry delay; doubles each attempt up to `backoff_max`.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            routing: Routing::Affinity,
+            affinity_timeout: Duration::from_secs(3),
+            lease: Duration::from_secs(30),
+            max_attempts: 5,
+            ttl: Duration::from_secs(24 * 3600),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Delay before retry number `attempt` (1 for the first retry): exponential
+/// from `base`, capped at `max`, with "equal jitter" (half fixed, half
+/// random, `unit` in [0, 1)) so that items released together spread out.
+pub fn backoff(attempt: u32, base: Duration, max: Duration, unit: f64) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+    let capped = exp.min(max);
+    capped / 2 + capped.mul_f64(unit.clamp(0.0, 1.0) / 2.0)
+}
+
+/// A command as an operator asks for it; checked by [`validate`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewCommand {
+    pub product_id: String,
+    pub kind: String,
+    /// A JSON object, as text.
+    pub args: String,
+    pub created_by: String,
+}
+
+/// Checks kind and arguments; the message says what is wrong.
+pub fn validate(kind: &str, args: &serde_json::Value) -> Result<String, String> {
+    let kind_ok = (1..=64).contains(&kind.len())
+        && kind
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !kind_ok {
+        return Err("kind must be 1 to 64 lowercase letters, digits or _".into());
+    }
+    let args = match args {
+        serde_json::Value::Null => "{}".to_owned(),
+        serde_json::Value::Object(_) => args.to_string(),
+        _ => return Err("args must be a JSON object".into()),
+    };
+    if args.len() > MAX_ARGS_BYTES {
+        return Err(format!("args must be at most {MAX_ARGS_BYTES} bytes"));
+    }
+    Ok(args)
+}
+
+/// Cuts a result's output to [`MAX_OUTPUT_BYTES`] on a character boundary.
+pub fn clip_output(mut output: String) -> String {
+    if output.len() > MAX_OUTPUT_BYTES {
+        let mut end = MAX_OUTPUT_BYTES;
+        while !output.is_char_boundary(end) {
+            end -= 1;
+        }
+        output.truncate(end);
+        output.push('…');
+    }
+    output
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_jitter_in_the_upper_half() {
+        let (base, max) = (Duration::from_secs(1), Duration::from_secs(60));
+        assert_eq!(backoff(1, base, max, 0.0), Duration::from_millis(500));
+        assert_eq!(backoff(1, base, max, 0.999_999).as_millis(), 999);
+        assert_eq!(backoff(3, base, max, 0.0), Duration::from_secs(2));
+        assert_eq!(backoff(30, base, max, 0.0), Duration::from_secs(30));
+        assert!(backoff(30, base, max, 0.5) <= max);
+    }
+
+    #[test]
+    fn states_round_trip_and_know_when_they_are_final() {
+        for s in CommandState::ALL {
+            assert_eq!(CommandState::parse(s.as_str()), Some(s));
+        }
+        assert!(CommandState::Dead.is_final());
+        assert!(!CommandState::Delivered.is_final());
+        assert_eq!(CommandState::parse("done"), None);
+    }
+
+    #[test]
+    fn commands_need_a_plain_kind_and_object_args() {
+        assert_eq!(validate("ping", &json!(null)).unwrap(), "{}");
+        assert_eq!(
+            validate("restart_service", &json!({"service": "sshd"})).unwrap(),
+            r#"{"service":"sshd"}"#
+        );
+        assert!(validate("Ping!", &json!({})).is_err());
+        assert!(validate("", &json!({})).is_err());
+        assert!(validate("ping", &json!([1])).is_err());
+        let big = json!({"x": "a".repeat(MAX_ARGS_BYTES)});
+        assert!(validate("ping", &big).unwrap_err().contains("at most"));
+    }
+
+    #[test]
+    fn long_output_is_clipped_on_a_character_boundary() {
+        let clipped = clip_output("é".repeat(MAX_OUTPUT_BYTES));
+        assert!(clipped.len() <= MAX_OUTPUT_BYTES + '…'.len_utf8());
+        assert!(clipped.ends_with('…'));
+    }
+}

@@ -1,0 +1,167 @@
+//! Cluster administration around the fleet: console users, the enrollment
+//! secret (seeded from the configuration, rotated by admins) and the
+//! fleet's status over time.
+
+mod common;
+
+use std::time::Duration;
+
+use app::api::NodeRole;
+use common::products::{fast_config, register};
+use common::{client, error_code, get, login, post, user_session};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use server::config::{Secret, DEFAULT_ENROLLMENT_SECRET};
+use server::testkit::{self, TestNode};
+
+async fn register_with(node: &str, secret: &str) -> StatusCode {
+    client()
+        .post(format!("{node}/api/v1/products/register"))
+        .json(&json!({
+            "enrollment_secret": secret, "uuid": uuid::Uuid::new_v4().to_string(),
+            "name": "fw", "product_type": "firewall", "version": "1"
+        }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn admins_add_users_and_nobody_else_does() {
+    for db in testkit::databases().await {
+        let a = TestNode::start(testkit::config(&db, "node-a", NodeRole::Active)).await;
+        let admin = login(&a.url).await;
+        let viewer = user_session(&a.url, &admin, "viewer1", "viewer").await;
+        let (status, me) = get(&format!("{}/api/v1/me", a.url), Some(&viewer)).await;
+        assert_eq!(status, 200, "{}", db.engine);
+        assert_eq!(me, json!({"username": "viewer1", "role": "viewer"}));
+
+        let users = format!("{}/api/v1/users", a.url);
+        let new = json!({"username": "x1", "password": "long enough pw", "role": "admin"});
+        let (status, body) = post(&users, Some(&viewer), new.clone()).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::FORBIDDEN, "forbidden")
+        );
+        let (status, _) = post(&users, None, new).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let again = json!({"username": "viewer1", "password": "long enough pw", "role": "viewer"});
+        let (status, body) = post(&users, Some(&admin), again).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::CONFLICT, "user_exists")
+        );
+        let short = json!({"username": "v2", "password": "short", "role": "viewer"});
+        let (status, body) = post(&users, Some(&admin), short).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::BAD_REQUEST, "invalid_user")
+        );
+        let role = json!({"username": "v2", "password": "long enough pw", "role": "root"});
+        let (status, _) = post(&users, Some(&admin), role).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        a.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_rotated_enrollment_secret_applies_on_every_node_at_once() {
+    for db in testkit::databases().await {
+        let a = TestNode::start(testkit::config(&db, "node-a", NodeRole::Active)).await;
+        let b = TestNode::start(testkit::config(&db, "node-b", NodeRole::Active)).await;
+        let admin = login(&a.url).await;
+        let (status, body) = get(&format!("{}/api/v1/enrollment", a.url), Some(&admin)).await;
+        assert_eq!(status, 200, "{}: {body}", db.engine);
+        assert_eq!(body["secret"], DEFAULT_ENROLLMENT_SECRET);
+        assert_eq!(body["is_default"], true);
+        assert_eq!(body["updated_by"], "configuration");
+
+        let operator = user_session(&a.url, &admin, "op", "operator").await;
+        let (status, _) = get(&format!("{}/api/v1/enrollment", a.url), Some(&operator)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "operators do not see it");
+        let rotate = format!("{}/api/v1/enrollment/rotate", a.url);
+        let (status, _) = post(&rotate, Some(&operator), Value::Null).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "operators do not rotate it");
+
+        let (status, rotated) = post(&rotate, Some(&admin), Value::Null).await;
+        assert_eq!(status, 200, "{rotated}");
+        let secret = rotated["secret"].as_str().unwrap().to_owned();
+        assert_ne!(secret, DEFAULT_ENROLLMENT_SECRET);
+        assert_eq!(
+            (rotated["is_default"].clone(), rotated["updated_by"].clone()),
+            (json!(false), json!("admin"))
+        );
+        // The other node refuses the old secret and takes the new one.
+        assert_eq!(
+            register_with(&b.url, DEFAULT_ENROLLMENT_SECRET).await,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(register_with(&b.url, &secret).await, StatusCode::OK);
+
+        // A restart with the same configuration keeps the rotated secret…
+        b.stop().await;
+        let b = TestNode::start(testkit::config(&db, "node-b", NodeRole::Active)).await;
+        assert_eq!(
+            register_with(&b.url, &secret).await,
+            StatusCode::OK,
+            "{}",
+            db.engine
+        );
+        // …and a node configured with a new secret sets it for the cluster.
+        let mut config = testkit::config(&db, "node-c", NodeRole::Active);
+        config.enrollment_secret = Secret::new("configured-anew-0123456789");
+        let c = TestNode::start(config).await;
+        assert_eq!(
+            register_with(&a.url, "configured-anew-0123456789").await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            register_with(&a.url, &secret).await,
+            StatusCode::UNAUTHORIZED
+        );
+        for node in [a, b, c] {
+            node.stop().await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_fleet_history_ends_with_the_counts_of_now() {
+    for db in testkit::databases().await {
+        let a = TestNode::start(fast_config(&db, "node-a")).await;
+        let cookie = login(&a.url).await;
+        for _ in 0..3 {
+            let (status, _) = register(&a.url, &uuid::Uuid::new_v4().to_string(), None).await;
+            assert_eq!(status, 200);
+        }
+        // The sweep holder takes its first sample as soon as it holds the lease.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let url = format!("{}/api/v1/products/history?window=1h", a.url);
+        let (status, body) = get(&url, Some(&cookie)).await;
+        assert_eq!(status, 200, "{}: {body}", db.engine);
+        let points = body["points"].as_array().unwrap();
+        assert!(points.len() >= 2, "a sample and now: {body}");
+        let last = points.last().unwrap();
+        assert_eq!(
+            (last["pending"].as_i64(), last["online"].as_i64()),
+            (Some(3), Some(0))
+        );
+        assert!(points
+            .windows(2)
+            .all(|w| w[0]["at"].as_i64() < w[1]["at"].as_i64()));
+
+        let (status, body) = get(
+            &format!("{}/api/v1/products/history?window=5y", a.url),
+            Some(&cookie),
+        )
+        .await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::BAD_REQUEST, "invalid_window")
+        );
+        let (status, _) = get(&url, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        a.stop().await;
+    }
+}

@@ -1,0 +1,555 @@
+//! The command queue on both databases: who may queue, one-way delivery by
+//! poll (and long poll), two-way delivery by callback, results, leases,
+//! retries, time to live, and provisioning.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::products::two_way::Callbacks;
+use common::products::*;
+use common::{error_code, get, login, post, user_session};
+use reqwest::header::AUTHORIZATION;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use server::config::{Config, DEFAULT_ENROLLMENT_SECRET};
+use server::testkit::{self, TestDb, TestNode};
+
+/// A node with quick queue timings.
+fn queue_config(db: &TestDb, name: &str) -> Config {
+    let mut c = fast_config(db, name);
+    c.queue.lease = Duration::from_secs(2);
+    c.queue.backoff_base = Duration::from_millis(200);
+    c.queue.backoff_max = Duration::from_millis(400);
+    c
+}
+
+async fn queue(node: &str, cookie: &str, product: &str, kind: &str) -> (StatusCode, Value) {
+    post(
+        &format!("{node}/api/v1/commands"),
+        Some(cookie),
+        json!({"product_id": product, "kind": kind, "args": {"n": 1}}),
+    )
+    .await
+}
+
+async fn command(node: &str, cookie: &str, id: &str) -> Value {
+    let (status, body) = get(&format!("{node}/api/v1/commands/{id}"), Some(cookie)).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// The command, once it exists.
+async fn command_soon(node: &str, cookie: &str, id: &str) -> Value {
+    for _ in 0..60 {
+        let (status, body) = get(&format!("{node}/api/v1/commands/{id}"), Some(cookie)).await;
+        if status == 200 {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("command {id} never appeared")
+}
+
+/// Waits until the command is in `state`.
+async fn wait_state(node: &str, cookie: &str, id: &str, state: &str, within: Duration) -> Value {
+    let until = Instant::now() + within;
+    loop {
+        let body = command_soon(node, cookie, id).await;
+        if body["command"]["state"] == state {
+            return body;
+        }
+        assert!(
+            Instant::now() < until,
+            "command still {} after {within:?}, wanted {state}: {body}",
+            body["command"]["state"]
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn poll(node: &str, p: &Product, wait_ms: u64) -> Vec<Value> {
+    let response = common::client()
+        .get(format!(
+            "{node}/api/v1/products/{}/commands?wait={wait_ms}",
+            p.id
+        ))
+        .header(AUTHORIZATION, format!("Bearer {}", p.key))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["commands"].as_array().unwrap().clone()
+}
+
+async fn result(node: &str, p: &Product, cid: &str, body: Value) -> (StatusCode, Value) {
+    let response = common::client()
+        .post(format!(
+            "{node}/api/v1/products/{}/commands/{cid}/result",
+            p.id
+        ))
+        .header(AUTHORIZATION, format!("Bearer {}", p.key))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Waits until the product exists with `status` (it may not exist yet).
+async fn wait_product(node: &str, cookie: &str, id: &str, status: &str) -> Value {
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (code, body) = get(&format!("{node}/api/v1/products/{id}"), Some(cookie)).await;
+        if code == 200 && body["product"]["status"] == status {
+            return body;
+        }
+        assert!(Instant::now() < until, "product {id}: {code} {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn notes(detail: &Value) -> Vec<String> {
+    detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}: {}",
+                e["node"].as_str().unwrap(),
+                e["state"].as_str().unwrap(),
+                e["note"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn operators_queue_commands_viewers_cannot_and_bad_requests_say_why() {
+    for db in testkit::databases().await {
+        let a = TestNode::start(queue_config(&db, "node-a")).await;
+        let admin = login(&a.url).await;
+        let p = registered(&a.url, &new_uuid()).await;
+        let viewer = user_session(&a.url, &admin, "viewer", "viewer").await;
+        let operator = user_session(&a.url, &admin, "operator", "operator").await;
+
+        let (status, body) = queue(&a.url, &viewer, &p.id, "ping").await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::FORBIDDEN, "forbidden"),
+            "{}",
+            db.engine
+        );
+        let (status, body) = queue(&a.url, &operator, &p.id, "ping").await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(
+            (body["state"].as_str(), body["created_by"].as_str()),
+            (Some("queued"), Some("operator"))
+        );
+        let (status, body) = queue(&a.url, &operator, &p.id, "Rm -rf").await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::BAD_REQUEST, "invalid_command")
+        );
+        let (status, _) = queue(&a.url, &operator, &new_uuid(), "ping").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, body) = post(
+            &format!("{}/api/v1/commands", a.url),
+            Some(&operator),
+            json!({"product_id": p.id, "kind": "ping", "args": [1]}),
+        )
+        .await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::BAD_REQUEST, "invalid_command")
+        );
+
+        // The viewer still reads the queue.
+        let (status, page) = get(
+            &format!("{}/api/v1/commands?state=queued", a.url),
+            Some(&viewer),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(page["total"], 1);
+        let (status, body) = get(
+            &format!("{}/api/v1/commands?state=done", a.url),
+            Some(&viewer),
+        )
+        .await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::BAD_REQUEST, "invalid_state")
+        );
+        a.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn one_way_products_get_commands_by_poll_and_repeated_results_are_harmless() {
+    for db in testkit::databases().await {
+        let a = TestNode::start(queue_config(&db, "node-a")).await;
+        let b = TestNode::start(queue_config(&db, "node-b")).await;
+        let cookie = login(&a.url).await;
+        let p = registered(&a.url, &new_uuid()).await;
+        let other = registered(&a.url, &new_uuid()).await;
+        assert!(
+            poll(&b.url, &p, 0).await.is_empty(),
+            "{}: nothing queued yet",
+            db.engine
+        );
+
+        let (_, queued) = queue(&a.url, &cookie, &p.id, "collect_inventory").await;
+        let cid = queued["id"].as_str().unwrap().to_owned();
+        // Any node delivers to a polling product.
+        let got = poll(&b.url, &p, 0).await;
+        assert_eq!(got.len(), 1, "{}", db.engine);
+        assert_eq!(
+            (got[0]["id"].as_str(), got[0]["kind"].as_str()),
+            (Some(cid.as_str()), Some("collect_inventory"))
+        );
+        assert_eq!(got[0]["args"], json!({"n": 1}));
+        assert!(
+            poll(&b.url, &p, 0).await.is_empty(),
+            "delivered once while its lease runs"
+        );
+        assert_eq!(
+            command(&a.url, &cookie, &cid).await["command"]["state"],
+            "delivered"
+        );
+
+        let (status, body) = result(&b.url, &other, &cid, json!({"status": "succeeded"})).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "not its command"
+        );
+        let (status, body) = result(&b.url, &p, &cid, json!({"status": "done"})).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::BAD_REQUEST, "invalid_result")
+        );
+        let ok = json!({"status": "succeeded", "output": {"cpus": 2}});
+        assert_eq!(
+            result(&b.url, &p, &cid, ok.clone()).await.0,
+            StatusCode::NO_CONTENT
+        );
+        let late = json!({"status": "failed", "output": "again"});
+        assert_eq!(
+            result(&a.url, &p, &cid, late).await.0,
+            StatusCode::NO_CONTENT,
+            "repeating is harmless"
+        );
+        let detail = command(&a.url, &cookie, &cid).await;
+        assert_eq!(detail["command"]["state"], "succeeded");
+        assert_eq!(detail["output"], r#"{"cpus":2}"#);
+        let timeline = notes(&detail);
+        assert_eq!(timeline.len(), 3, "{timeline:?}");
+        assert!(
+            timeline[0].starts_with("node-a queued: queued by admin"),
+            "{timeline:?}"
+        );
+        assert!(timeline[1].starts_with("node-b delivered"), "{timeline:?}");
+        assert!(timeline[2].starts_with("node-b succeeded"), "{timeline:?}");
+        a.stop().await;
+        b.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_waiting_poll_returns_as_soon_as_a_command_is_queued_on_another_node() {
+    for db in testkit::databases().await {
+        let a = TestNode::start(queue_config(&db, "node-a")).await;
+        let b = TestNode::start(queue_config(&db, "node-b")).await;
+        let cookie = login(&a.url).await;
+        let p = registered(&a.url, &new_uuid()).await;
+        let started = Instant::now();
+        let waiting = tokio::spawn({
+            let (url, p) = (
+                b.url.clone(),
+                Product {
+                    id: p.id.clone(),
+                    key: p.key.clone(),
+                    udp: p.udp.clone(),
+                },
+            );
+            async move { poll(&url, &p, 10_000).await }
+        });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        queue(&a.url, &cookie, &p.id, "ping").await;
+        let got = waiting.await.unwrap();
+        let took = started.elapsed();
+        assert_eq!(got.len(), 1, "{}", db.engine);
+        assert!(
+            took < Duration::from_secs(3),
+            "{}: the poll took {took:?}",
+            db.engine
+        );
+        a.stop().await;
+        b.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn two_way_products_are_woken_through_their_callback_and_the_wake_is_liveness() {
+    for db in testkit::databases().await {
+        let a = TestNode::start(queue_config(&db, "node-a")).await;
+        let cookie = login(&a.url).await;
+        let callbacks = Callbacks::default();
+        let base = callbacks.serve([127, 0, 0, 1]).await;
+        let uuid = new_uuid();
+        let (status, body) = register(&a.url, &uuid, Some(&format!("{base}{uuid}"))).await;
+        assert_eq!(status, 200);
+        let p = Product {
+            id: body["product_id"].as_str().unwrap().into(),
+            key: body["key"].as_str().unwrap().into(),
+            udp: String::new(),
+        };
+        callbacks.add(&p.id, &p.key, &a.url);
+        callbacks.set_fetch(&p.id, false);
+        let response = common::client()
+            .post(format!("{}/api/v1/products/{}/handshake", a.url, p.id))
+            .header(AUTHORIZATION, format!("Bearer {}", p.key))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        let handshake: Value = response.json().await.unwrap();
+        assert_eq!(handshake["mode"], "two_way", "{}", db.engine);
+        // The handshake's callback test is a notification, and proof of
+        // life: the product is online without a heartbeat.
+        let product = wait_status(&a.url, &cookie, &p.id, "online", Duration::from_secs(3)).await;
+        assert_eq!(product["history"][0]["cause"], "notification answered");
+        callbacks.set_fetch(&p.id, true);
+
+        let (_, queued) = queue(&a.url, &cookie, &p.id, "ping").await;
+        let cid = queued["id"].as_str().unwrap();
+        let detail = wait_state(&a.url, &cookie, cid, "succeeded", Duration::from_secs(5)).await;
+        let timeline = notes(&detail);
+        assert!(
+            timeline[1].contains("dispatched: claimed as the product's home node"),
+            "{timeline:?}"
+        );
+        assert!(
+            timeline
+                .iter()
+                .any(|n| n.contains("product notified (callback answered)")),
+            "{timeline:?}"
+        );
+        assert!(
+            timeline.iter().any(|n| n.starts_with("node-a delivered")),
+            "{timeline:?}"
+        );
+        assert_eq!(
+            callbacks
+                .bad_signatures
+                .load(std::sync::atomic::Ordering::Relaxed),
+            0
+        );
+        a.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn unreachable_two_way_products_are_retried_with_backoff_then_dead() {
+    for db in testkit::databases().await {
+        let mut config = queue_config(&db, "node-a");
+        config.queue.max_attempts = 3;
+        let a = TestNode::start(config).await;
+        let cookie = login(&a.url).await;
+        let callbacks = Callbacks::default();
+        let base = callbacks.serve([127, 0, 0, 1]).await;
+        let uuid = new_uuid();
+        let (_, body) = register(&a.url, &uuid, Some(&format!("{base}{uuid}"))).await;
+        let p = Product {
+            id: body["product_id"].as_str().unwrap().into(),
+            key: body["key"].as_str().unwrap().into(),
+            udp: String::new(),
+        };
+        callbacks.add(&p.id, &p.key, &a.url);
+        common::client()
+            .post(format!("{}/api/v1/products/{}/handshake", a.url, p.id))
+            .header(AUTHORIZATION, format!("Bearer {}", p.key))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        callbacks.set_answer(&p.id, 503);
+
+        let (_, queued) = queue(&a.url, &cookie, &p.id, "ping").await;
+        let cid = queued["id"].as_str().unwrap();
+        let detail = wait_state(&a.url, &cookie, cid, "dead", Duration::from_secs(10)).await;
+        assert_eq!(detail["command"]["attempts"], 3, "{}", db.engine);
+        let timeline = notes(&detail);
+        let releases: Vec<&String> = timeline
+            .iter()
+            .filter(|n| n.contains("released, retry in"))
+            .collect();
+        assert_eq!(releases.len(), 2, "{timeline:?}");
+        assert!(
+            timeline
+                .last()
+                .unwrap()
+                .contains("callback failed: HTTP 503; dead after 3 attempt(s)"),
+            "{timeline:?}"
+        );
+        let events = detail["events"].as_array().unwrap();
+        let claims: Vec<i64> = events
+            .iter()
+            .filter(|e| e["state"] == "dispatched")
+            .map(|e| e["at"].as_i64().unwrap())
+            .collect();
+        assert_eq!(claims.len(), 3);
+        // Backoff: 100–200 ms, then 200–400 ms (plus at most a dispatcher tick).
+        assert!(claims[1] - claims[0] >= 100, "{claims:?}");
+        assert!(claims[2] - claims[1] >= 200, "{claims:?}");
+        a.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn an_unanswered_delivery_is_queued_again_when_its_lease_runs_out() {
+    for db in testkit::databases().await {
+        let a = TestNode::start(queue_config(&db, "node-a")).await;
+        let cookie = login(&a.url).await;
+        let p = registered(&a.url, &new_uuid()).await;
+        let (_, queued) = queue(&a.url, &cookie, &p.id, "ping").await;
+        let cid = queued["id"].as_str().unwrap();
+        assert_eq!(poll(&a.url, &p, 0).await.len(), 1);
+        // No result: after the 2 s lease (and a backoff) it comes again.
+        let detail = wait_state(&a.url, &cookie, cid, "queued", Duration::from_secs(5)).await;
+        assert!(
+            notes(&detail)
+                .last()
+                .unwrap()
+                .contains("lease of node-a ran out; queued again"),
+            "{}",
+            db.engine
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let again = poll(&a.url, &p, 0).await;
+        assert_eq!(again.len(), 1, "at-least-once: delivered again");
+        assert_eq!(again[0]["id"], cid);
+        assert_eq!(
+            command(&a.url, &cookie, cid).await["command"]["attempts"],
+            2
+        );
+        a.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn commands_past_their_time_to_live_expire() {
+    for db in testkit::databases().await {
+        let mut config = queue_config(&db, "node-a");
+        config.queue.ttl = Duration::from_secs(1);
+        let a = TestNode::start(config).await;
+        let cookie = login(&a.url).await;
+        let p = registered(&a.url, &new_uuid()).await;
+        let (_, queued) = queue(&a.url, &cookie, &p.id, "ping").await;
+        let cid = queued["id"].as_str().unwrap();
+        let detail = wait_state(&a.url, &cookie, cid, "expired", Duration::from_secs(4)).await;
+        assert!(
+            notes(&detail).last().unwrap().contains("time to live"),
+            "{}",
+            db.engine
+        );
+        assert!(
+            poll(&a.url, &p, 0).await.is_empty(),
+            "expired commands are not delivered"
+        );
+        a.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn provisioning_hellos_are_processed_by_the_node_that_received_them() {
+    for db in testkit::databases().await {
+        let a = TestNode::start(queue_config(&db, "node-a")).await;
+        let b = TestNode::start(queue_config(&db, "node-b")).await;
+        let cookie = login(&a.url).await;
+        let hello = |secret: &str, uuid: &str, ip: &str| json!({"enrollment_secret": secret, "uuid": uuid, "ip": ip});
+        let url = format!("{}/api/v1/provision/hello", b.url);
+        let device = new_uuid();
+        let (status, body) = post(&url, None, hello("wrong", &device, "10.0.0.7")).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::UNAUTHORIZED, "bad_enrollment_secret")
+        );
+        let (status, body) = post(
+            &url,
+            None,
+            hello(DEFAULT_ENROLLMENT_SECRET, &device, "10.0.0.300"),
+        )
+        .await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::BAD_REQUEST, "invalid_hello")
+        );
+        let (status, body) = post(
+            &url,
+            None,
+            hello(DEFAULT_ENROLLMENT_SECRET, &device, "10.0.0.7"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{}: {body}", db.engine);
+        let request = body["request_id"].as_str().unwrap().to_owned();
+
+        // The device is an unmanaged product with a provision command, both
+        // made by node-b.
+        let detail = wait_product(&a.url, &cookie, &device, "unmanaged").await;
+        assert_eq!(detail["product"]["name"], "device 10.0.0.7");
+        let c = wait_state(&a.url, &cookie, &request, "queued", Duration::from_secs(3)).await;
+        assert_eq!(c["command"]["kind"], "provision");
+        assert_eq!(c["command"]["created_by"], "provisioning (node-b)");
+        assert_eq!(c["args"], json!({"ip": "10.0.0.7", "request_id": request}));
+        assert!(notes(&c)[0].starts_with("node-b queued"), "{:?}", notes(&c));
+
+        // Its agent registers: the same product, now managed, gets the command.
+        let agent = registered(&a.url, &device).await;
+        let got = poll(&a.url, &agent, 0).await;
+        assert_eq!(got.len(), 1, "{}", db.engine);
+        assert_eq!(got[0]["kind"], "provision");
+        a.stop().await;
+        b.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_provisioning_request_whose_node_died_is_taken_over_after_its_lease() {
+    for db in testkit::databases().await {
+        let store = server::db::Db::connect(&db.url).await.unwrap();
+        let device = new_uuid();
+        // Logged by a node that died before processing it; its lease is over.
+        let request = server::provision::store::Request {
+            id: new_uuid(),
+            uuid: device.clone(),
+            ip: "192.0.2.9".into(),
+            received_by: "node-gone".into(),
+        };
+        server::provision::store::log(&store, &request, -1)
+            .await
+            .unwrap();
+        let a = TestNode::start(queue_config(&db, "node-a")).await;
+        let cookie = login(&a.url).await;
+        wait_product(&a.url, &cookie, &device, "unmanaged").await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (_, state, processed_by) = server::provision::store::get(&store, &request.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (state.as_str(), processed_by.as_deref()),
+            ("done", Some("node-a")),
+            "{}",
+            db.engine
+        );
+        let c = command_soon(&a.url, &cookie, &request.id).await;
+        assert_eq!(c["command"]["created_by"], "provisioning (node-gone)");
+        a.stop().await;
+        store.close().await;
+    }
+}
