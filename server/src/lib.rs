@@ -105,6 +105,15 @@ pub struct Shared {
     pub products: products::SharedProducts,
     /// Wakes this node's queue dispatcher (a command was queued here).
     pub queue_wake: Arc<tokio::sync::Notify>,
+    /// Moves busy state counters after commit (see `keepalive::bumper`).
+    pub bumper: Arc<keepalive::bumper::Bumper>,
+}
+
+impl Shared {
+    /// The commands changed: their counter moves shortly.
+    pub fn commands_changed(&self) {
+        self.bumper.mark(app::state::StateClass::Commands);
+    }
 }
 
 impl Shared {
@@ -210,6 +219,7 @@ pub struct Node {
     sweeper: AbortOnDrop,
     dispatcher: AbortOnDrop,
     rescuer: AbortOnDrop,
+    bumper: AbortOnDrop,
 }
 
 impl Node {
@@ -263,6 +273,7 @@ impl Node {
             closing: Arc::new(watch::channel(false).0),
             products: products.clone(),
             queue_wake: Default::default(),
+            bumper: Default::default(),
         }));
         auth::bootstrap_admin(&app).await?;
         nodes::store::refresh(&db, &node, true).await?;
@@ -296,6 +307,11 @@ impl Node {
             app.queue_wake.clone(),
         )));
         let rescuer = AbortOnDrop(tokio::spawn(queue::rescue::run(app.clone())));
+        let bumper = AbortOnDrop(tokio::spawn(keepalive::bumper::run(
+            db.clone(),
+            app.bumper.clone(),
+            app.closing.subscribe(),
+        )));
         let follower = AbortOnDrop(tokio::spawn(keepalive::watch::follow(
             db,
             config.database_url.expose().to_owned(),
@@ -311,6 +327,7 @@ impl Node {
             sweeper,
             dispatcher,
             rescuer,
+            bumper,
         })
     }
 
@@ -334,6 +351,7 @@ impl Node {
             sweeper,
             dispatcher,
             rescuer,
+            bumper,
         } = self;
         let (db, node, closing) = (app.db.clone(), app.node.clone(), app.closing.clone());
         tracing::info!(node = %node.name, role = %node.role.get(), url = %node.url, "node serving");
@@ -352,6 +370,7 @@ impl Node {
         registry.finish().await;
         flusher.finish().await;
         sweeper.finish().await;
+        bumper.finish().await;
         if let Err(e) = nodes::store::mark_stopped(&db, &node.name).await {
             tracing::warn!(error = %e, "could not mark the node stopped");
         }

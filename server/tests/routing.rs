@@ -91,9 +91,19 @@ async fn cluster(db: &TestDb, routing: Routing, callbacks: &Callbacks) -> Vec<Se
                     let p = Product {
                         id: body["product_id"].as_str().unwrap().into(),
                         key: body["key"].as_str().unwrap().into(),
-                        udp: String::new(),
+                        udp: body["udp_endpoint"].as_str().unwrap().into(),
                     };
                     callbacks.add(&p.id, &p.key, &url);
+                    // The hello ends the handshake's wait for it at once.
+                    let nonce = json!({"nonce": body["nonce"]}).to_string();
+                    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+                    socket
+                        .send_to(
+                            &datagram(&p, protocol::Kind::Hello, 1, nonce.as_bytes()),
+                            &p.udp,
+                        )
+                        .await
+                        .unwrap();
                     let reply: Value = common::client()
                         .post(format!("{url}/api/v1/products/{}/handshake", p.id))
                         .header(AUTHORIZATION, format!("Bearer {}", p.key))
@@ -110,7 +120,7 @@ async fn cluster(db: &TestDb, routing: Routing, callbacks: &Callbacks) -> Vec<Se
                 }
             })
             .collect();
-        let products = join_all_limited(registrations, 50).await;
+        let products = join_all_limited(registrations, 64).await;
         segments.push(Segment {
             node,
             reach,
@@ -284,6 +294,7 @@ async fn home_node_routing_delivers_everything_through_nodes_that_reach_the_prod
 
     let started = Instant::now();
     queue_all(&segments, &products, &cookie, COMMANDS_PER_PRODUCT).await;
+    eprintln!("queued in {:?}", started.elapsed());
     let total = (products.len() * COMMANDS_PER_PRODUCT) as i64;
     let a = segments[0].node.url.clone();
     let s = settle(&a, &cookie, total, Duration::from_secs(120)).await;

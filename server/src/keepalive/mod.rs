@@ -3,6 +3,7 @@
 //! (long poll) until a watched counter moves, so changes reach screens at
 //! once while each console sends about one request per interval.
 
+pub mod bumper;
 pub mod handlers;
 pub mod store;
 pub mod watch;

@@ -17,6 +17,22 @@ where
     Ok(())
 }
 
+/// Moves several counters at once, in a statement of its own (see
+/// [`super::bumper`]).
+pub async fn bump_positions(db: &Db, positions: &[usize]) -> Result<(), StoreError> {
+    let list = positions
+        .iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    sqlx::query(&format!(
+        "UPDATE state_counters SET value = value + 1 WHERE position IN ({list})"
+    ))
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
 /// The current state string.
 pub async fn read(db: &Db) -> Result<StateString, StoreError> {
     let values: Vec<i64> = sqlx::query_scalar("SELECT value FROM state_counters ORDER BY position")

@@ -281,6 +281,9 @@ pub async fn commands(
         let found =
             crate::queue::store::deliver(&app.db, &app.node.name, &product.id, lease, POLL_BATCH)
                 .await?;
+        if !found.is_empty() {
+            app.commands_changed();
+        }
         if !found.is_empty() || tokio::time::Instant::now() >= deadline || *closing.borrow() {
             let commands = found
                 .into_iter()
@@ -346,8 +349,11 @@ pub async fn result(
         crate::db::StoreError::NotFound => ApiError::not_found("no such command for this product"),
         other => other.into(),
     })?;
-    if let Completion::AlreadyFinal(state) = done {
-        tracing::debug!(command = %cid, state = state.as_str(), "repeated result ignored");
+    match done {
+        Completion::Recorded => app.commands_changed(),
+        Completion::AlreadyFinal(state) => {
+            tracing::debug!(command = %cid, state = state.as_str(), "repeated result ignored");
+        }
     }
     Ok(StatusCode::NO_CONTENT)
 }

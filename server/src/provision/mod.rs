@@ -39,6 +39,7 @@ pub async fn process(app: &AppState, request: &store::Request) -> Result<(), any
             i64::from(q.max_attempts),
         )
         .await?;
+        app.commands_changed();
         app.queue_wake.notify_one();
     }
     store::done(&app.db, &request.id, &app.node.name).await?;

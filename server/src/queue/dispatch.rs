@@ -117,6 +117,9 @@ async fn claim_round(
 ) -> Result<usize, crate::db::StoreError> {
     let claimed = store::claim(&app.db, &app.node.name, rules(app), room as i64).await?;
     let n = claimed.len();
+    if n > 0 {
+        app.commands_changed();
+    }
     for c in claimed {
         let app = app.clone();
         in_flight.spawn(async move { hand_over(&app, c).await });
@@ -145,17 +148,25 @@ async fn hand_over(app: &AppState, c: Claimed) {
                 let delay = retry_delay_ms(app, c.attempts);
                 let reason = why.to_string();
                 match store::release(&app.db, node, &c.id, delay, &reason, !c.stolen).await {
-                    Ok(Released::Dead) => {
-                        tracing::info!(command = %c.id, product = %c.product_id, "command dead: {why}");
+                    Ok(released) => {
+                        if released == Released::Dead {
+                            tracing::info!(command = %c.id, product = %c.product_id, "command dead: {why}");
+                        }
+                        if released != Released::NotHeld {
+                            app.commands_changed();
+                        }
                         Ok(())
                     }
-                    Ok(_) => Ok(()),
                     Err(e) => Err(e),
                 }
             }
             Routing::Shared => store::fail(&app.db, node, &c.id, &why.to_string())
                 .await
-                .map(|_| ()),
+                .map(|failed| {
+                    if failed {
+                        app.commands_changed();
+                    }
+                }),
         },
     };
     if let Err(e) = written {

@@ -28,6 +28,7 @@ pub async fn enqueue(app: &AppState, commands: Vec<NewCommand>) -> Result<Vec<St
         i64::from(q.max_attempts),
     )
     .await?;
+    app.commands_changed();
     app.queue_wake.notify_one();
     Ok(with_ids.into_iter().map(|(id, _)| id).collect())
 }

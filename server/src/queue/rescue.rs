@@ -44,6 +44,7 @@ pub async fn once(app: &AppState) -> Result<(), crate::db::StoreError> {
     })
     .await?;
     if done != store::Rescued::default() {
+        app.commands_changed();
         tracing::info!(
             requeued = done.requeued,
             dead = done.dead,

@@ -1,17 +1,16 @@
 //! All SQL of the command queue: enqueue, claim, release, deliver, complete
 //! and rescue (writes here; what the console reads in [`views`]). Every
 //! operation takes a batch, so a busy queue costs a few statements per
-//! batch, not per command.
+//! batch, not per command. The commands counter of the state string is
+//! moved by the callers, after commit (see `keepalive::bumper`).
 
 mod views;
 pub use views::*;
 
-use app::state::StateClass;
 use sqlx::Row;
 
 use super::{CommandState, NewCommand, Routing};
 use crate::db::{placeholders, Db, Dialect, StoreError};
-use crate::keepalive::store::bump;
 
 type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
@@ -22,22 +21,8 @@ pub struct Event<'a> {
     pub note: String,
 }
 
-/// Writes events and moves the commands counter of the state string.
-async fn record(
-    dialect: Dialect,
-    tx: &mut Tx,
-    node: &str,
-    events: &[Event<'_>],
-) -> Result<(), StoreError> {
-    write_events(dialect, tx, node, events).await?;
-    if !events.is_empty() {
-        bump(&mut **tx, StateClass::Commands).await?;
-    }
-    Ok(())
-}
-
 /// Writes events, many rows per statement.
-async fn write_events(
+async fn record(
     dialect: Dialect,
     tx: &mut Tx,
     node: &str,
@@ -378,7 +363,7 @@ pub async fn notified(db: &Db, node: &str, id: &str, how: &str) -> Result<(), St
             state,
             note: format!("product notified ({how})"),
         };
-        write_events(db.dialect(), &mut tx, node, &[event]).await?;
+        record(db.dialect(), &mut tx, node, &[event]).await?;
     }
     tx.commit().await?;
     Ok(())
