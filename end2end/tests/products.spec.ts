@@ -2,7 +2,7 @@
 // exactly ten go offline on screen without a reload.
 import { expect, test } from "@playwright/test";
 import { Cluster, Fleet, Node } from "./support/cluster";
-import { markDocument, openSignedIn, sameDocument } from "./support/console";
+import { hydrated, markDocument, openSignedIn, sameDocument } from "./support/console";
 
 let cluster: Cluster;
 let a: Node;
@@ -34,10 +34,22 @@ test("a fleet of 50 comes online, 10 stop and exactly 10 go offline, live", asyn
   // Still exactly ten a few heartbeats later.
   await page.waitForTimeout(2_500);
   await expect(stats.getByRole("link", { name: /^Offline/ })).toHaveText(/Offline\s*10$/);
+  // The chart of the last hour shows the drop.
+  await expect(page.getByRole("img", { name: "Online and offline products over the last hour" })).toBeVisible();
+  await expect(page.getByRole("figure")).toContainText("offline 0–10");
 
   // The product table lists the ten, and one of them tells its story.
   await stats.getByRole("link", { name: /^Offline/ }).click();
-  await expect(page.getByRole("status").filter({ hasText: "Showing" })).toHaveText("Showing 1–10 of 10 product(s)");
+  const summary = page.getByRole("status").filter({ hasText: "Showing" });
+  await expect(summary).toHaveText("Showing 1–10 of 10 product(s)");
+  // Filters live in the address bar: a reload keeps them.
+  await page.getByRole("combobox", { name: "Sort by" }).selectOption("last_seen");
+  await expect(page).toHaveURL(/sort=last_seen/);
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByRole("combobox", { name: "Status" })).toHaveValue("offline");
+  await expect(page.getByRole("combobox", { name: "Sort by" })).toHaveValue("last_seen");
+  await expect(summary).toHaveText("Showing 1–10 of 10 product(s)");
   await page.getByRole("row").nth(1).getByRole("link").click();
   await expect(page.getByRole("heading", { name: /e2e-000/ })).toBeVisible();
   const activity = page.getByRole("table", { name: "Activity" });

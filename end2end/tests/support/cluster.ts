@@ -46,6 +46,38 @@ async function waitHealthy(node: Node, deadlineMs = 20_000): Promise<void> {
 }
 
 const SIM = process.env.VIGIL_SIM_BIN ?? path.join(path.dirname(BIN), "vigil-sim");
+const AGENT = process.env.VIGIL_AGENT_BIN ?? path.join(path.dirname(BIN), "vigil-agent");
+
+/** A running vigil-agent: one managed product. */
+export class Agent {
+  private constructor(readonly process: ChildProcess, readonly output: string[]) {}
+
+  /**
+   * Starts an agent named `name` reporting to `node` every second; with
+   * `twoWay` it listens for the node's wake-up calls on loopback.
+   */
+  static async start(node: Node, name: string, dir: string, twoWay: boolean): Promise<Agent> {
+    const args = ["--server", node.url, "--enroll", "vigil-default-enrollment-secret", "--name", name,
+      "--interval", "1", "--state", path.join(dir, `${name}.json`)];
+    if (twoWay) args.push("--callback-listen", "127.0.0.1:0");
+    const child = spawn(AGENT, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const output: string[] = [];
+    const keep = (chunk: Buffer) => output.push(...chunk.toString().split("\n").filter(Boolean));
+    child.stdout!.on("data", keep);
+    child.stderr!.on("data", keep);
+    const agent = new Agent(child, output);
+    const until = Date.now() + 20_000;
+    while (!output.some((l) => l.startsWith("reporting to"))) {
+      if (child.exitCode !== null || Date.now() > until) throw new Error(`vigil-agent did not start: ${output.join(" | ")}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return agent;
+  }
+
+  kill(): void {
+    this.process.kill("SIGKILL");
+  }
+}
 
 /** A running vigil-sim: a fleet of virtual products. */
 export class Fleet {

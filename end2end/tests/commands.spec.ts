@@ -1,0 +1,63 @@
+// Commands from the console: an operator queues `ping` for a two-way agent
+// (woken through its callback) and a one-way agent (which polls), and sees
+// both succeed live, then follows one on the commands page.
+import { expect, test } from "@playwright/test";
+import { Agent, Cluster, Node } from "./support/cluster";
+import { markDocument, openSignedIn, sameDocument } from "./support/console";
+
+let cluster: Cluster;
+let a: Node;
+const agents: Agent[] = [];
+
+test.beforeEach(async () => {
+  cluster = new Cluster();
+  a = await cluster.start("node-a", "active", "127.0.0.1", { VIGIL_HEARTBEAT_INTERVAL: "1s" });
+});
+
+test.afterEach(async () => {
+  agents.forEach((agent) => agent.kill());
+  agents.length = 0;
+  await cluster.stopAll();
+});
+
+async function pingFromProductPage(page: import("@playwright/test").Page, name: string, mode: string) {
+  await page.goto(`${a.url}/products`);
+  await page.getByRole("searchbox", { name: "Search" }).fill(name);
+  await page.getByRole("link", { name, exact: true }).click();
+  await expect(page.getByRole("heading", { name: new RegExp(name) })).toBeVisible();
+  await expect(page.getByRole("definition").filter({ hasText: mode })).toBeVisible();
+  await markDocument(page);
+  const form = page.getByRole("form", { name: "Send a command" });
+  await form.getByLabel("Command").fill("ping");
+  await form.getByRole("button", { name: "Queue command" }).click();
+  await expect(form.getByRole("status")).toContainText("Queued.");
+  const commands = page.getByRole("table", { name: "Commands" });
+  await expect(commands.getByRole("row").nth(1)).toContainText("ping");
+  await expect(commands.getByRole("row").nth(1)).toContainText("succeeded", { timeout: 15_000 });
+  expect(await sameDocument(page)).toBe(true);
+}
+
+test("an operator pings a two-way and a one-way agent and sees both succeed live", async ({ page }) => {
+  agents.push(await Agent.start(a, "agent-two-way", cluster.dir, true));
+  agents.push(await Agent.start(a, "agent-one-way", cluster.dir, false));
+  await openSignedIn(page, `${a.url}/`, "node-a");
+  const stats = page.getByRole("region", { name: "Products by status" });
+  await expect(stats.getByRole("link", { name: /^Online/ })).toHaveText(/Online\s*2$/);
+
+  await pingFromProductPage(page, "agent-two-way", "two_way");
+  await pingFromProductPage(page, "agent-one-way", "one_way");
+
+  // The queue lists both; the two-way one tells how it was delivered.
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Commands" }).click();
+  const queue = page.getByRole("table", { name: "Commands" });
+  await expect(queue.getByRole("row").filter({ hasText: "succeeded" })).toHaveCount(2);
+  await page.getByRole("combobox", { name: "State" }).selectOption("succeeded");
+  await expect(page).toHaveURL(/state=succeeded/);
+  await queue.getByRole("row").filter({ hasText: "agent-two-way" }).getByRole("link").first().click();
+  const timeline = page.getByRole("table", { name: "Timeline" });
+  await expect(timeline).toContainText("claimed as the product's home node");
+  await expect(timeline).toContainText("product notified (callback answered)");
+  await expect(timeline).toContainText("fetched by the product");
+  await expect(timeline.getByRole("row").last()).toContainText("succeeded");
+  await expect(page.getByLabel("Result")).toContainText("pong");
+});
