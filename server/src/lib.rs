@@ -107,6 +107,8 @@ pub struct Shared {
     pub queue_wake: Arc<tokio::sync::Notify>,
     /// Moves busy state counters after commit (see `keepalive::bumper`).
     pub bumper: Arc<keepalive::bumper::Bumper>,
+    /// Products' fetches and results, written by group commit.
+    pub queue_io: queue::Io,
 }
 
 impl Shared {
@@ -220,6 +222,7 @@ pub struct Node {
     dispatcher: AbortOnDrop,
     rescuer: AbortOnDrop,
     bumper: AbortOnDrop,
+    queue_tasks: [AbortOnDrop; 2],
 }
 
 impl Node {
@@ -260,6 +263,8 @@ impl Node {
             .site_root(config.site_root.to_string_lossy().as_ref())
             .site_pkg_dir("pkg")
             .build();
+        let (queue_io, queue_tasks) =
+            queue::Io::start(db.clone(), config.node_name.clone(), config.queue.lease);
         let app = AppState(Arc::new(Shared {
             db: db.clone(),
             limiter: Arc::new(LoginLimiter::new(
@@ -274,6 +279,7 @@ impl Node {
             products: products.clone(),
             queue_wake: Default::default(),
             bumper: Default::default(),
+            queue_io,
         }));
         auth::bootstrap_admin(&app).await?;
         nodes::store::refresh(&db, &node, true).await?;
@@ -318,6 +324,7 @@ impl Node {
             app.state_watch.clone(),
         )));
         Ok(Node {
+            queue_tasks: queue_tasks.map(AbortOnDrop),
             app,
             listener,
             registry,
@@ -352,6 +359,7 @@ impl Node {
             dispatcher,
             rescuer,
             bumper,
+            queue_tasks,
         } = self;
         let (db, node, closing) = (app.db.clone(), app.node.clone(), app.closing.clone());
         tracing::info!(node = %node.name, role = %node.role.get(), url = %node.url, "node serving");
@@ -365,7 +373,7 @@ impl Node {
             closing.send_replace(true);
         })
         .await?;
-        drop((follower, udp, dispatcher, rescuer));
+        drop((follower, udp, dispatcher, rescuer, queue_tasks));
         // These stop between writes, and the flusher writes what it holds.
         registry.finish().await;
         flusher.finish().await;

@@ -50,6 +50,15 @@ impl Dialect {
         }
     }
 
+    /// Suffix of a `SELECT` whose rows the transaction is about to change:
+    /// PostgreSQL locks them (others wait); SQLite needs nothing.
+    pub fn lock_rows(self) -> &'static str {
+        match self {
+            Self::Sqlite => "",
+            Self::Postgres => " FOR UPDATE",
+        }
+    }
+
     /// Statement that opens a transaction that will write.
     ///
     /// SQLite must take the write lock up front: a deferred transaction that

@@ -22,7 +22,7 @@ use super::{Products, SharedProducts};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, Json, Query};
 use crate::nodes::store as nodes;
-use crate::queue::store::Completion;
+use crate::queue::store::{Ack, Completion};
 use crate::queue::{clip_output, CommandState};
 use crate::AppState;
 use app::state::StateClass;
@@ -212,9 +212,11 @@ pub async fn heartbeat(
                 format!("payload is over {} bytes", super::MAX_ACTIVITY_BYTES),
             ));
         }
-        Some(text) => Some(text.to_owned()),
+        Some(text) => Some(text.as_bytes()),
     };
-    record(&products, &product, Source::HttpHeartbeat, activity);
+    products
+        .recorder
+        .record_call(&product.id, now_ms(), Source::HttpHeartbeat, activity);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -259,8 +261,6 @@ pub struct PollQuery {
 
 /// Longest a poll may wait for a command.
 const MAX_POLL_WAIT: Duration = Duration::from_secs(30);
-/// Most commands handed over by one poll.
-const POLL_BATCH: i64 = 32;
 
 /// `GET /api/v1/products/{id}/commands?wait=<ms>`: hands the product its
 /// waiting commands; with `wait`, holds the request until one is queued
@@ -276,11 +276,17 @@ pub async fn commands(
     // Subscribed before looking, so a command queued meanwhile wakes us.
     let mut state = app.state_watch.subscribe();
     let mut closing = app.closing.subscribe();
-    let lease = app.config.queue.lease.as_millis() as i64;
     loop {
-        let found =
-            crate::queue::store::deliver(&app.db, &app.node.name, &product.id, lease, POLL_BATCH)
-                .await?;
+        let found = if crate::queue::store::waiting(&app.db, &product.id).await? {
+            app.queue_io
+                .deliveries
+                .submit(product.id.to_string())
+                .await
+                .ok_or_else(|| ApiError::internal("the node is stopping"))?
+                .map_err(ApiError::internal)?
+        } else {
+            Vec::new()
+        };
         if !found.is_empty() {
             app.commands_changed();
         }
@@ -336,19 +342,20 @@ pub async fn result(
         other => other.to_string(),
     };
     record(&app.products, &product, Source::CommandResult, None);
-    let done = crate::queue::store::complete(
-        &app.db,
-        &app.node.name,
-        &product.id,
-        &cid,
+    let ack = Ack {
+        product: product.id.to_string(),
+        command: cid.clone(),
         outcome,
-        &clip_output(output),
-    )
-    .await
-    .map_err(|e| match e {
-        crate::db::StoreError::NotFound => ApiError::not_found("no such command for this product"),
-        other => other.into(),
-    })?;
+        output: clip_output(output),
+    };
+    let done = app
+        .queue_io
+        .acks
+        .submit(ack)
+        .await
+        .ok_or_else(|| ApiError::internal("the node is stopping"))?
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("no such command for this product"))?;
     match done {
         Completion::Recorded => app.commands_changed(),
         Completion::AlreadyFinal(state) => {

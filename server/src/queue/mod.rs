@@ -15,12 +15,55 @@
 //! - [`store`]: all SQL of the queue; [`dispatch`]: each node's claim and
 //!   notify loop; [`handlers`]: the console's API.
 
+pub mod batch;
 pub mod dispatch;
 pub mod handlers;
 pub mod rescue;
 pub mod store;
 
 use std::time::Duration;
+
+/// The group-commit writers of products' fetches and results.
+#[derive(Clone)]
+pub struct Io {
+    pub deliveries: batch::Batcher<String, Result<Vec<store::Deliverable>, String>>,
+    pub acks: batch::Batcher<store::Ack, Result<Option<store::Completion>, String>>,
+}
+
+/// Most commands handed over by one fetch.
+pub const FETCH_LIMIT: usize = 32;
+
+impl Io {
+    /// Starts both writers for `node`.
+    pub fn start(
+        db: crate::db::Db,
+        node: String,
+        lease: Duration,
+    ) -> (Self, [tokio::task::JoinHandle<()>; 2]) {
+        let lease_ms = lease.as_millis() as i64;
+        let (d, n) = (db.clone(), node.clone());
+        let (deliveries, deliveries_task) = batch::Batcher::start(move |products: Vec<String>| {
+            let (db, node) = (d.clone(), n.clone());
+            async move {
+                let count = products.len();
+                match store::deliver_many(&db, &node, &products, lease_ms, FETCH_LIMIT).await {
+                    Ok(lists) => lists.into_iter().map(Ok).collect(),
+                    Err(e) => vec![Err(e.to_string()); count],
+                }
+            }
+        });
+        let (acks, acks_task) = batch::Batcher::start(move |acks: Vec<store::Ack>| {
+            let (db, node) = (db.clone(), node.clone());
+            async move {
+                match store::complete_many(&db, &node, &acks).await {
+                    Ok(answers) => answers.into_iter().map(Ok).collect(),
+                    Err(e) => vec![Err(e.to_string()); acks.len()],
+                }
+            }
+        });
+        (Self { deliveries, acks }, [deliveries_task, acks_task])
+    }
+}
 
 /// Largest `args` object of a command.
 pub const MAX_ARGS_BYTES: usize = 8 * 1024;

@@ -377,70 +377,89 @@ pub struct Deliverable {
     pub args: String,
 }
 
-/// Hands the product its waiting commands (queued or dispatched, oldest
-/// first): they become `delivered`, held by `node` for `lease_ms`; a result
-/// must arrive before that or they are queued again.
-pub async fn deliver(
-    db: &Db,
-    node: &str,
-    product: &str,
-    lease_ms: i64,
-    limit: i64,
-) -> Result<Vec<Deliverable>, StoreError> {
-    let d = db.dialect();
-    let now = d.now_ms();
-    let pick = format!(
-        "SELECT c.id, c.kind, c.args FROM commands c WHERE c.product_id = $1 \
-         AND c.state IN ('queued', 'dispatched') AND c.expires_at > {now} \
-         ORDER BY c.created_at, c.id LIMIT $2"
-    );
-    // Most polls find nothing: find that out without taking a write lock.
-    let waiting: Option<i64> = sqlx::query_scalar(&format!(
+/// Whether any command waits for the product; a read without a write lock,
+/// because most polls find nothing.
+pub async fn waiting(db: &Db, product: &str) -> Result<bool, StoreError> {
+    let now = db.dialect().now_ms();
+    let found: Option<i64> = sqlx::query_scalar(&format!(
         "SELECT 1 FROM commands c WHERE c.product_id = $1 AND c.state IN ('queued', 'dispatched') \
          AND c.expires_at > {now} LIMIT 1"
     ))
     .bind(product)
     .fetch_optional(db.pool())
     .await?;
-    if waiting.is_none() {
-        return Ok(vec![]);
+    Ok(found.is_some())
+}
+
+/// Hands each product its waiting commands (queued or dispatched, oldest
+/// first, at most `limit` each): they become `delivered`, held by `node`
+/// for `lease_ms`; a result must arrive before that or they are queued
+/// again. One transaction for all the products.
+pub async fn deliver_many(
+    db: &Db,
+    node: &str,
+    products: &[String],
+    lease_ms: i64,
+    limit: usize,
+) -> Result<Vec<Vec<Deliverable>>, StoreError> {
+    let d = db.dialect();
+    let now = d.now_ms();
+    let mut out: Vec<Vec<Deliverable>> = vec![Vec::new(); products.len()];
+    if products.is_empty() {
+        return Ok(out);
     }
     let mut tx = db.begin_write().await?;
-    let rows = sqlx::query(&format!("{pick}{}", d.skip_locked()))
-        .bind(product)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-    let mut out = Vec::with_capacity(rows.len());
+    let sql = format!(
+        "SELECT c.id, c.product_id, c.kind, c.args FROM commands c WHERE c.product_id IN ({}) \
+         AND c.state IN ('queued', 'dispatched') AND c.expires_at > {now} \
+         ORDER BY c.created_at, c.id{}",
+        placeholders(1, products.len()),
+        d.skip_locked()
+    );
+    let mut q = sqlx::query(&sql);
+    for p in products {
+        q = q.bind(p);
+    }
+    let rows = q.fetch_all(&mut *tx).await?;
+    let mut ids: Vec<String> = Vec::new();
     for row in &rows {
-        out.push(Deliverable {
+        let product: String = row.try_get("product_id")?;
+        let Some(slot) = products.iter().position(|p| *p == product) else {
+            continue;
+        };
+        if out[slot].len() >= limit {
+            continue;
+        }
+        let c = Deliverable {
             id: row.try_get("id")?,
             kind: row.try_get("kind")?,
             args: row.try_get("args")?,
-        });
+        };
+        ids.push(c.id.clone());
+        out[slot].push(c);
     }
-    if !out.is_empty() {
+    for chunk in ids.chunks(500) {
         let sql = format!(
             "UPDATE commands SET attempts = attempts + CASE WHEN state = 'queued' THEN 1 ELSE 0 END, \
              state = 'delivered', holder = $1, lease_until = {now} + $2, updated_at = {now} \
              WHERE id IN ({})",
-            placeholders(3, out.len())
+            placeholders(3, chunk.len())
         );
         let mut q = sqlx::query(&sql).bind(node).bind(lease_ms);
-        for c in &out {
-            q = q.bind(&c.id);
+        for id in chunk {
+            q = q.bind(id);
         }
         q.execute(&mut *tx).await?;
-        let events: Vec<Event> = out
-            .iter()
-            .map(|c| Event {
-                command: &c.id,
-                state: CommandState::Delivered,
-                note: "fetched by the product".into(),
-            })
-            .collect();
-        record(d, &mut tx, node, &events).await?;
     }
+    let events: Vec<Event> = ids
+        .iter()
+        .map(|id| Event {
+            command: id,
+            state: CommandState::Delivered,
+            note: "fetched by the product".into(),
+        })
+        .collect();
+    record(d, &mut tx, node, &events).await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -453,50 +472,90 @@ pub enum Completion {
     AlreadyFinal(CommandState),
 }
 
-/// Records a product's result for one of its commands (`NotFound` when the
-/// command is not the product's).
-pub async fn complete(
+/// A product's result for one of its commands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ack {
+    pub product: String,
+    pub command: String,
+    pub outcome: CommandState,
+    pub output: String,
+}
+
+/// Records results, all in one transaction. Each gets its own answer:
+/// `None` when the command is not that product's.
+pub async fn complete_many(
     db: &Db,
     node: &str,
-    product: &str,
-    id: &str,
-    outcome: CommandState,
-    output: &str,
-) -> Result<Completion, StoreError> {
-    let now = db.dialect().now_ms();
-    let mut tx = db.begin_write().await?;
-    let state: Option<String> =
-        sqlx::query_scalar("SELECT state FROM commands WHERE id = $1 AND product_id = $2")
-            .bind(id)
-            .bind(product)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let state = state
-        .as_deref()
-        .and_then(CommandState::parse)
-        .ok_or(StoreError::NotFound)?;
-    if state.is_final() {
-        tx.commit().await?;
-        return Ok(Completion::AlreadyFinal(state));
+    acks: &[Ack],
+) -> Result<Vec<Option<Completion>>, StoreError> {
+    let d = db.dialect();
+    let now = d.now_ms();
+    let mut out = vec![None; acks.len()];
+    if acks.is_empty() {
+        return Ok(out);
     }
-    sqlx::query(&format!(
-        "UPDATE commands SET state = $2, output = $3, lease_until = NULL, finished_at = {now}, \
-         updated_at = {now}, holder = COALESCE(holder, $4) WHERE id = $1"
-    ))
-    .bind(id)
-    .bind(outcome.as_str())
-    .bind(output)
-    .bind(node)
-    .execute(&mut *tx)
-    .await?;
-    let event = Event {
-        command: id,
-        state: outcome,
-        note: format!("result posted: {}", outcome.as_str()),
-    };
-    record(db.dialect(), &mut tx, node, &[event]).await?;
+    let mut tx = db.begin_write().await?;
+    let mut current: std::collections::HashMap<String, (String, CommandState)> = Default::default();
+    for chunk in acks.chunks(500) {
+        let sql = format!(
+            "SELECT c.id, c.product_id, c.state FROM commands c WHERE c.id IN ({}){}",
+            placeholders(1, chunk.len()),
+            d.lock_rows()
+        );
+        let mut q = sqlx::query(&sql);
+        for a in chunk {
+            q = q.bind(&a.command);
+        }
+        for row in q.fetch_all(&mut *tx).await? {
+            let state: String = row.try_get("state")?;
+            if let Some(state) = CommandState::parse(&state) {
+                current.insert(row.try_get("id")?, (row.try_get("product_id")?, state));
+            }
+        }
+    }
+    let mut changes: Vec<&Ack> = Vec::new();
+    for (i, a) in acks.iter().enumerate() {
+        match current.get_mut(&a.command) {
+            Some((product, state)) if *product == a.product => {
+                out[i] = Some(if state.is_final() {
+                    Completion::AlreadyFinal(*state)
+                } else {
+                    // A second result in the same batch finds it final.
+                    *state = a.outcome;
+                    changes.push(a);
+                    Completion::Recorded
+                });
+            }
+            _ => {}
+        }
+    }
+    for chunk in changes.chunks(300) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${}, ${})", 3 * i + 2, 3 * i + 3, 3 * i + 4))
+            .collect();
+        let sql = format!(
+            "UPDATE commands SET state = v.column2, output = v.column3, lease_until = NULL, \
+             finished_at = {now}, updated_at = {now}, holder = COALESCE(holder, $1) \
+             FROM (VALUES {}) AS v WHERE commands.id = v.column1",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(node);
+        for a in chunk {
+            q = q.bind(&a.command).bind(a.outcome.as_str()).bind(&a.output);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    let events: Vec<Event> = changes
+        .iter()
+        .map(|a| Event {
+            command: &a.command,
+            state: a.outcome,
+            note: format!("result posted: {}", a.outcome.as_str()),
+        })
+        .collect();
+    record(d, &mut tx, node, &events).await?;
     tx.commit().await?;
-    Ok(Completion::Recorded)
+    Ok(out)
 }
 
 /// What one rescue round did.

@@ -1,0 +1,277 @@
+//! The command queue: how many commands a second go enqueue → claim →
+//! deliver → ack, with one node and with three, on SQLite and PostgreSQL;
+//! and how long a command takes from enqueue to the product's notification.
+//!
+//!     cargo bench -p server --bench queue
+//!
+//! PostgreSQL figures need `VIGIL_TEST_POSTGRES_URL` (an admin URL; `make
+//! bench-queue` starts a throwaway server). The pipeline runs the store
+//! functions the nodes run (the same batches a busy node's group commit
+//! makes), without HTTP; the latency part runs real nodes and products.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use app::api::NodeRole;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use server::db::Db;
+use server::nodes::{store as nodes, NodeIdentity};
+use server::products::{store as products, Liveness, Registration, Source};
+use server::queue::store::{self as queue, Ack, ClaimRules};
+use server::queue::{CommandState, NewCommand, Routing};
+use server::testkit::{self, TestDb, TestNode};
+
+const PRODUCTS: usize = 1000;
+const BATCH: usize = 500;
+
+fn node_name(i: usize) -> String {
+    format!("bench-{i}")
+}
+
+/// Registers two-way products, homed round-robin on `nodes` nodes.
+async fn fleet(db: &Db, nodes: usize) -> Vec<String> {
+    let mut ids = Vec::with_capacity(PRODUCTS);
+    let mut homes: Vec<Vec<Liveness>> = vec![Vec::new(); nodes];
+    for i in 0..PRODUCTS {
+        let id = uuid::Uuid::new_v4().to_string();
+        let r = Registration {
+            id: id.clone(),
+            name: format!("p{i}"),
+            product_type: "bench".into(),
+            version: "1".into(),
+            callback_url: Some("http://127.0.0.1:9/".into()),
+            key: "00".repeat(32),
+            nonce: "n".into(),
+        };
+        products::register(db, &r, 3_600_000).await.unwrap();
+        products::set_handshake(db, &id, "http", "two_way").await.unwrap();
+        homes[i % nodes].push(Liveness {
+            product: id.as_str().into(),
+            at: server::products::now_ms(),
+            seq: 0,
+            activity: None,
+            source: Source::HttpHeartbeat,
+        });
+        ids.push(id);
+    }
+    for (n, batch) in homes.iter().enumerate() {
+        products::flush(db, &node_name(n), batch, 0).await.unwrap();
+    }
+    ids
+}
+
+/// Keeps the bench's nodes operational in the registry.
+fn registry(db: Db, nodes: usize, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while !stop.load(Ordering::Relaxed) {
+            for n in 0..nodes {
+                let me = NodeIdentity::new(node_name(n), "http://127.0.0.1:9".into(), NodeRole::Active);
+                let _ = nodes::refresh(&db, &me, false).await;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    })
+}
+
+/// One node's share of the pipeline: claim, deliver, ack, until `total`
+/// commands are done cluster-wide.
+async fn worker(db: Db, n: usize, done: Arc<Mutex<usize>>, total: usize) {
+    let node = node_name(n);
+    let rules = ClaimRules {
+        routing: Routing::Affinity,
+        affinity_ms: 3_000,
+        node_offline_after_ms: 5_000,
+        lease_ms: 30_000,
+    };
+    loop {
+        if *done.lock().unwrap() >= total {
+            return;
+        }
+        let claimed = queue::claim(&db, &node, rules, BATCH as i64).await.unwrap();
+        if claimed.is_empty() {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            continue;
+        }
+        let mut products: Vec<String> = claimed.iter().map(|c| c.product_id.clone()).collect();
+        products.sort();
+        products.dedup();
+        let delivered = queue::deliver_many(&db, &node, &products, 30_000, BATCH).await.unwrap();
+        let acks: Vec<Ack> = products
+            .iter()
+            .zip(delivered)
+            .flat_map(|(p, list)| {
+                list.into_iter().map(move |c| Ack {
+                    product: p.clone(),
+                    command: c.id,
+                    outcome: CommandState::Succeeded,
+                    output: "pong".into(),
+                })
+            })
+            .collect();
+        let answers = queue::complete_many(&db, &node, &acks).await.unwrap();
+        let finished = answers.iter().filter(|a| a.is_some()).count();
+        *done.lock().unwrap() += finished;
+    }
+}
+
+/// Commands per second through the whole pipeline.
+async fn pipeline(test: &TestDb, nodes: usize, total: usize) -> f64 {
+    let db = Db::connect(&test.url).await.unwrap();
+    let ids = fleet(&db, nodes).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let registry = registry(db.clone(), nodes, stop.clone());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let done = Arc::new(Mutex::new(0usize));
+    let started = Instant::now();
+    let producer = tokio::spawn({
+        let db = db.clone();
+        async move {
+            let mut queued = 0;
+            while queued < total {
+                let batch: Vec<(String, NewCommand)> = (queued..(queued + BATCH).min(total))
+                    .map(|i| {
+                        (
+                            uuid::Uuid::new_v4().to_string(),
+                            NewCommand {
+                                product_id: ids[i % ids.len()].clone(),
+                                kind: "ping".into(),
+                                args: "{}".into(),
+                                created_by: "bench".into(),
+                            },
+                        )
+                    })
+                    .collect();
+                queued += batch.len();
+                queue::enqueue(&db, &node_name(0), &batch, 3_600_000, 5).await.unwrap();
+            }
+        }
+    });
+    let workers: Vec<_> = (0..nodes)
+        .map(|n| tokio::spawn(worker(db.clone(), n, done.clone(), total)))
+        .collect();
+    producer.await.unwrap();
+    for w in workers {
+        w.await.unwrap();
+    }
+    let rate = total as f64 / started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    registry.await.unwrap();
+    db.close().await;
+    rate
+}
+
+/// Wake-ups as a product's callback server sees them.
+#[derive(Clone, Default)]
+struct Wakes(Arc<Mutex<HashMap<String, Instant>>>);
+
+async fn wake(State(w): State<Wakes>, Path(id): Path<String>) -> StatusCode {
+    w.0.lock().unwrap().insert(id, Instant::now());
+    StatusCode::NO_CONTENT
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Enqueue through another node's API → notification of the product by its
+/// home node: p50, p99 in ms.
+async fn latency(test: &TestDb, samples: usize) -> (f64, f64) {
+    let wakes = Wakes::default();
+    let app = axum::Router::new()
+        .route("/wake/{id}", axum::routing::post(wake))
+        .with_state(wakes.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/wake/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let home = TestNode::start(testkit::config(test, "home", NodeRole::Active)).await;
+    let other = TestNode::start(testkit::config(test, "other", NodeRole::Active)).await;
+    let client = reqwest::Client::new();
+    let mut products_ids = Vec::new();
+    for _ in 0..20 {
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let reply: serde_json::Value = client
+            .post(format!("{}/api/v1/products/register", home.url))
+            .json(&serde_json::json!({"enrollment_secret": server::config::DEFAULT_ENROLLMENT_SECRET,
+                "uuid": uuid, "name": "lat", "product_type": "bench", "version": "1",
+                "callback_url": format!("{base}{uuid}")}))
+            .send().await.unwrap().json().await.unwrap();
+        let key = reply["key"].as_str().unwrap().to_owned();
+        client
+            .post(format!("{}/api/v1/products/{uuid}/handshake", home.url))
+            .bearer_auth(&key)
+            .json(&serde_json::json!({}))
+            .send().await.unwrap();
+        products_ids.push(uuid);
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await; // homes written
+    let login = client
+        .post(format!("{}/api/v1/auth/login", other.url))
+        .json(&serde_json::json!({"username": "admin", "password": testkit::ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = login
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned();
+    let mut lat = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let product = &products_ids[i % products_ids.len()];
+        wakes.0.lock().unwrap().remove(product);
+        let started = Instant::now();
+        // Queued through the other node's API: the home node hears of it
+        // through the database (LISTEN/NOTIFY on PostgreSQL).
+        let queued = client
+            .post(format!("{}/api/v1/commands", other.url))
+            .header(reqwest::header::COOKIE, &cookie)
+            .json(&serde_json::json!({"product_id": product, "kind": "ping"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(queued.status(), 201);
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(at) = wakes.0.lock().unwrap().get(product) {
+                lat.push(at.duration_since(started).as_secs_f64() * 1000.0);
+                break;
+            }
+            assert!(Instant::now() < until, "no notification within 5 s");
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    home.stop().await;
+    other.stop().await;
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (percentile(&lat, 0.5), percentile(&lat, 0.99))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let dbs = testkit::databases().await;
+    println!("pipeline: enqueue → claim → deliver → ack, {PRODUCTS} two-way products, batches of {BATCH}");
+    for engine in ["sqlite", "postgres"] {
+        for nodes in [1, 3] {
+            let fresh = testkit::databases().await;
+            let Some(test) = fresh.into_iter().find(|d| d.engine == engine) else {
+                println!("{engine}: skipped (no VIGIL_TEST_POSTGRES_URL)");
+                break;
+            };
+            let total = 60_000;
+            let rate = pipeline(&test, nodes, total).await;
+            println!("{engine:>8}, {nodes} node(s): {total} commands, {rate:.0} commands/s");
+        }
+    }
+    println!("latency: enqueue on one node → notification by the product's home node (200 commands)");
+    for test in dbs {
+        let (p50, p99) = latency(&test, 200).await;
+        println!("{:>8}: p50 {p50:.1} ms, p99 {p99:.1} ms", test.engine);
+    }
+}
