@@ -90,9 +90,11 @@ async fn main() {
     for i in 0..PRODUCTS {
         let reply: serde_json::Value = client
             .post(format!("{}/api/v1/products/register", node.url))
-            .json(&json!({"enrollment_secret": server::config::DEFAULT_ENROLLMENT_SECRET,
+            .json(
+                &json!({"enrollment_secret": server::config::DEFAULT_ENROLLMENT_SECRET,
                           "uuid": uuid::Uuid::new_v4().to_string(), "name": format!("bench-{i}"),
-                          "product_type": "bench", "version": "1"}))
+                          "product_type": "bench", "version": "1"}),
+            )
             .send()
             .await
             .unwrap()
@@ -131,7 +133,10 @@ async fn main() {
     let (bare, node_rate) = (median(bare_rates), median(node_rates));
     println!("median bare axum 204:  {bare:.0} requests/s");
     println!("median node heartbeat: {node_rate:.0} requests/s");
-    println!("ratio node / bare: {:.0} %", 100.0 * node_rate / bare.max(1.0));
+    println!(
+        "ratio node / bare: {:.0} %",
+        100.0 * node_rate / bare.max(1.0)
+    );
     assert_eq!(node_errors, 0, "every heartbeat must be accepted");
     node.stop().await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -47,7 +47,9 @@ async fn fleet(db: &Db, nodes: usize) -> Vec<String> {
             nonce: "n".into(),
         };
         products::register(db, &r, 3_600_000).await.unwrap();
-        products::set_handshake(db, &id, "http", "two_way").await.unwrap();
+        products::set_handshake(db, &id, "http", "two_way")
+            .await
+            .unwrap();
         homes[i % nodes].push(Liveness {
             product: id.as_str().into(),
             at: server::products::now_ms(),
@@ -68,7 +70,8 @@ fn registry(db: Db, nodes: usize, stop: Arc<AtomicBool>) -> tokio::task::JoinHan
     tokio::spawn(async move {
         while !stop.load(Ordering::Relaxed) {
             for n in 0..nodes {
-                let me = NodeIdentity::new(node_name(n), "http://127.0.0.1:9".into(), NodeRole::Active);
+                let me =
+                    NodeIdentity::new(node_name(n), "http://127.0.0.1:9".into(), NodeRole::Active);
                 let _ = nodes::refresh(&db, &me, false).await;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -98,7 +101,9 @@ async fn worker(db: Db, n: usize, done: Arc<Mutex<usize>>, total: usize) {
         let mut products: Vec<String> = claimed.iter().map(|c| c.product_id.clone()).collect();
         products.sort();
         products.dedup();
-        let delivered = queue::deliver_many(&db, &node, &products, 30_000, BATCH).await.unwrap();
+        let delivered = queue::deliver_many(&db, &node, &products, 30_000, BATCH)
+            .await
+            .unwrap();
         let acks: Vec<Ack> = products
             .iter()
             .zip(delivered)
@@ -145,7 +150,9 @@ async fn pipeline(test: &TestDb, nodes: usize, total: usize) -> f64 {
                     })
                     .collect();
                 queued += batch.len();
-                queue::enqueue(&db, &node_name(0), &batch, 3_600_000, 5).await.unwrap();
+                queue::enqueue(&db, &node_name(0), &batch, 3_600_000, 5)
+                    .await
+                    .unwrap();
             }
         }
     });
@@ -195,16 +202,25 @@ async fn latency(test: &TestDb, samples: usize) -> (f64, f64) {
         let uuid = uuid::Uuid::new_v4().to_string();
         let reply: serde_json::Value = client
             .post(format!("{}/api/v1/products/register", home.url))
-            .json(&serde_json::json!({"enrollment_secret": server::config::DEFAULT_ENROLLMENT_SECRET,
+            .json(
+                &serde_json::json!({"enrollment_secret": server::config::DEFAULT_ENROLLMENT_SECRET,
                 "uuid": uuid, "name": "lat", "product_type": "bench", "version": "1",
-                "callback_url": format!("{base}{uuid}")}))
-            .send().await.unwrap().json().await.unwrap();
+                "callback_url": format!("{base}{uuid}")}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let key = reply["key"].as_str().unwrap().to_owned();
         client
             .post(format!("{}/api/v1/products/{uuid}/handshake", home.url))
             .bearer_auth(&key)
             .json(&serde_json::json!({}))
-            .send().await.unwrap();
+            .send()
+            .await
+            .unwrap();
         products_ids.push(uuid);
     }
     tokio::time::sleep(Duration::from_millis(1500)).await; // homes written
@@ -269,7 +285,9 @@ async fn main() {
             println!("{engine:>8}, {nodes} node(s): {total} commands, {rate:.0} commands/s");
         }
     }
-    println!("latency: enqueue on one node → notification by the product's home node (200 commands)");
+    println!(
+        "latency: enqueue on one node → notification by the product's home node (200 commands)"
+    );
     for test in dbs {
         let (p50, p99) = latency(&test, 200).await;
         println!("{:>8}: p50 {p50:.1} ms, p99 {p99:.1} ms", test.engine);

@@ -61,7 +61,15 @@ async fn every_source_of_liveness_keeps_a_product_online_and_silence_makes_it_of
                 }
             }
         }
-        let udp = status_of(&a.url, &cookie, &products[0].id).await;
+        // The last datagram's activity is written by the next flush (≤ 1 s).
+        let mut udp = status_of(&a.url, &cookie, &products[0].id).await;
+        for _ in 0..30 {
+            if udp["activity"] == json!({"load": 10}) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            udp = status_of(&a.url, &cookie, &products[0].id).await;
+        }
         assert_eq!(
             udp["activity"],
             json!({"load": 10}),

@@ -300,25 +300,14 @@ async fn two_way_products_are_woken_through_their_callback_and_the_wake_is_liven
         let cookie = login(&a.url).await;
         let callbacks = Callbacks::default();
         let base = callbacks.serve([127, 0, 0, 1]).await;
-        let uuid = new_uuid();
-        let (status, body) = register(&a.url, &uuid, Some(&format!("{base}{uuid}"))).await;
-        assert_eq!(status, 200);
-        let p = Product {
-            id: body["product_id"].as_str().unwrap().into(),
-            key: body["key"].as_str().unwrap().into(),
-            udp: String::new(),
-        };
-        callbacks.add(&p.id, &p.key, &a.url);
+        let (p, _) = callbacks.register(&a.url, &base).await;
         callbacks.set_fetch(&p.id, false);
-        let response = common::client()
-            .post(format!("{}/api/v1/products/{}/handshake", a.url, p.id))
-            .header(AUTHORIZATION, format!("Bearer {}", p.key))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
-        let handshake: Value = response.json().await.unwrap();
-        assert_eq!(handshake["mode"], "two_way", "{}", db.engine);
+        assert_eq!(
+            handshake(&a.url, &p).await["mode"],
+            "two_way",
+            "{}",
+            db.engine
+        );
         // The handshake's callback test is a notification, and proof of
         // life: the product is online without a heartbeat.
         let product = wait_status(&a.url, &cookie, &p.id, "online", Duration::from_secs(3)).await;
@@ -362,21 +351,8 @@ async fn unreachable_two_way_products_are_retried_with_backoff_then_dead() {
         let cookie = login(&a.url).await;
         let callbacks = Callbacks::default();
         let base = callbacks.serve([127, 0, 0, 1]).await;
-        let uuid = new_uuid();
-        let (_, body) = register(&a.url, &uuid, Some(&format!("{base}{uuid}"))).await;
-        let p = Product {
-            id: body["product_id"].as_str().unwrap().into(),
-            key: body["key"].as_str().unwrap().into(),
-            udp: String::new(),
-        };
-        callbacks.add(&p.id, &p.key, &a.url);
-        common::client()
-            .post(format!("{}/api/v1/products/{}/handshake", a.url, p.id))
-            .header(AUTHORIZATION, format!("Bearer {}", p.key))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
+        let (p, _) = callbacks.register(&a.url, &base).await;
+        assert_eq!(handshake(&a.url, &p).await["mode"], "two_way");
         callbacks.set_answer(&p.id, 503);
 
         let (_, queued) = queue(&a.url, &cookie, &p.id, "ping").await;

@@ -15,8 +15,7 @@ use common::products::two_way::Callbacks;
 use common::products::*;
 use common::{get, login, post};
 use futures_free::join_all_limited;
-use reqwest::header::AUTHORIZATION;
-use serde_json::{json, Value};
+use serde_json::json;
 use server::products::notify::Reach;
 use server::queue::Routing;
 use server::testkit::{self, TestDb, TestNode};
@@ -73,7 +72,9 @@ async fn cluster(db: &TestDb, routing: Routing, callbacks: &Callbacks) -> Vec<Se
         config.heartbeat_interval = Duration::from_secs(5);
         config.offline_after = Some(Duration::from_secs(60));
         config.queue.routing = routing;
-        config.queue.lease = Duration::from_secs(3);
+        // Long enough for a starved test machine to drain its backlog; the
+        // node-death phase waits for it once.
+        config.queue.lease = Duration::from_secs(10);
         config.queue.backoff_base = Duration::from_millis(200);
         config.queue.backoff_max = Duration::from_secs(1);
         config.notify_only = Reach::only(vec![prefix(s)]);
@@ -84,37 +85,13 @@ async fn cluster(db: &TestDb, routing: Routing, callbacks: &Callbacks) -> Vec<Se
             .map(|_| {
                 let (url, base, callbacks) = (node.url.clone(), base.clone(), callbacks.clone());
                 async move {
-                    let uuid = new_uuid();
-                    let (status, body) =
-                        register(&url, &uuid, Some(&format!("{base}{uuid}"))).await;
-                    assert_eq!(status, 200, "{body}");
-                    let p = Product {
-                        id: body["product_id"].as_str().unwrap().into(),
-                        key: body["key"].as_str().unwrap().into(),
-                        udp: body["udp_endpoint"].as_str().unwrap().into(),
-                    };
-                    callbacks.add(&p.id, &p.key, &url);
+                    let (p, nonce) = callbacks.register(&url, &base).await;
                     // The hello ends the handshake's wait for it at once.
-                    let nonce = json!({"nonce": body["nonce"]}).to_string();
+                    let hello = json!({ "nonce": nonce }).to_string();
                     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-                    socket
-                        .send_to(
-                            &datagram(&p, protocol::Kind::Hello, 1, nonce.as_bytes()),
-                            &p.udp,
-                        )
-                        .await
-                        .unwrap();
-                    let reply: Value = common::client()
-                        .post(format!("{url}/api/v1/products/{}/handshake", p.id))
-                        .header(AUTHORIZATION, format!("Bearer {}", p.key))
-                        .json(&json!({}))
-                        .send()
-                        .await
-                        .unwrap()
-                        .json()
-                        .await
-                        .unwrap();
-                    assert_eq!(reply["mode"], "two_way");
+                    let bytes = datagram(&p, protocol::Kind::Hello, 1, hello.as_bytes());
+                    socket.send_to(&bytes, &p.udp).await.unwrap();
+                    assert_eq!(handshake(&url, &p).await["mode"], "two_way");
                     assert_eq!(call(&url, &p, "heartbeat", json!({})).await, 204);
                     p
                 }

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use super::filters::{from_query, keep_in_url};
-use super::live::{live, show};
+use super::live::{live, page_summary, pager, show};
 use crate::api::{CommandDetail, CommandPage, CommandSummary};
 use crate::client;
 use crate::console::ConsoleFrame;
@@ -84,26 +84,10 @@ fn table(p: CommandPage, offset: RwSignal<i64>) -> impl IntoView {
     let start = offset.get_untracked();
     let shown = p.commands.len() as i64;
     let total = p.total;
-    let summary = if total == 0 {
-        "No commands match".to_string()
-    } else {
-        format!(
-            "Showing {}–{} of {total} command(s)",
-            start + 1,
-            start + shown
-        )
-    };
     view! {
-        <p class="summary" role="status" aria-live="polite">{summary}</p>
+        <p class="summary" role="status" aria-live="polite">{page_summary(start, shown, total, "command")}</p>
         {commands_table(p.commands, true)}
-        <div class="pager">
-            <button type="button" disabled=start == 0 on:click=move |_| offset.update(|o| *o = (*o - PAGE).max(0))>
-                "Previous"
-            </button>
-            <button type="button" disabled=start + shown >= total on:click=move |_| offset.update(|o| *o += PAGE)>
-                "Next"
-            </button>
-        </div>
+        {pager(offset, shown, total, PAGE)}
     }
 }
 

@@ -13,18 +13,12 @@ pub fn from_query(key: &'static str) -> RwSignal<String> {
     RwSignal::new(query.read_untracked().get(key).unwrap_or_default())
 }
 
-/// Rewrites the URL (replacing the history entry) whenever one of the
-/// filters changes; each is written under its key, empty ones are left out.
-pub fn keep_in_url(filters: Vec<(&'static str, RwSignal<String>)>) {
+/// A function that replaces the page's query (same path, no new history
+/// entry, no scrolling): the address bar always shows what the page shows.
+pub fn query_replacer() -> impl Fn(&str) + Clone + 'static {
     let location = use_location();
     let navigate = use_navigate();
-    Effect::new(move |_| {
-        let set: Vec<(&str, String)> = filters.iter().map(|(k, v)| (*k, v.get())).collect();
-        let search = location.search.get_untracked();
-        let query = with_pairs(&search, &set);
-        if query == search.trim_start_matches('?') {
-            return;
-        }
+    move |query: &str| {
         let path = location.pathname.get_untracked();
         let url = if query.is_empty() {
             path
@@ -39,5 +33,20 @@ pub fn keep_in_url(filters: Vec<(&'static str, RwSignal<String>)>) {
                 ..Default::default()
             },
         );
+    }
+}
+
+/// Rewrites the URL whenever one of the filters changes; each is written
+/// under its key, empty ones are left out.
+pub fn keep_in_url(filters: Vec<(&'static str, RwSignal<String>)>) {
+    let location = use_location();
+    let replace = query_replacer();
+    Effect::new(move |_| {
+        let set: Vec<(&str, String)> = filters.iter().map(|(k, v)| (*k, v.get())).collect();
+        let search = location.search.get_untracked();
+        let query = with_pairs(&search, &set);
+        if query != search.trim_start_matches('?') {
+            replace(&query);
+        }
     });
 }

@@ -51,3 +51,32 @@ pub fn show<T: Clone + Send + Sync + 'static, V: IntoView + 'static>(
         Some(Ok(value)) => view(value).into_any(),
     }
 }
+
+/// "Showing 1–100 of N <what>" for a page starting at `start`.
+pub fn page_summary(start: i64, shown: i64, total: i64, what: &str) -> String {
+    if total == 0 {
+        format!("No {what}s match")
+    } else {
+        format!(
+            "Showing {}–{} of {total} {what}(s)",
+            start + 1,
+            start + shown
+        )
+    }
+}
+
+/// Previous / Next buttons moving `offset` by `page`.
+pub fn pager(offset: RwSignal<i64>, shown: i64, total: i64, page: i64) -> impl IntoView {
+    let start = offset.get_untracked();
+    let (first, last) = (start == 0, start + shown >= total);
+    view! {
+        <div class="pager">
+            <button type="button" disabled=first on:click=move |_| offset.update(|o| *o = (*o - page).max(0))>
+                "Previous"
+            </button>
+            <button type="button" disabled=last on:click=move |_| offset.update(|o| *o += page)>
+                "Next"
+            </button>
+        </div>
+    }
+}

@@ -2,7 +2,7 @@
 //! page through a fleet of any size; refreshed live.
 
 use super::filters::{from_query, keep_in_url};
-use super::live::{live, show};
+use super::live::{live, page_summary, pager, show};
 use crate::api::{ProductPage, ProductSummary};
 use crate::client;
 use crate::console::ConsoleFrame;
@@ -72,15 +72,7 @@ fn table(p: ProductPage, offset: RwSignal<i64>) -> impl IntoView {
     let start = offset.get_untracked();
     let shown = p.products.len() as i64;
     let total = p.total;
-    let summary = if total == 0 {
-        "No products match".to_string()
-    } else {
-        format!(
-            "Showing {}–{} of {total} product(s)",
-            start + 1,
-            start + shown
-        )
-    };
+    let summary = page_summary(start, shown, total, "product");
     view! {
         <p class="summary" role="status" aria-live="polite">{summary}</p>
         <table class="grid">
@@ -97,14 +89,7 @@ fn table(p: ProductPage, offset: RwSignal<i64>) -> impl IntoView {
             </thead>
             <tbody>{p.products.into_iter().map(row).collect_view()}</tbody>
         </table>
-        <div class="pager">
-            <button type="button" disabled=start == 0 on:click=move |_| offset.update(|o| *o = (*o - PAGE).max(0))>
-                "Previous"
-            </button>
-            <button type="button" disabled=start + shown >= total on:click=move |_| offset.update(|o| *o += PAGE)>
-                "Next"
-            </button>
-        </div>
+        {pager(offset, shown, total, PAGE)}
     }
 }
 

@@ -3,8 +3,7 @@
 //! reproduces the behaviour.
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_location, use_navigate};
-use leptos_router::NavigateOptions;
+use leptos_router::hooks::use_location;
 
 use crate::console::{Console, ConsoleFrame};
 use crate::params::ConsoleParams;
@@ -25,25 +24,11 @@ fn SettingsForm() -> impl IntoView {
     let console = expect_context::<Console>();
     let params = console.params;
     let location = use_location();
-    let navigate = use_navigate();
+    let replace = super::filters::query_replacer();
     let apply = move |change: &dyn Fn(&mut ConsoleParams)| {
         let mut p = params.get_untracked();
         change(&mut p);
-        let query = p.merge_into(&location.search.get_untracked(), &console.defaults());
-        let path = location.pathname.get_untracked();
-        let url = if query.is_empty() {
-            path
-        } else {
-            format!("{path}?{query}")
-        };
-        navigate(
-            &url,
-            NavigateOptions {
-                replace: true,
-                scroll: false,
-                ..Default::default()
-            },
-        );
+        replace(&p.merge_into(&location.search.get_untracked(), &console.defaults()));
     };
     let flag_apply = apply.clone();
     let flag = move |label: &'static str,

@@ -23,9 +23,11 @@ CREATE TABLE commands (
     finished_at   BIGINT,
     updated_at    BIGINT NOT NULL
 );
-CREATE INDEX commands_ready ON commands (state, ready_at);
-CREATE INDEX commands_lease ON commands (state, lease_until);
-CREATE INDEX commands_expiry ON commands (state, expires_at);
+-- Partial: a command leaves these indexes once it no longer needs them, so
+-- finished commands (most of the table) cost nothing to keep there.
+CREATE INDEX commands_ready ON commands (ready_at) WHERE state = 'queued';
+CREATE INDEX commands_lease ON commands (lease_until) WHERE state IN ('dispatched', 'delivered');
+CREATE INDEX commands_expiry ON commands (expires_at) WHERE state IN ('queued', 'dispatched', 'delivered');
 CREATE INDEX commands_product ON commands (product_id, state);
 CREATE INDEX commands_created ON commands (created_at);
 

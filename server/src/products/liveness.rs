@@ -33,7 +33,13 @@ impl Recorder {
 
     /// Records an HTTP call's proof without allocating in the steady state:
     /// the held entry is updated in place and its activity buffer reused.
-    pub fn record_call(&self, product: &Arc<str>, at: i64, source: Source, activity: Option<&[u8]>) {
+    pub fn record_call(
+        &self,
+        product: &Arc<str>,
+        at: i64,
+        source: Source,
+        activity: Option<&[u8]>,
+    ) {
         self.record_datagram(product, at, 0, source, activity.unwrap_or_default());
     }
 

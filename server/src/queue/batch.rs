@@ -36,8 +36,7 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
         let task = tokio::spawn(async move {
             let mut pending = Vec::with_capacity(MAX_BATCH);
             while rx.recv_many(&mut pending, MAX_BATCH).await > 0 {
-                let (items, replies): (Vec<I>, Vec<oneshot::Sender<O>>) =
-                    pending.drain(..).unzip();
+                let (items, replies): (Vec<I>, Vec<oneshot::Sender<O>>) = pending.drain(..).unzip();
                 for (answer, reply) in write(items).await.into_iter().zip(replies) {
                     let _ = reply.send(answer);
                 }

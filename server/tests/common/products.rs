@@ -97,6 +97,20 @@ pub async fn call(node: &str, p: &Product, what: &str, body: Value) -> u16 {
         .as_u16()
 }
 
+/// Runs the product's handshake; returns the reply.
+pub async fn handshake(node: &str, p: &Product) -> Value {
+    client()
+        .post(format!("{node}/api/v1/products/{}/handshake", p.id))
+        .header(AUTHORIZATION, format!("Bearer {}", p.key))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 pub async fn status_of(node: &str, cookie: &str, id: &str) -> Value {
     let (status, body) = get(&format!("{node}/api/v1/products/{id}"), Some(cookie)).await;
     assert_eq!(status, 200, "{body}");
@@ -192,6 +206,21 @@ pub mod two_way {
             let url = format!("http://{}/wake/", listener.local_addr().unwrap());
             tokio::spawn(async move { axum::serve(listener, app).await });
             url
+        }
+
+        /// Registers a product on `node` whose callback this server answers
+        /// (at `base`, from [`Self::serve`]); returns it with its nonce.
+        pub async fn register(&self, node: &str, base: &str) -> (super::Product, String) {
+            let uuid = super::new_uuid();
+            let (status, body) = super::register(node, &uuid, Some(&format!("{base}{uuid}"))).await;
+            assert_eq!(status, 200, "{body}");
+            let p = super::Product {
+                id: body["product_id"].as_str().unwrap().into(),
+                key: body["key"].as_str().unwrap().into(),
+                udp: body["udp_endpoint"].as_str().unwrap().into(),
+            };
+            self.add(&p.id, &p.key, node);
+            (p, body["nonce"].as_str().unwrap().into())
         }
 
         pub fn add(&self, id: &str, key: &str, node: &str) {
