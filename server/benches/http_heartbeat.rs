@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use app::api::NodeRole;
 use axum::routing::post;
-use serde_json::json;
 use server::testkit::{self, TestNode};
 
 const SECONDS: u32 = 5;
@@ -88,19 +87,8 @@ async fn main() {
     let client = reqwest::Client::new();
     let mut fleet = Vec::with_capacity(PRODUCTS);
     for i in 0..PRODUCTS {
-        let reply: serde_json::Value = client
-            .post(format!("{}/api/v1/products/register", node.url))
-            .json(
-                &json!({"enrollment_secret": server::config::DEFAULT_ENROLLMENT_SECRET,
-                          "uuid": uuid::Uuid::new_v4().to_string(), "name": format!("bench-{i}"),
-                          "product_type": "bench", "version": "1"}),
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let reply =
+            testkit::register_product(&client, &node.url, &format!("bench-{i}"), None).await;
         fleet.push((
             reply["product_id"].as_str().unwrap().to_owned(),
             reply["key"].as_str().unwrap().to_owned(),

@@ -199,20 +199,8 @@ async fn latency(test: &TestDb, samples: usize) -> (f64, f64) {
     let client = reqwest::Client::new();
     let mut products_ids = Vec::new();
     for _ in 0..20 {
-        let uuid = uuid::Uuid::new_v4().to_string();
-        let reply: serde_json::Value = client
-            .post(format!("{}/api/v1/products/register", home.url))
-            .json(
-                &serde_json::json!({"enrollment_secret": server::config::DEFAULT_ENROLLMENT_SECRET,
-                "uuid": uuid, "name": "lat", "product_type": "bench", "version": "1",
-                "callback_url": format!("{base}{uuid}")}),
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let reply = testkit::register_product(&client, &home.url, "lat", Some(&base)).await;
+        let uuid = reply["product_id"].as_str().unwrap().to_owned();
         let key = reply["key"].as_str().unwrap().to_owned();
         client
             .post(format!("{}/api/v1/products/{uuid}/handshake", home.url))

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use app::api::NodeRole;
 use protocol::Kind;
-use serde_json::json;
 use server::testkit::{self, TestNode};
 
 const PRODUCTS: usize = 1000;
@@ -57,19 +56,7 @@ async fn main() {
     let http = reqwest::Client::new();
     let mut keys = Vec::new();
     for i in 0..PRODUCTS {
-        let reply: serde_json::Value = http
-            .post(format!("{}/api/v1/products/register", node.url))
-            .json(
-                &json!({"enrollment_secret": server::config::DEFAULT_ENROLLMENT_SECRET,
-                          "uuid": uuid::Uuid::new_v4().to_string(), "name": format!("b{i}"),
-                          "product_type": "bench", "version": "1"}),
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let reply = testkit::register_product(&http, &node.url, &format!("b{i}"), None).await;
         keys.push((
             *uuid::Uuid::parse_str(reply["product_id"].as_str().unwrap())
                 .unwrap()

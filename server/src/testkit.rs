@@ -128,3 +128,27 @@ impl TestNode {
         self.task.abort();
     }
 }
+
+/// Registers a product on the node at `url` with the default enrollment
+/// secret (benchmarks' fleets); returns the registration reply.
+pub async fn register_product(
+    http: &reqwest::Client,
+    url: &str,
+    name: &str,
+    callback_url: Option<&str>,
+) -> serde_json::Value {
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let callback_url = callback_url.map(|base| format!("{base}{uuid}"));
+    http.post(format!("{url}/api/v1/products/register"))
+        .json(&serde_json::json!({
+            "enrollment_secret": crate::config::DEFAULT_ENROLLMENT_SECRET,
+            "uuid": uuid, "name": name, "product_type": "bench", "version": "1",
+            "callback_url": callback_url,
+        }))
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("registration reply")
+}
