@@ -390,3 +390,18 @@ pub struct CommandResult {
     #[serde(default)]
     pub output: serde_json::Value,
 }
+
+/// A console user as admins see them (`GET /api/v1/users`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub username: String,
+    pub role: UserRole,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// `PUT /api/v1/users/{name}/role`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetUserRole {
+    pub role: UserRole,
+}

@@ -176,3 +176,36 @@ pub async fn command(id: &str) -> Result<crate::api::CommandDetail, ClientError>
     let url = format!("/api/v1/commands/{}", encode(id));
     json_of(send(Request::get(&url), GRACE_MS).await?).await
 }
+
+/// A call answered with 204 and no body.
+async fn done(response: Response) -> Result<(), ClientError> {
+    match response.status() {
+        204 => Ok(()),
+        _ => json_of::<serde_json::Value>(response).await.map(|_| ()),
+    }
+}
+
+/// The console's users (admins).
+pub async fn users() -> Result<Vec<crate::api::UserSummary>, ClientError> {
+    json_of(send(Request::get("/api/v1/users"), GRACE_MS).await?).await
+}
+
+/// Adds a user (admins).
+pub async fn add_user(user: &crate::api::NewUser) -> Result<crate::api::Me, ClientError> {
+    let body = serde_json::to_string(user).map_err(|e| ClientError::Network(e.to_string()))?;
+    json_of(send_with(Request::post("/api/v1/users"), Some(body), GRACE_MS).await?).await
+}
+
+/// Changes a user's role (admins).
+pub async fn set_user_role(name: &str, role: crate::api::UserRole) -> Result<(), ClientError> {
+    let url = format!("/api/v1/users/{}/role", encode(name));
+    let body = serde_json::to_string(&crate::api::SetUserRole { role })
+        .map_err(|e| ClientError::Network(e.to_string()))?;
+    done(send_with(Request::put(&url), Some(body), GRACE_MS).await?).await
+}
+
+/// Removes a user (admins).
+pub async fn remove_user(name: &str) -> Result<(), ClientError> {
+    let url = format!("/api/v1/users/{}", encode(name));
+    done(send(Request::delete(&url), GRACE_MS).await?).await
+}

@@ -68,6 +68,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("commands"), ParamSegment("id")) view=pages::commands::CommandPage/>
                     <Route path=StaticSegment("nodes") view=pages::nodes::NodesPage/>
                     <Route path=StaticSegment("settings") view=pages::settings::SettingsPage/>
+                    <Route path=StaticSegment("users") view=pages::users::UsersPage/>
                 </Routes>
             </Router>
         </div>

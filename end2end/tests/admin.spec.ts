@@ -48,3 +48,34 @@ test("an admin sees the default enrollment secret and rotates it for every node"
   expect(await enroll(b, "vigil-default-enrollment-secret")).toBe(401);
   expect(await enroll(b, rotated)).toBe(200);
 });
+
+test("an admin adds a viewer, who signs in and may not manage users; the admin then promotes and removes them", async ({ page }) => {
+  await openSignedIn(page, `${a.url}/users`, "node-a");
+  const users = page.getByRole("table", { name: "Users" });
+  await expect(users.getByRole("row")).toHaveCount(2); // header and admin
+  const form = page.getByRole("form", { name: "Add a user" });
+  await form.getByLabel("User name").fill("vera");
+  await form.getByLabel("Password (10 characters or more)").fill("vera-password-42");
+  await form.getByRole("combobox", { name: "Role" }).selectOption("viewer");
+  await form.getByRole("button", { name: "Add user" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "User added." })).toBeVisible();
+  await expect(users.getByRole("row", { name: /vera/ })).toBeVisible();
+
+  // Vera signs in: she sees, but does not manage.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.goto(`${a.url}/users`);
+  await page.getByLabel("User name").fill("vera");
+  await page.getByLabel("Password").fill("vera-password-42");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByText("Only admins manage users.")).toBeVisible();
+  await page.getByRole("button", { name: "Sign out" }).click();
+
+  await openSignedIn(page, `${a.url}/users`, "node-a");
+  await page.getByRole("combobox", { name: "Role of vera" }).selectOption("operator");
+  await expect(page.getByRole("status").filter({ hasText: "Role changed." })).toBeVisible();
+  await page.reload();
+  await expect(page.getByRole("combobox", { name: "Role of vera" })).toHaveValue("operator");
+  await page.getByRole("button", { name: "Remove vera" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "User removed." })).toBeVisible();
+  await expect(page.getByRole("table", { name: "Users" }).getByRole("row", { name: /vera/ })).toHaveCount(0);
+});

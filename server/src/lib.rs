@@ -49,7 +49,7 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::StatusCode;
 use axum::middleware;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use tokio::net::TcpListener;
@@ -134,7 +134,12 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/nodes/{name}/role", put(nodes::handlers::set_role))
         .route("/api/v1/auth/handoff", post(auth::handlers::handoff_issue))
         .route("/api/v1/me", get(auth::handlers::me))
-        .route("/api/v1/users", post(auth::handlers::create_user))
+        .route(
+            "/api/v1/users",
+            get(auth::users::list).post(auth::users::create),
+        )
+        .route("/api/v1/users/{name}", delete(auth::users::remove))
+        .route("/api/v1/users/{name}/role", put(auth::users::set_role))
         .route("/api/v1/auth/login", post(auth::handlers::login_json))
         .route("/api/v1/auth/logout", post(auth::handlers::logout_json))
         .route("/api/v1/products", get(products::handlers::list))

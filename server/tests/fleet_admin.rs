@@ -165,3 +165,95 @@ async fn the_fleet_history_ends_with_the_counts_of_now() {
         a.stop().await;
     }
 }
+
+async fn send(
+    method: reqwest::Method,
+    url: &str,
+    cookie: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = client()
+        .request(method, url)
+        .header(reqwest::header::COOKIE, cookie);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn admins_change_roles_and_remove_users_but_never_the_last_admin() {
+    for db in testkit::databases().await {
+        let a = TestNode::start(testkit::config(&db, "node-a", NodeRole::Active)).await;
+        let admin = login(&a.url).await;
+        let viewer = user_session(&a.url, &admin, "ops", "viewer").await;
+        let (status, list) = get(&format!("{}/api/v1/users", a.url), Some(&admin)).await;
+        assert_eq!(status, 200, "{}", db.engine);
+        let names: Vec<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["username"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["admin", "ops"]);
+        let (status, _) = get(&format!("{}/api/v1/users", a.url), Some(&viewer)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        // Promoted, the session they hold has the new role at once.
+        let role = format!("{}/api/v1/users/ops/role", a.url);
+        let (status, _) = send(
+            reqwest::Method::PUT,
+            &role,
+            &admin,
+            Some(json!({"role": "operator"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (_, me) = get(&format!("{}/api/v1/me", a.url), Some(&viewer)).await;
+        assert_eq!(me["role"], "operator");
+
+        let (status, body) = send(
+            reqwest::Method::PUT,
+            &format!("{}/api/v1/users/admin/role", a.url),
+            &admin,
+            Some(json!({"role": "viewer"})),
+        )
+        .await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::CONFLICT, "conflict"),
+            "the last admin stays"
+        );
+        let (status, _) = send(
+            reqwest::Method::PUT,
+            &format!("{}/api/v1/users/nobody/role", a.url),
+            &admin,
+            Some(json!({"role": "viewer"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = send(
+            reqwest::Method::DELETE,
+            &format!("{}/api/v1/users/admin", a.url),
+            &admin,
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::CONFLICT, "nobody removes themselves");
+
+        // Removed, their session ends with them.
+        let (status, _) = send(
+            reqwest::Method::DELETE,
+            &format!("{}/api/v1/users/ops", a.url),
+            &admin,
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, _) = get(&format!("{}/api/v1/me", a.url), Some(&viewer)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        a.stop().await;
+    }
+}

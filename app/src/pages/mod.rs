@@ -12,6 +12,7 @@ pub mod product;
 pub mod products;
 mod send_command;
 pub mod settings;
+pub mod users;
 
 use leptos::prelude::*;
 

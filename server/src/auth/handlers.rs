@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use app::api::{Handoff, LoginRequest, Me, NewUser, UserRole};
+use app::api::{Handoff, LoginRequest, Me};
 use app::params::encode;
 
 use super::{safe_next, set_cookie, CurrentUser, LoginError};
@@ -125,36 +125,4 @@ pub async fn handoff_redeem(
             Ok(Redirect::to(&login).into_response())
         }
     }
-}
-
-/// `POST /api/v1/users` (admins): adds a console user.
-pub async fn create_user(
-    State(app): State<AppState>,
-    user: CurrentUser,
-    Json(new): Json<NewUser>,
-) -> Result<(StatusCode, Json<Me>), ApiError> {
-    if user.role != UserRole::Admin {
-        return Err(ApiError::forbidden("only admins add users"));
-    }
-    let username = new.username.trim();
-    super::check_new_user(username, &new.password)
-        .map_err(|m| ApiError::bad_request("invalid_user", m))?;
-    let hash = super::password::hash(new.password)
-        .await
-        .map_err(ApiError::internal)?;
-    if !super::store::create_user(&app.db, username, &hash, new.role).await? {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "user_exists",
-            format!("a user named {username} exists already"),
-        ));
-    }
-    tracing::info!(username, role = %new.role.as_str(), by = %user.username, "user added");
-    Ok((
-        StatusCode::CREATED,
-        Json(Me {
-            username: username.to_owned(),
-            role: new.role,
-        }),
-    ))
 }

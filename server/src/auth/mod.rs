@@ -9,6 +9,7 @@ pub mod handlers;
 pub mod limiter;
 pub mod password;
 pub mod store;
+pub mod users;
 
 use std::net::IpAddr;
 

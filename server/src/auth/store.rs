@@ -157,3 +157,73 @@ pub async fn redeem_handoff(db: &Db, token_hash: &str) -> Result<Option<i64>, St
         .fetch_optional(db.pool())
         .await?)
 }
+
+/// Every user, by name.
+pub async fn list_users(db: &Db) -> Result<Vec<app::api::UserSummary>, StoreError> {
+    let rows = sqlx::query("SELECT username, role, created_at FROM users ORDER BY username")
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(app::api::UserSummary {
+                username: r.try_get("username")?,
+                role: role_of(r.try_get("role")?)?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::Other)
+}
+
+/// Admins other than `except`: the last admin is never removed or demoted.
+async fn other_admins(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    except: &str,
+) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND username <> $1")
+            .bind(except)
+            .fetch_one(&mut **tx)
+            .await?,
+    )
+}
+
+/// Changes a user's role (`NotFound`, or `Conflict` for the last admin).
+pub async fn set_user_role(db: &Db, username: &str, role: UserRole) -> Result<(), StoreError> {
+    let mut tx = db.begin_write().await?;
+    if role != UserRole::Admin && other_admins(&mut tx, username).await? == 0 {
+        return Err(StoreError::Conflict(
+            "the cluster needs at least one admin".into(),
+        ));
+    }
+    let done = sqlx::query("UPDATE users SET role = $2 WHERE username = $1")
+        .bind(username)
+        .bind(role.as_str())
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Removes a user and their sessions (`NotFound`, or `Conflict` for the
+/// last admin).
+pub async fn delete_user(db: &Db, username: &str) -> Result<(), StoreError> {
+    let mut tx = db.begin_write().await?;
+    if other_admins(&mut tx, username).await? == 0 {
+        return Err(StoreError::Conflict(
+            "the cluster needs at least one admin".into(),
+        ));
+    }
+    let done = sqlx::query("DELETE FROM users WHERE username = $1")
+        .bind(username)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(())
+}

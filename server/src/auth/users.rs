@@ -1,0 +1,102 @@
+//! Console users, managed by admins: list, add, change a role, remove.
+//! The last admin can be neither demoted nor removed.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+
+use app::api::{Me, NewUser, SetUserRole, UserRole, UserSummary};
+
+use super::{check_new_user, password, store, CurrentUser};
+use crate::db::StoreError;
+use crate::error::{ApiError, Json};
+use crate::AppState;
+
+fn admin_only(user: &CurrentUser) -> Result<(), ApiError> {
+    if user.role == UserRole::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("only admins manage users"))
+    }
+}
+
+fn not_found_or(name: &str) -> impl FnOnce(StoreError) -> ApiError + '_ {
+    move |e| match e {
+        StoreError::NotFound => ApiError::not_found(format!("no user named {name}")),
+        other => other.into(),
+    }
+}
+
+/// `GET /api/v1/users`.
+pub async fn list(
+    State(app): State<AppState>,
+    user: CurrentUser,
+) -> Result<Json<Vec<UserSummary>>, ApiError> {
+    admin_only(&user)?;
+    Ok(Json(store::list_users(&app.db).await?))
+}
+
+/// `POST /api/v1/users` (admins): adds a console user.
+pub async fn create(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    Json(new): Json<NewUser>,
+) -> Result<(StatusCode, Json<Me>), ApiError> {
+    admin_only(&user)?;
+    let username = new.username.trim();
+    check_new_user(username, &new.password)
+        .map_err(|m| ApiError::bad_request("invalid_user", m))?;
+    let hash = password::hash(new.password)
+        .await
+        .map_err(ApiError::internal)?;
+    if !store::create_user(&app.db, username, &hash, new.role).await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "user_exists",
+            format!("a user named {username} exists already"),
+        ));
+    }
+    tracing::info!(username, role = %new.role.as_str(), by = %user.username, "user added");
+    Ok((
+        StatusCode::CREATED,
+        Json(Me {
+            username: username.to_owned(),
+            role: new.role,
+        }),
+    ))
+}
+
+/// `PUT /api/v1/users/{name}/role`.
+pub async fn set_role(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    Path(name): Path<String>,
+    Json(body): Json<SetUserRole>,
+) -> Result<StatusCode, ApiError> {
+    admin_only(&user)?;
+    store::set_user_role(&app.db, &name, body.role)
+        .await
+        .map_err(not_found_or(&name))?;
+    tracing::info!(username = %name, role = body.role.as_str(), by = %user.username, "user role changed");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/users/{name}`: the user and their sessions.
+pub async fn remove(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    admin_only(&user)?;
+    if name == user.username {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "you cannot remove yourself",
+        ));
+    }
+    store::delete_user(&app.db, &name)
+        .await
+        .map_err(not_found_or(&name))?;
+    tracing::info!(username = %name, by = %user.username, "user removed");
+    Ok(StatusCode::NO_CONTENT)
+}
