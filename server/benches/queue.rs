@@ -1,5 +1,5 @@
 //! The command queue: how many commands a second go enqueue → claim →
-//! deliver → ack, with one node and with three, on SQLite and PostgreSQL;
+//! notify → deliver → ack, with one node and with three, on SQLite and PostgreSQL;
 //! and how long a command takes from enqueue to the product's notification.
 //!
 //!     cargo bench -p server --bench queue
@@ -79,7 +79,8 @@ fn registry(db: Db, nodes: usize, stop: Arc<AtomicBool>) -> tokio::task::JoinHan
     })
 }
 
-/// One node's share of the pipeline: claim, deliver, ack, until `total`
+/// One node's share of the pipeline: claim, record the notification,
+/// deliver, ack, until `total`
 /// commands are done cluster-wide.
 async fn worker(db: Db, n: usize, done: Arc<Mutex<usize>>, total: usize) {
     let node = node_name(n);
@@ -98,6 +99,12 @@ async fn worker(db: Db, n: usize, done: Arc<Mutex<usize>>, total: usize) {
             tokio::time::sleep(Duration::from_millis(2)).await;
             continue;
         }
+        // The node notifies each product, then records that it did.
+        let notices: Vec<(String, String)> = claimed
+            .iter()
+            .map(|c| (c.id.clone(), "callback answered".to_owned()))
+            .collect();
+        queue::notified_many(&db, &node, &notices).await.unwrap();
         let mut products: Vec<String> = claimed.iter().map(|c| c.product_id.clone()).collect();
         products.sort();
         products.dedup();
@@ -260,7 +267,7 @@ async fn latency(test: &TestDb, samples: usize) -> (f64, f64) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let dbs = testkit::databases().await;
-    println!("pipeline: enqueue → claim → deliver → ack, {PRODUCTS} two-way products, batches of {BATCH}");
+    println!("pipeline: enqueue → claim → notify → deliver → ack, {PRODUCTS} two-way products, batches of {BATCH}");
     for engine in ["sqlite", "postgres"] {
         for nodes in [1, 3] {
             let fresh = testkit::databases().await;

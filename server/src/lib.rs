@@ -227,7 +227,7 @@ pub struct Node {
     dispatcher: AbortOnDrop,
     rescuer: AbortOnDrop,
     bumper: AbortOnDrop,
-    queue_tasks: [AbortOnDrop; 2],
+    queue_tasks: [AbortOnDrop; 3],
 }
 
 impl Node {

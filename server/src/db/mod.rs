@@ -59,6 +59,40 @@ impl Dialect {
         }
     }
 
+    /// Subquery of the strings of a JSON array bound at `$n`: `x IN (…)`
+    /// over a batch with one parameter, so the statement's text (and its
+    /// prepared plan) is the same whatever the batch's size.
+    pub fn json_texts(self, n: usize) -> String {
+        match self {
+            Self::Sqlite => format!("SELECT value FROM json_each(${n})"),
+            Self::Postgres => format!("SELECT json_array_elements_text(${n}::json)"),
+        }
+    }
+
+    /// A JSON array of objects bound at `$n` as a table named `alias` with
+    /// the text columns `columns` (the objects' keys), for `INSERT … SELECT`
+    /// and `UPDATE … FROM` over a whole batch with one parameter.
+    pub fn json_table(self, n: usize, alias: &str, columns: &[&str]) -> String {
+        match self {
+            Self::Sqlite => format!(
+                "(SELECT {} FROM json_each(${n})) AS {alias}",
+                columns
+                    .iter()
+                    .map(|c| format!("json_extract(value, '$.{c}') AS {c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Self::Postgres => format!(
+                "json_to_recordset(${n}::json) AS {alias}({})",
+                columns
+                    .iter()
+                    .map(|c| format!("{c} TEXT"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
     /// Statement that opens a transaction that will write.
     ///
     /// SQLite must take the write lock up front: a deferred transaction that

@@ -142,7 +142,16 @@ async fn hand_over(app: &AppState, c: Claimed) {
     )
     .await;
     let written = match woken {
-        Ok(()) => store::notified(&app.db, node, &c.id, "callback answered").await,
+        Ok(()) => {
+            let notice = (c.id.clone(), "callback answered".to_owned());
+            match app.queue_io.notices.submit(notice).await {
+                Some(Err(e)) => {
+                    tracing::warn!(command = %c.id, error = %e, "cannot record a notification");
+                }
+                Some(Ok(())) | None => {}
+            }
+            Ok(())
+        }
         Err(why) => match app.config.queue.routing {
             Routing::Affinity => {
                 let delay = retry_delay_ms(app, c.attempts);

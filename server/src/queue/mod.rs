@@ -23,23 +23,25 @@ pub mod store;
 
 use std::time::Duration;
 
-/// The group-commit writers of products' fetches and results.
+/// The group-commit writers of products' fetches and results, and of the
+/// dispatcher's notifications (command id, how).
 #[derive(Clone)]
 pub struct Io {
     pub deliveries: batch::Batcher<String, Result<Vec<store::Deliverable>, String>>,
     pub acks: batch::Batcher<store::Ack, Result<Option<store::Completion>, String>>,
+    pub notices: batch::Batcher<(String, String), Result<(), String>>,
 }
 
 /// Most commands handed over by one fetch.
 pub const FETCH_LIMIT: usize = 32;
 
 impl Io {
-    /// Starts both writers for `node`.
+    /// Starts the writers for `node`.
     pub fn start(
         db: crate::db::Db,
         node: String,
         lease: Duration,
-    ) -> (Self, [tokio::task::JoinHandle<()>; 2]) {
+    ) -> (Self, [tokio::task::JoinHandle<()>; 3]) {
         let lease_ms = lease.as_millis() as i64;
         let (d, n) = (db.clone(), node.clone());
         let (deliveries, deliveries_task) = batch::Batcher::start(move |products: Vec<String>| {
@@ -52,6 +54,17 @@ impl Io {
                 }
             }
         });
+        let (d, n) = (db.clone(), node.clone());
+        let (notices, notices_task) =
+            batch::Batcher::start(move |notices: Vec<(String, String)>| {
+                let (db, node) = (d.clone(), n.clone());
+                async move {
+                    let answer = store::notified_many(&db, &node, &notices)
+                        .await
+                        .map_err(|e| e.to_string());
+                    vec![answer; notices.len()]
+                }
+            });
         let (acks, acks_task) = batch::Batcher::start(move |acks: Vec<store::Ack>| {
             let (db, node) = (db.clone(), node.clone());
             async move {
@@ -61,7 +74,14 @@ impl Io {
                 }
             }
         });
-        (Self { deliveries, acks }, [deliveries_task, acks_task])
+        (
+            Self {
+                deliveries,
+                acks,
+                notices,
+            },
+            [deliveries_task, acks_task, notices_task],
+        )
     }
 }
 

@@ -7,12 +7,20 @@
 mod views;
 pub use views::*;
 
+use std::collections::{HashMap, HashSet};
+
 use sqlx::Row;
 
 use super::{CommandState, NewCommand, Routing};
-use crate::db::{placeholders, Db, Dialect, StoreError};
+use crate::db::{Db, Dialect, StoreError};
 
 type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// Clears the columns of the current attempt (claim, notification,
+/// fetch), after [`archive`] copied them to the timeline.
+const CLEAR_ATTEMPT: &str = "claimed_at = NULL, claimed_by = NULL, claim_note = NULL, \
+     notified_at = NULL, notified_by = NULL, notify_note = NULL, delivered_at = NULL, \
+     delivered_by = NULL";
 
 /// One change of one command, for the timeline.
 pub struct Event<'a> {
@@ -21,39 +29,62 @@ pub struct Event<'a> {
     pub note: String,
 }
 
-/// Writes events, many rows per statement.
+/// A batch as the one JSON parameter of a statement.
+fn json(rows: impl serde::Serialize) -> String {
+    serde_json::to_string(&rows).expect("plain strings serialize")
+}
+
+/// Writes timeline rows, one statement for all of them.
 async fn record(
-    dialect: Dialect,
+    d: Dialect,
     tx: &mut Tx,
     node: &str,
     events: &[Event<'_>],
 ) -> Result<(), StoreError> {
-    let now = dialect.now_ms();
-    for chunk in events.chunks(200) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                format!(
-                    "(${}, {now}, $1, ${}, ${})",
-                    3 * i + 2,
-                    3 * i + 3,
-                    3 * i + 4
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO command_events (command_id, at, node, state, note) VALUES {}",
-            values.join(", ")
-        );
-        let mut q = sqlx::query(&sql).bind(node);
-        for e in chunk {
-            q = q.bind(e.command).bind(e.state.as_str()).bind(&e.note);
-        }
-        q.execute(&mut **tx).await?;
+    if events.is_empty() {
+        return Ok(());
     }
+    let rows: Vec<serde_json::Value> = events
+        .iter()
+        .map(|e| serde_json::json!({"cid": e.command, "state": e.state.as_str(), "note": e.note}))
+        .collect();
+    let sql = format!(
+        "INSERT INTO command_events (command_id, at, node, state, note) \
+         SELECT v.cid, {}, $1, v.state, v.note FROM {}",
+        d.now_ms(),
+        d.json_table(2, "v", &["cid", "state", "note"])
+    );
+    sqlx::query(&sql)
+        .bind(node)
+        .bind(json(rows))
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
-/// Queues commands (ids chosen by the caller) on behalf of `node`.
+/// Copies the current attempt of each command (claim, notification, fetch,
+/// kept in columns on the usual path) to the timeline, before a change off
+/// that path clears them.
+async fn archive(d: Dialect, tx: &mut Tx, ids: &[&str]) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let list = d.json_texts(1);
+    let sql = format!(
+        "INSERT INTO command_events (command_id, at, node, state, note) \
+         SELECT id, claimed_at, claimed_by, 'dispatched', claim_note FROM commands \
+         WHERE id IN ({list}) AND claimed_at IS NOT NULL \
+         UNION ALL SELECT id, notified_at, notified_by, 'dispatched', notify_note FROM commands \
+         WHERE id IN ({list}) AND notified_at IS NOT NULL \
+         UNION ALL SELECT id, delivered_at, delivered_by, 'delivered', 'fetched by the product' \
+         FROM commands WHERE id IN ({list}) AND delivered_at IS NOT NULL"
+    );
+    sqlx::query(&sql).bind(json(ids)).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Queues commands (ids chosen by the caller) on behalf of `node`. Their
+/// "queued" entry of the timeline is the row's own `created_*` columns.
 pub async fn enqueue(
     db: &Db,
     node: &str,
@@ -61,46 +92,35 @@ pub async fn enqueue(
     ttl_ms: i64,
     max_attempts: i64,
 ) -> Result<(), StoreError> {
-    let now = db.dialect().now_ms();
-    let mut tx = db.begin_write().await?;
-    for chunk in commands.chunks(200) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let b = 4 + 5 * i;
-                format!(
-                    "(${b}, ${}, ${}, ${}, 'queued', {now}, ${}, $1, {now} + $2, 0, $3, {now}, {now})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO commands (id, product_id, kind, args, state, created_at, created_by, \
-             created_on, expires_at, attempts, max_attempts, ready_at, updated_at) VALUES {}",
-            values.join(", ")
-        );
-        let mut q = sqlx::query(&sql).bind(node).bind(ttl_ms).bind(max_attempts);
-        for (id, c) in chunk {
-            q = q
-                .bind(id)
-                .bind(&c.product_id)
-                .bind(&c.kind)
-                .bind(&c.args)
-                .bind(&c.created_by);
-        }
-        q.execute(&mut *tx).await?;
+    if commands.is_empty() {
+        return Ok(());
     }
-    let events: Vec<Event> = commands
+    let d = db.dialect();
+    let now = d.now_ms();
+    let rows: Vec<serde_json::Value> = commands
         .iter()
-        .map(|(id, c)| Event {
-            command: id,
-            state: CommandState::Queued,
-            note: format!("queued by {}", c.created_by),
+        .map(|(id, c)| {
+            serde_json::json!({
+                "cid": id, "product": c.product_id, "kind": c.kind,
+                "args": c.args, "creator": c.created_by,
+            })
         })
         .collect();
-    record(db.dialect(), &mut tx, node, &events).await?;
+    let sql = format!(
+        "INSERT INTO commands (id, product_id, kind, args, state, created_at, created_by, \
+         created_on, expires_at, attempts, max_attempts, ready_at, updated_at) \
+         SELECT v.cid, v.product, v.kind, v.args, 'queued', {now}, v.creator, $2, {now} + $3, 0, \
+         $4, {now}, {now} FROM {}",
+        d.json_table(1, "v", &["cid", "product", "kind", "args", "creator"])
+    );
+    let mut tx = db.begin_write().await?;
+    sqlx::query(&sql)
+        .bind(json(rows))
+        .bind(node)
+        .bind(ttl_ms)
+        .bind(max_attempts)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -200,26 +220,23 @@ pub async fn claim(
             stolen,
         });
     }
-    let sql = format!(
-        "UPDATE commands SET state = 'dispatched', holder = $1, lease_until = {now} + $2, \
-         attempts = attempts + 1, updated_at = {now} WHERE id IN ({})",
-        placeholders(3, claimed.len())
-    );
-    let mut q = sqlx::query(&sql).bind(node).bind(rules.lease_ms);
-    for c in &claimed {
-        q = q.bind(&c.id);
-    }
-    q.execute(&mut *tx).await?;
-    let events: Vec<Event> = claimed
+    let rows: Vec<serde_json::Value> = claimed
         .iter()
         .zip(notes)
-        .map(|(c, note)| Event {
-            command: &c.id,
-            state: CommandState::Dispatched,
-            note,
-        })
+        .map(|(c, note)| serde_json::json!({"cid": c.id, "note": note}))
         .collect();
-    record(d, &mut tx, node, &events).await?;
+    let sql = format!(
+        "UPDATE commands SET state = 'dispatched', holder = $1, lease_until = {now} + $2, \
+         attempts = attempts + 1, updated_at = {now}, claimed_at = {now}, claimed_by = $1, \
+         claim_note = v.note FROM {} WHERE commands.id = v.cid",
+        d.json_table(3, "v", &["cid", "note"])
+    );
+    sqlx::query(&sql)
+        .bind(node)
+        .bind(rules.lease_ms)
+        .bind(json(rows))
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(claimed)
 }
@@ -248,11 +265,14 @@ pub async fn release(
     reason: &str,
     counted: bool,
 ) -> Result<Released, StoreError> {
-    let now = db.dialect().now_ms();
+    let d = db.dialect();
+    let now = d.now_ms();
     let mut tx = db.begin_write().await?;
-    let row = sqlx::query(
-        "SELECT attempts, max_attempts FROM commands WHERE id = $1 AND state = 'dispatched' AND holder = $2",
-    )
+    let row = sqlx::query(&format!(
+        "SELECT attempts, max_attempts FROM commands WHERE id = $1 AND state = 'dispatched' \
+         AND holder = $2{}",
+        d.lock_rows()
+    ))
     .bind(id)
     .bind(node)
     .fetch_optional(&mut *tx)
@@ -262,33 +282,24 @@ pub async fn release(
         return Ok(Released::NotHeld);
     };
     let (attempts, max): (i64, i64) = (row.try_get("attempts")?, row.try_get("max_attempts")?);
-    if !counted {
-        sqlx::query(&format!(
-            "UPDATE commands SET state = 'queued', holder = NULL, lease_until = NULL, \
-             attempts = attempts - 1, ready_at = {now}, updated_at = {now} WHERE id = $1"
-        ))
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        let event = Event {
-            command: id,
-            state: CommandState::Queued,
-            note: format!("{reason}; left to the home node"),
-        };
-        record(db.dialect(), &mut tx, node, &[event]).await?;
-        tx.commit().await?;
-        return Ok(Released::Requeued);
-    }
-    let (outcome, event) = if attempts >= max {
-        sqlx::query(&format!(
-            "UPDATE commands SET state = 'dead', lease_until = NULL, finished_at = {now}, \
-             updated_at = {now} WHERE id = $1"
-        ))
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    archive(d, &mut tx, &[id]).await?;
+    let (outcome, set, delay, event) = if !counted {
+        (
+            Released::Requeued,
+            "state = 'queued', holder = NULL, lease_until = NULL, attempts = attempts - 1, \
+             ready_at = {now} + $2",
+            0,
+            Event {
+                command: id,
+                state: CommandState::Queued,
+                note: format!("{reason}; left to the home node"),
+            },
+        )
+    } else if attempts >= max {
         (
             Released::Dead,
+            "state = 'dead', lease_until = NULL, finished_at = {now}",
+            0,
             Event {
                 command: id,
                 state: CommandState::Dead,
@@ -296,16 +307,10 @@ pub async fn release(
             },
         )
     } else {
-        sqlx::query(&format!(
-            "UPDATE commands SET state = 'queued', holder = NULL, lease_until = NULL, \
-             ready_at = {now} + $2, updated_at = {now} WHERE id = $1"
-        ))
-        .bind(id)
-        .bind(delay_ms)
-        .execute(&mut *tx)
-        .await?;
         (
             Released::Requeued,
+            "state = 'queued', holder = NULL, lease_until = NULL, ready_at = {now} + $2",
+            delay_ms,
             Event {
                 command: id,
                 state: CommandState::Queued,
@@ -316,7 +321,15 @@ pub async fn release(
             },
         )
     };
-    record(db.dialect(), &mut tx, node, &[event]).await?;
+    let set = set.replace("{now}", now);
+    let sql =
+        format!("UPDATE commands SET {set}, {CLEAR_ATTEMPT}, updated_at = {now} WHERE id = $1");
+    let mut update = sqlx::query(&sql).bind(id);
+    if set.contains("$2") {
+        update = update.bind(delay);
+    }
+    update.execute(&mut *tx).await?;
+    record(d, &mut tx, node, &[event]).await?;
     tx.commit().await?;
     Ok(outcome)
 }
@@ -324,47 +337,69 @@ pub async fn release(
 /// Fails a command `node` holds without retry (the shared queue's way with
 /// a product it cannot reach).
 pub async fn fail(db: &Db, node: &str, id: &str, reason: &str) -> Result<bool, StoreError> {
-    let now = db.dialect().now_ms();
+    let d = db.dialect();
+    let now = d.now_ms();
     let mut tx = db.begin_write().await?;
-    let done = sqlx::query(&format!(
-        "UPDATE commands SET state = 'failed', output = $3, lease_until = NULL, finished_at = {now}, \
-         updated_at = {now} WHERE id = $1 AND state = 'dispatched' AND holder = $2"
+    let held: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT 1 FROM commands WHERE id = $1 AND state = 'dispatched' AND holder = $2{}",
+        d.lock_rows()
     ))
     .bind(id)
     .bind(node)
-    .bind(reason)
-    .execute(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
-    let failed = done.rows_affected() == 1;
-    if failed {
+    if held.is_some() {
+        archive(d, &mut tx, &[id]).await?;
+        sqlx::query(&format!(
+            "UPDATE commands SET state = 'failed', output = $2, lease_until = NULL, \
+             finished_at = {now}, {CLEAR_ATTEMPT}, updated_at = {now} WHERE id = $1"
+        ))
+        .bind(id)
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
         let event = Event {
             command: id,
             state: CommandState::Failed,
             note: reason.to_owned(),
         };
-        record(db.dialect(), &mut tx, node, &[event]).await?;
+        record(d, &mut tx, node, &[event]).await?;
     }
     tx.commit().await?;
-    Ok(failed)
+    Ok(held.is_some())
 }
 
-/// Notes on the timeline that `node` woke the product for the command. The
-/// state does not change, so the commands counter does not move (the
-/// product's fetch moves it a moment later).
-pub async fn notified(db: &Db, node: &str, id: &str, how: &str) -> Result<(), StoreError> {
-    let mut tx = db.begin_write().await?;
-    let state: Option<String> = sqlx::query_scalar("SELECT state FROM commands WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if let Some(state) = state.as_deref().and_then(CommandState::parse) {
-        let event = Event {
-            command: id,
-            state,
-            note: format!("product notified ({how})"),
-        };
-        record(db.dialect(), &mut tx, node, &[event]).await?;
+/// Notes on the timelines that `node` woke the products of these commands
+/// (id, how), in one statement. The state does not change, so the
+/// commands counter does not move (the product's fetch moves it a moment
+/// later). A command that another node claimed meanwhile is left alone.
+pub async fn notified_many(
+    db: &Db,
+    node: &str,
+    notices: &[(String, String)],
+) -> Result<(), StoreError> {
+    if notices.is_empty() {
+        return Ok(());
     }
+    let d = db.dialect();
+    let now = d.now_ms();
+    let rows: Vec<serde_json::Value> = notices
+        .iter()
+        .map(
+            |(id, how)| serde_json::json!({"cid": id, "note": format!("product notified ({how})")}),
+        )
+        .collect();
+    let sql = format!(
+        "UPDATE commands SET notified_at = {now}, notified_by = $1, notify_note = v.note \
+         FROM {} WHERE commands.id = v.cid AND commands.claimed_by = $1",
+        d.json_table(2, "v", &["cid", "note"])
+    );
+    let mut tx = db.begin_write().await?;
+    sqlx::query(&sql)
+        .bind(node)
+        .bind(json(rows))
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -408,23 +443,27 @@ pub async fn deliver_many(
     if products.is_empty() {
         return Ok(out);
     }
+    let slots: HashMap<&str, usize> = products
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.as_str(), i))
+        .collect();
     let mut tx = db.begin_write().await?;
     let sql = format!(
         "SELECT c.id, c.product_id, c.kind, c.args FROM commands c WHERE c.product_id IN ({}) \
          AND c.state IN ('queued', 'dispatched') AND c.expires_at > {now} \
          ORDER BY c.created_at, c.id{}",
-        placeholders(1, products.len()),
+        d.json_texts(1),
         d.skip_locked()
     );
-    let mut q = sqlx::query(&sql);
-    for p in products {
-        q = q.bind(p);
-    }
-    let rows = q.fetch_all(&mut *tx).await?;
+    let rows = sqlx::query(&sql)
+        .bind(json(products))
+        .fetch_all(&mut *tx)
+        .await?;
     let mut ids: Vec<String> = Vec::new();
     for row in &rows {
         let product: String = row.try_get("product_id")?;
-        let Some(slot) = products.iter().position(|p| *p == product) else {
+        let Some(&slot) = slots.get(product.as_str()) else {
             continue;
         };
         if out[slot].len() >= limit {
@@ -438,28 +477,20 @@ pub async fn deliver_many(
         ids.push(c.id.clone());
         out[slot].push(c);
     }
-    for chunk in ids.chunks(500) {
+    if !ids.is_empty() {
         let sql = format!(
             "UPDATE commands SET attempts = attempts + CASE WHEN state = 'queued' THEN 1 ELSE 0 END, \
-             state = 'delivered', holder = $1, lease_until = {now} + $2, updated_at = {now} \
-             WHERE id IN ({})",
-            placeholders(3, chunk.len())
+             state = 'delivered', holder = $1, lease_until = {now} + $2, delivered_at = {now}, \
+             delivered_by = $1, updated_at = {now} WHERE id IN ({})",
+            d.json_texts(3)
         );
-        let mut q = sqlx::query(&sql).bind(node).bind(lease_ms);
-        for id in chunk {
-            q = q.bind(id);
-        }
-        q.execute(&mut *tx).await?;
+        sqlx::query(&sql)
+            .bind(node)
+            .bind(lease_ms)
+            .bind(json(&ids))
+            .execute(&mut *tx)
+            .await?;
     }
-    let events: Vec<Event> = ids
-        .iter()
-        .map(|id| Event {
-            command: id,
-            state: CommandState::Delivered,
-            note: "fetched by the product".into(),
-        })
-        .collect();
-    record(d, &mut tx, node, &events).await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -494,66 +525,74 @@ pub async fn complete_many(
     if acks.is_empty() {
         return Ok(out);
     }
-    let mut tx = db.begin_write().await?;
-    let mut current: std::collections::HashMap<String, (String, CommandState)> = Default::default();
-    for chunk in acks.chunks(500) {
-        let sql = format!(
-            "SELECT c.id, c.product_id, c.state FROM commands c WHERE c.id IN ({}){}",
-            placeholders(1, chunk.len()),
-            d.lock_rows()
-        );
-        let mut q = sqlx::query(&sql);
-        for a in chunk {
-            q = q.bind(&a.command);
-        }
-        for row in q.fetch_all(&mut *tx).await? {
-            let state: String = row.try_get("state")?;
-            if let Some(state) = CommandState::parse(&state) {
-                current.insert(row.try_get("id")?, (row.try_get("product_id")?, state));
-            }
-        }
-    }
-    let mut changes: Vec<&Ack> = Vec::new();
+    // The first result for a command in the batch counts; a repeat finds
+    // it final, as it would in a later batch.
+    let mut firsts: HashMap<&str, usize> = HashMap::new();
     for (i, a) in acks.iter().enumerate() {
-        match current.get_mut(&a.command) {
-            Some((product, state)) if *product == a.product => {
-                out[i] = Some(if state.is_final() {
-                    Completion::AlreadyFinal(*state)
-                } else {
-                    // A second result in the same batch finds it final.
-                    *state = a.outcome;
-                    changes.push(a);
-                    Completion::Recorded
-                });
-            }
-            _ => {}
-        }
+        firsts.entry(a.command.as_str()).or_insert(i);
     }
-    for chunk in changes.chunks(300) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| format!("(${}, ${}, ${})", 3 * i + 2, 3 * i + 3, 3 * i + 4))
-            .collect();
-        let sql = format!(
-            "UPDATE commands SET state = v.column2, output = v.column3, lease_until = NULL, \
-             finished_at = {now}, updated_at = {now}, holder = COALESCE(holder, $1) \
-             FROM (VALUES {}) AS v WHERE commands.id = v.column1",
-            values.join(", ")
-        );
-        let mut q = sqlx::query(&sql).bind(node);
-        for a in chunk {
-            q = q.bind(&a.command).bind(a.outcome.as_str()).bind(&a.output);
-        }
-        q.execute(&mut *tx).await?;
-    }
-    let events: Vec<Event> = changes
-        .iter()
-        .map(|a| Event {
-            command: &a.command,
-            state: a.outcome,
-            note: format!("result posted: {}", a.outcome.as_str()),
+    let rows: Vec<serde_json::Value> = firsts
+        .values()
+        .map(|&i| {
+            let a = &acks[i];
+            serde_json::json!({
+                "cid": a.command, "product": a.product,
+                "state": a.outcome.as_str(), "output": a.output,
+            })
         })
         .collect();
-    record(d, &mut tx, node, &events).await?;
+    let mut tx = db.begin_write().await?;
+    let sql = format!(
+        "UPDATE commands SET state = v.state, output = v.output, lease_until = NULL, \
+         finished_at = {now}, finished_by = $1, holder = COALESCE(holder, $1), updated_at = {now} \
+         FROM {} WHERE commands.id = v.cid AND commands.product_id = v.product \
+         AND commands.state IN ('queued', 'dispatched', 'delivered') RETURNING id",
+        d.json_table(2, "v", &["cid", "product", "state", "output"])
+    );
+    let recorded: HashSet<String> = sqlx::query_scalar(&sql)
+        .bind(node)
+        .bind(json(rows))
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+    let mut others: Vec<&str> = Vec::new();
+    for (i, a) in acks.iter().enumerate() {
+        if firsts[a.command.as_str()] == i && recorded.contains(&a.command) {
+            out[i] = Some(Completion::Recorded);
+        } else {
+            others.push(&a.command);
+        }
+    }
+    if !others.is_empty() {
+        // Repeats, results for ended commands, and strangers' ids.
+        let sql = format!(
+            "SELECT id, product_id, state FROM commands WHERE id IN ({})",
+            d.json_texts(1)
+        );
+        let mut current: HashMap<String, (String, String)> = HashMap::new();
+        for row in sqlx::query(&sql)
+            .bind(json(&others))
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            current.insert(
+                row.try_get("id")?,
+                (row.try_get("product_id")?, row.try_get("state")?),
+            );
+        }
+        for (i, a) in acks.iter().enumerate() {
+            if out[i].is_some() {
+                continue;
+            }
+            out[i] = match current.get(&a.command) {
+                Some((product, state)) if *product == a.product => CommandState::parse(state)
+                    .filter(|s| s.is_final())
+                    .map(Completion::AlreadyFinal),
+                _ => None,
+            };
+        }
+    }
     tx.commit().await?;
     Ok(out)
 }
@@ -575,7 +614,8 @@ pub async fn rescue(
     limit: i64,
     delay_ms: impl Fn(i64) -> i64,
 ) -> Result<Rescued, StoreError> {
-    let now = db.dialect().now_ms();
+    let d = db.dialect();
+    let now = d.now_ms();
     let mut tx = db.begin_write().await?;
     let expired: Vec<String> = sqlx::query_scalar(&format!(
         "SELECT id FROM commands WHERE state IN ('queued', 'dispatched', 'delivered') \
@@ -591,18 +631,29 @@ pub async fn rescue(
     .bind(limit)
     .fetch_all(&mut *tx)
     .await?;
+    let lapsed_ids: Vec<String> = lapsed
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?;
+    let mut ending: Vec<&str> = expired
+        .iter()
+        .chain(&lapsed_ids)
+        .map(String::as_str)
+        .collect();
+    ending.sort_unstable();
+    ending.dedup();
+    archive(d, &mut tx, &ending).await?;
     let mut events: Vec<Event> = Vec::new();
     if !expired.is_empty() {
         let sql = format!(
             "UPDATE commands SET state = 'expired', lease_until = NULL, finished_at = {now}, \
-             updated_at = {now} WHERE id IN ({})",
-            placeholders(1, expired.len())
+             {CLEAR_ATTEMPT}, updated_at = {now} WHERE id IN ({})",
+            d.json_texts(1)
         );
-        let mut q = sqlx::query(&sql);
-        for id in &expired {
-            q = q.bind(id);
-        }
-        q.execute(&mut *tx).await?;
+        sqlx::query(&sql)
+            .bind(json(&expired))
+            .execute(&mut *tx)
+            .await?;
         events.extend(expired.iter().map(|id| Event {
             command: id,
             state: CommandState::Expired,
@@ -613,7 +664,7 @@ pub async fn rescue(
         expired: expired.len(),
         ..Rescued::default()
     };
-    let mut lapsed_ids = Vec::with_capacity(lapsed.len());
+    let mut lapsed_events = Vec::with_capacity(lapsed.len());
     for row in &lapsed {
         let id: String = row.try_get("id")?;
         if expired.contains(&id) {
@@ -625,13 +676,13 @@ pub async fn rescue(
         if attempts >= max {
             sqlx::query(&format!(
                 "UPDATE commands SET state = 'dead', lease_until = NULL, finished_at = {now}, \
-                 updated_at = {now} WHERE id = $1"
+                 {CLEAR_ATTEMPT}, updated_at = {now} WHERE id = $1"
             ))
             .bind(&id)
             .execute(&mut *tx)
             .await?;
             out.dead += 1;
-            lapsed_ids.push((
+            lapsed_events.push((
                 id,
                 CommandState::Dead,
                 format!("lease of {holder} ran out; dead after {attempts} attempt(s)"),
@@ -640,14 +691,14 @@ pub async fn rescue(
             let delay = delay_ms(attempts);
             sqlx::query(&format!(
                 "UPDATE commands SET state = 'queued', holder = NULL, lease_until = NULL, \
-                 ready_at = {now} + $2, updated_at = {now} WHERE id = $1"
+                 ready_at = {now} + $2, {CLEAR_ATTEMPT}, updated_at = {now} WHERE id = $1"
             ))
             .bind(&id)
             .bind(delay)
             .execute(&mut *tx)
             .await?;
             out.requeued += 1;
-            lapsed_ids.push((
+            lapsed_events.push((
                 id,
                 CommandState::Queued,
                 format!(
@@ -657,12 +708,12 @@ pub async fn rescue(
             ));
         }
     }
-    events.extend(lapsed_ids.iter().map(|(id, state, note)| Event {
+    events.extend(lapsed_events.iter().map(|(id, state, note)| Event {
         command: id,
         state: *state,
         note: note.clone(),
     }));
-    record(db.dialect(), &mut tx, node, &events).await?;
+    record(d, &mut tx, node, &events).await?;
     tx.commit().await?;
     Ok(out)
 }

@@ -89,23 +89,84 @@ pub async fn get(
         .map_err(StoreError::Other)
 }
 
-/// A command's timeline, oldest first.
+/// A command's timeline, oldest first: its timeline rows (attempts that
+/// left the usual path, releases, expiry) merged with what its row keeps of
+/// the usual path (queued, the current attempt's claim, notification and
+/// fetch, the posted result).
 pub async fn events(db: &Db, id: &str) -> Result<Vec<CommandEvent>, StoreError> {
+    let row = sqlx::query(
+        "SELECT state, created_at, created_on, created_by, claimed_at, claimed_by, claim_note, \
+         notified_at, notified_by, notify_note, delivered_at, delivered_by, finished_at, \
+         finished_by FROM commands WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(row) = row else {
+        return Ok(vec![]);
+    };
     let rows = sqlx::query(
-        "SELECT at, node, state, note FROM command_events WHERE command_id = $1 ORDER BY id",
+        "SELECT at, node, state, note FROM command_events WHERE command_id = $1 ORDER BY at, id",
     )
     .bind(id)
     .fetch_all(db.pool())
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(CommandEvent {
-                at: r.try_get("at")?,
-                node: r.try_get("node")?,
-                state: r.try_get("state")?,
-                note: r.try_get("note")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(StoreError::Other)
+    let mut timeline = Vec::with_capacity(rows.len() + 5);
+    let from_row = |row: &AnyRow| -> Result<Vec<CommandEvent>, sqlx::Error> {
+        let state: String = row.try_get("state")?;
+        let by: String = row.try_get("created_by")?;
+        let mut out = vec![CommandEvent {
+            at: row.try_get("created_at")?,
+            node: row.try_get("created_on")?,
+            state: "queued".into(),
+            note: format!("queued by {by}"),
+        }];
+        let steps = [
+            ("claimed_at", "claimed_by", "dispatched", Some("claim_note")),
+            (
+                "notified_at",
+                "notified_by",
+                "dispatched",
+                Some("notify_note"),
+            ),
+            ("delivered_at", "delivered_by", "delivered", None),
+            ("finished_at", "finished_by", state.as_str(), None),
+        ];
+        for (at, node, step_state, note) in steps {
+            let (Some(at), Some(node)) = (
+                row.try_get::<Option<i64>, _>(at)?,
+                row.try_get::<Option<String>, _>(node)?,
+            ) else {
+                continue;
+            };
+            let note = match note {
+                Some(column) => row
+                    .try_get::<Option<String>, _>(column)?
+                    .unwrap_or_default(),
+                None if step_state == "delivered" => "fetched by the product".into(),
+                None => format!("result posted: {state}"),
+            };
+            out.push(CommandEvent {
+                at,
+                node,
+                state: step_state.to_owned(),
+                note,
+            });
+        }
+        Ok(out)
+    };
+    let mut usual = from_row(&row).map_err(StoreError::Other)?;
+    // "Queued" comes first; rows written off the usual path come before the
+    // current attempt, which began after them.
+    timeline.push(usual.remove(0));
+    for r in &rows {
+        timeline.push(CommandEvent {
+            at: r.try_get("at").map_err(StoreError::Other)?,
+            node: r.try_get("node").map_err(StoreError::Other)?,
+            state: r.try_get("state").map_err(StoreError::Other)?,
+            note: r.try_get("note").map_err(StoreError::Other)?,
+        });
+    }
+    timeline.extend(usual);
+    Ok(timeline)
 }
