@@ -448,50 +448,51 @@ pub async fn deliver_many(
         .enumerate()
         .map(|(i, p)| (p.as_str(), i))
         .collect();
-    let mut tx = db.begin_write().await?;
+    // One statement: the oldest `limit` waiting commands of each product
+    // become `delivered`. Rows another transaction is changing are waited
+    // for and checked again (a command claimed meanwhile is still this
+    // product's to fetch; one fetched meanwhile is not).
     let sql = format!(
-        "SELECT c.id, c.product_id, c.kind, c.args FROM commands c WHERE c.product_id IN ({}) \
-         AND c.state IN ('queued', 'dispatched') AND c.expires_at > {now} \
-         ORDER BY c.created_at, c.id{}",
-        d.json_texts(1),
-        d.skip_locked()
+        "UPDATE commands SET attempts = attempts + CASE WHEN state = 'queued' THEN 1 ELSE 0 END, \
+         state = 'delivered', holder = $1, lease_until = {now} + $2, delivered_at = {now}, \
+         delivered_by = $1, updated_at = {now} \
+         WHERE id IN (SELECT w.id FROM (SELECT c.id, ROW_NUMBER() OVER \
+         (PARTITION BY c.product_id ORDER BY c.created_at, c.id) AS n FROM commands c \
+         WHERE c.product_id IN ({}) AND c.state IN ('queued', 'dispatched') \
+         AND c.expires_at > {now}) AS w WHERE w.n <= $4) \
+         AND state IN ('queued', 'dispatched') AND expires_at > {now} \
+         RETURNING id, product_id, kind, args, created_at",
+        d.json_texts(3)
     );
+    let mut tx = db.begin_write().await?;
     let rows = sqlx::query(&sql)
+        .bind(node)
+        .bind(lease_ms)
         .bind(json(products))
+        .bind(limit as i64)
         .fetch_all(&mut *tx)
         .await?;
-    let mut ids: Vec<String> = Vec::new();
+    tx.commit().await?;
+    let mut handed: Vec<(usize, i64, Deliverable)> = Vec::with_capacity(rows.len());
     for row in &rows {
         let product: String = row.try_get("product_id")?;
         let Some(&slot) = slots.get(product.as_str()) else {
             continue;
         };
-        if out[slot].len() >= limit {
-            continue;
-        }
-        let c = Deliverable {
-            id: row.try_get("id")?,
-            kind: row.try_get("kind")?,
-            args: row.try_get("args")?,
-        };
-        ids.push(c.id.clone());
+        handed.push((
+            slot,
+            row.try_get("created_at")?,
+            Deliverable {
+                id: row.try_get("id")?,
+                kind: row.try_get("kind")?,
+                args: row.try_get("args")?,
+            },
+        ));
+    }
+    handed.sort_by(|a, b| (a.1, &a.2.id).cmp(&(b.1, &b.2.id)));
+    for (slot, _, c) in handed {
         out[slot].push(c);
     }
-    if !ids.is_empty() {
-        let sql = format!(
-            "UPDATE commands SET attempts = attempts + CASE WHEN state = 'queued' THEN 1 ELSE 0 END, \
-             state = 'delivered', holder = $1, lease_until = {now} + $2, delivered_at = {now}, \
-             delivered_by = $1, updated_at = {now} WHERE id IN ({})",
-            d.json_texts(3)
-        );
-        sqlx::query(&sql)
-            .bind(node)
-            .bind(lease_ms)
-            .bind(json(&ids))
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
     Ok(out)
 }
 
