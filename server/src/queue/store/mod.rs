@@ -526,11 +526,13 @@ pub async fn complete_many(
     if acks.is_empty() {
         return Ok(out);
     }
-    // The first result for a command in the batch counts; a repeat finds
-    // it final, as it would in a later batch.
-    let mut firsts: HashMap<&str, usize> = HashMap::new();
+    // The first result for a command (from its product) in the batch
+    // counts; a repeat finds it final, as it would in a later batch.
+    let mut firsts: HashMap<(&str, &str), usize> = HashMap::new();
     for (i, a) in acks.iter().enumerate() {
-        firsts.entry(a.command.as_str()).or_insert(i);
+        firsts
+            .entry((a.command.as_str(), a.product.as_str()))
+            .or_insert(i);
     }
     let rows: Vec<serde_json::Value> = firsts
         .values()
@@ -547,10 +549,10 @@ pub async fn complete_many(
         "UPDATE commands SET state = v.state, output = v.output, lease_until = NULL, \
          finished_at = {now}, finished_by = $1, holder = COALESCE(holder, $1), updated_at = {now} \
          FROM {} WHERE commands.id = v.cid AND commands.product_id = v.product \
-         AND commands.state IN ('queued', 'dispatched', 'delivered') RETURNING id",
+         AND commands.state IN ('queued', 'dispatched', 'delivered') RETURNING id, product_id",
         d.json_table(2, "v", &["cid", "product", "state", "output"])
     );
-    let recorded: HashSet<String> = sqlx::query_scalar(&sql)
+    let recorded: HashSet<(String, String)> = sqlx::query_as(&sql)
         .bind(node)
         .bind(json(rows))
         .fetch_all(&mut *tx)
@@ -559,7 +561,8 @@ pub async fn complete_many(
         .collect();
     let mut others: Vec<&str> = Vec::new();
     for (i, a) in acks.iter().enumerate() {
-        if firsts[a.command.as_str()] == i && recorded.contains(&a.command) {
+        let first = firsts[&(a.command.as_str(), a.product.as_str())] == i;
+        if first && recorded.contains(&(a.command.clone(), a.product.clone())) {
             out[i] = Some(Completion::Recorded);
         } else {
             others.push(&a.command);

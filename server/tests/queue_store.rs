@@ -1,0 +1,183 @@
+//! The queue's store on both engines: what a fetch hands over, repeated
+//! results within one batch, and the timeline kept partly in the command's
+//! row.
+
+use server::db::Db;
+use server::products::{store as products, Registration};
+use server::queue::store::{self as queue, Ack, ClaimRules, Completion, Released};
+use server::queue::{CommandState, NewCommand, Routing};
+use server::testkit;
+
+const RULES: ClaimRules = ClaimRules {
+    routing: Routing::Affinity,
+    affinity_ms: 3_000,
+    node_offline_after_ms: 5_000,
+    lease_ms: 30_000,
+};
+
+async fn product(db: &Db, name: &str) -> String {
+    let id = uuid::Uuid::new_v4().to_string();
+    let r = Registration {
+        id: id.clone(),
+        name: name.into(),
+        product_type: "test".into(),
+        version: "1".into(),
+        callback_url: Some("http://127.0.0.1:9/".into()),
+        key: "00".repeat(32),
+        nonce: "n".into(),
+    };
+    products::register(db, &r, 3_600_000).await.unwrap();
+    products::set_handshake(db, &id, "http", "two_way")
+        .await
+        .unwrap();
+    id
+}
+
+/// Queues `n` pings for `product`, one statement each (distinct times).
+async fn queue_pings(db: &Db, product: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let id = uuid::Uuid::new_v4().to_string();
+        let c = NewCommand {
+            product_id: product.into(),
+            kind: "ping".into(),
+            args: "{}".into(),
+            created_by: "tester".into(),
+        };
+        queue::enqueue(db, "node-a", &[(id.clone(), c)], 3_600_000, 5)
+            .await
+            .unwrap();
+        ids.push(id);
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    ids
+}
+
+fn ids(list: &[queue::Deliverable]) -> Vec<String> {
+    list.iter().map(|c| c.id.clone()).collect()
+}
+
+#[tokio::test]
+async fn a_fetch_hands_each_product_its_oldest_commands_once_up_to_the_limit() {
+    for test in testkit::databases().await {
+        let db = Db::connect(&test.url).await.unwrap();
+        let (p1, p2) = (product(&db, "p1").await, product(&db, "p2").await);
+        let one = queue_pings(&db, &p1, 5).await;
+        let two = queue_pings(&db, &p2, 2).await;
+        let both = [p1.clone(), p2.clone()];
+        let first = queue::deliver_many(&db, "node-b", &both, 30_000, 3)
+            .await
+            .unwrap();
+        assert_eq!(ids(&first[0]), one[..3], "{}", test.engine);
+        assert_eq!(ids(&first[1]), two, "{}", test.engine);
+        let again = queue::deliver_many(&db, "node-b", &both, 30_000, 3)
+            .await
+            .unwrap();
+        assert_eq!(ids(&again[0]), one[3..], "{}", test.engine);
+        assert!(again[1].is_empty(), "{}", test.engine);
+        let (c, _, _) = queue::get(&db, &one[0]).await.unwrap().unwrap();
+        assert_eq!((c.state.as_str(), c.attempts), ("delivered", 1));
+        assert_eq!(c.holder.as_deref(), Some("node-b"));
+        db.close().await;
+    }
+}
+
+#[tokio::test]
+async fn repeated_results_in_one_batch_count_once_and_strangers_get_nothing() {
+    for test in testkit::databases().await {
+        let db = Db::connect(&test.url).await.unwrap();
+        let (p1, p2) = (product(&db, "p1").await, product(&db, "p2").await);
+        let cid = queue_pings(&db, &p1, 1).await.remove(0);
+        let ack = |product: &str, outcome| Ack {
+            product: product.into(),
+            command: cid.clone(),
+            outcome,
+            output: "out".into(),
+        };
+        let acks = [
+            ack(&p2, CommandState::Failed),
+            ack(&p1, CommandState::Succeeded),
+            ack(&p1, CommandState::Failed),
+        ];
+        let answers = queue::complete_many(&db, "node-a", &acks).await.unwrap();
+        assert_eq!(
+            answers,
+            [
+                None,
+                Some(Completion::Recorded),
+                Some(Completion::AlreadyFinal(CommandState::Succeeded))
+            ],
+            "{}",
+            test.engine
+        );
+        let later = queue::complete_many(&db, "node-b", &acks[2..])
+            .await
+            .unwrap();
+        assert_eq!(
+            later,
+            [Some(Completion::AlreadyFinal(CommandState::Succeeded))]
+        );
+        let (c, _, output) = queue::get(&db, &cid).await.unwrap().unwrap();
+        assert_eq!(
+            (c.state.as_str(), output.as_deref()),
+            ("succeeded", Some("out"))
+        );
+        db.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_released_attempt_stays_on_the_timeline_before_the_next_one() {
+    for test in testkit::databases().await {
+        let db = Db::connect(&test.url).await.unwrap();
+        let p = product(&db, "p").await;
+        let cid = queue_pings(&db, &p, 1).await.remove(0);
+        let claimed = queue::claim(&db, "node-a", RULES, 10).await.unwrap();
+        assert_eq!(claimed.len(), 1, "{}", test.engine);
+        let notice = [(cid.clone(), "callback answered".to_owned())];
+        queue::notified_many(&db, "node-a", &notice).await.unwrap();
+        let released = queue::release(&db, "node-a", &cid, 0, "callback failed", true)
+            .await
+            .unwrap();
+        assert_eq!(released, Released::Requeued);
+        assert_eq!(
+            queue::claim(&db, "node-b", RULES, 10).await.unwrap().len(),
+            1
+        );
+        // A node that no longer holds the command records nothing.
+        queue::notified_many(&db, "node-a", &notice).await.unwrap();
+        queue::notified_many(&db, "node-b", &notice).await.unwrap();
+        queue::deliver_many(&db, "node-b", std::slice::from_ref(&p), 30_000, 5)
+            .await
+            .unwrap();
+        let ack = Ack {
+            product: p.clone(),
+            command: cid.clone(),
+            outcome: CommandState::Succeeded,
+            output: "pong".into(),
+        };
+        queue::complete_many(&db, "node-b", &[ack]).await.unwrap();
+        let timeline: Vec<String> = queue::events(&db, &cid)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| format!("{} {}: {}", e.node, e.state, e.note))
+            .collect();
+        assert_eq!(
+            timeline,
+            [
+                "node-a queued: queued by tester",
+                "node-a dispatched: claimed: the product has no home node yet",
+                "node-a dispatched: product notified (callback answered)",
+                "node-a queued: callback failed; released, retry in 0.0 s",
+                "node-b dispatched: claimed: the product has no home node yet",
+                "node-b dispatched: product notified (callback answered)",
+                "node-b delivered: fetched by the product",
+                "node-b succeeded: result posted: succeeded",
+            ],
+            "{}",
+            test.engine
+        );
+        db.close().await;
+    }
+}
