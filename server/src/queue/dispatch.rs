@@ -144,11 +144,8 @@ async fn hand_over(app: &AppState, c: Claimed) {
     let written = match woken {
         Ok(()) => {
             let notice = (c.id.clone(), "callback answered".to_owned());
-            match app.queue_io.notices.submit(notice).await {
-                Some(Err(e)) => {
-                    tracing::warn!(command = %c.id, error = %e, "cannot record a notification");
-                }
-                Some(Ok(())) | None => {}
+            if let Some(Err(e)) = app.queue_io.notices.submit(notice).await {
+                tracing::warn!(command = %c.id, error = %e, "cannot record a notification");
             }
             Ok(())
         }
