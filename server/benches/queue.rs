@@ -19,7 +19,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use server::db::Db;
 use server::nodes::{store as nodes, NodeIdentity};
-use server::products::{store as products, Liveness, Registration, Source};
+use server::products::{store as products, Liveness, Source};
 use server::queue::store::{self as queue, Ack, ClaimRules};
 use server::queue::{CommandState, NewCommand, Routing};
 use server::testkit::{self, TestDb, TestNode};
@@ -36,20 +36,7 @@ async fn fleet(db: &Db, nodes: usize) -> Vec<String> {
     let mut ids = Vec::with_capacity(PRODUCTS);
     let mut homes: Vec<Vec<Liveness>> = vec![Vec::new(); nodes];
     for i in 0..PRODUCTS {
-        let id = uuid::Uuid::new_v4().to_string();
-        let r = Registration {
-            id: id.clone(),
-            name: format!("p{i}"),
-            product_type: "bench".into(),
-            version: "1".into(),
-            callback_url: Some("http://127.0.0.1:9/".into()),
-            key: "00".repeat(32),
-            nonce: "n".into(),
-        };
-        products::register(db, &r, 3_600_000).await.unwrap();
-        products::set_handshake(db, &id, "http", "two_way")
-            .await
-            .unwrap();
+        let id = testkit::two_way_product(db, &format!("p{i}")).await;
         homes[i % nodes].push(Liveness {
             product: id.as_str().into(),
             at: server::products::now_ms(),

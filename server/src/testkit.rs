@@ -129,6 +129,27 @@ impl TestNode {
     }
 }
 
+/// Writes a two-way product straight into the store (no node, no
+/// handshake; its callback goes nowhere); returns its id.
+pub async fn two_way_product(db: &crate::db::Db, name: &str) -> String {
+    use crate::products::{store, Registration};
+    let id = uuid::Uuid::new_v4().to_string();
+    let r = Registration {
+        id: id.clone(),
+        name: name.into(),
+        product_type: "test".into(),
+        version: "1".into(),
+        callback_url: Some("http://127.0.0.1:9/".into()),
+        key: "00".repeat(32),
+        nonce: "n".into(),
+    };
+    store::register(db, &r, 3_600_000).await.expect("register");
+    store::set_handshake(db, &id, "http", "two_way")
+        .await
+        .expect("handshake");
+    id
+}
+
 /// Registers a product on the node at `url` with the default enrollment
 /// secret (benchmarks' fleets); returns the registration reply.
 pub async fn register_product(

@@ -3,7 +3,6 @@
 //! row.
 
 use server::db::Db;
-use server::products::{store as products, Registration};
 use server::queue::store::{self as queue, Ack, ClaimRules, Completion, Released};
 use server::queue::{CommandState, NewCommand, Routing};
 use server::testkit;
@@ -16,21 +15,7 @@ const RULES: ClaimRules = ClaimRules {
 };
 
 async fn product(db: &Db, name: &str) -> String {
-    let id = uuid::Uuid::new_v4().to_string();
-    let r = Registration {
-        id: id.clone(),
-        name: name.into(),
-        product_type: "test".into(),
-        version: "1".into(),
-        callback_url: Some("http://127.0.0.1:9/".into()),
-        key: "00".repeat(32),
-        nonce: "n".into(),
-    };
-    products::register(db, &r, 3_600_000).await.unwrap();
-    products::set_handshake(db, &id, "http", "two_way")
-        .await
-        .unwrap();
-    id
+    testkit::two_way_product(db, name).await
 }
 
 /// Queues `n` pings for `product`, one statement each (distinct times).
