@@ -14,10 +14,11 @@ WASM_TARGET := wasm32-unknown-unknown
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help run build test tools test-deps site-debug site-release lint unit e2e clean
+.PHONY: help run demo build test tools test-deps site-debug site-release lint unit e2e clean
 
 help:
 	@echo "make run    build (release) and start one node on SQLite at http://127.0.0.1:3000"
+	@echo "make demo   the same on a separate database (./demo-data) with a simulated fleet and two agents"
 	@echo "make test   lint, unit + integration tests (SQLite and PostgreSQL), end-to-end tests"
 
 ## ---- tools -------------------------------------------------------------
@@ -76,6 +77,26 @@ build: site-release
 run: build
 	target/release/vigil serve
 
+# A node on its own SQLite file (./demo-data, not ./data) with a simulated
+# fleet (30 products over UDP, 10 over HTTP) and two real agents (one
+# two-way, one one-way), so a new user sees a live console. Ctrl-C stops all.
+DEMO_PASSWORD ?= demo-admin
+demo: build
+	$(CARGO) build --release -p agent
+	@mkdir -p demo-data; \
+	trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; \
+	VIGIL_ADMIN_PASSWORD='$(DEMO_PASSWORD)' target/release/vigil serve --data-dir demo-data & \
+	until (exec 3<>/dev/tcp/127.0.0.1/3000) 2>/dev/null; do sleep 0.2; done; \
+	sleep infinity | target/release/vigil-sim --count 30 --prefix demo-udp >demo-data/sim-udp.log & \
+	sleep infinity | target/release/vigil-sim --count 10 --transport http --prefix demo-http >demo-data/sim-http.log & \
+	target/release/vigil-agent --server http://127.0.0.1:3000 --enroll vigil-default-enrollment-secret \
+	  --name demo-two-way --state demo-data/agent-two-way.json --callback-listen 127.0.0.1:8089 \
+	  >demo-data/agent-two-way.log 2>&1 & \
+	target/release/vigil-agent --server http://127.0.0.1:3000 --enroll vigil-default-enrollment-secret \
+	  --name demo-one-way --state demo-data/agent-one-way.json >demo-data/agent-one-way.log 2>&1 & \
+	echo "demo: http://127.0.0.1:3000 — sign in as admin / $(DEMO_PASSWORD); Ctrl-C stops the node and the fleet"; \
+	wait
+
 ## ---- test --------------------------------------------------------------
 
 lint:
@@ -102,4 +123,4 @@ test: test-deps lint unit e2e
 
 clean:
 	$(CARGO) clean
-	rm -rf data
+	rm -rf data demo-data
