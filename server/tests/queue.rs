@@ -1,6 +1,6 @@
 //! The command queue on both databases: who may queue, one-way delivery by
 //! poll (and long poll), two-way delivery by callback, results, leases,
-//! retries, time to live, and provisioning.
+//! retries and time to live.
 
 mod common;
 
@@ -8,124 +8,11 @@ use std::time::{Duration, Instant};
 
 use common::products::two_way::Callbacks;
 use common::products::*;
+use common::queue::*;
 use common::{error_code, get, login, post, user_session};
-use reqwest::header::AUTHORIZATION;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
-use server::config::{Config, DEFAULT_ENROLLMENT_SECRET};
-use server::testkit::{self, TestDb, TestNode};
-
-/// A node with quick queue timings.
-fn queue_config(db: &TestDb, name: &str) -> Config {
-    let mut c = fast_config(db, name);
-    c.queue.lease = Duration::from_secs(2);
-    c.queue.backoff_base = Duration::from_millis(200);
-    c.queue.backoff_max = Duration::from_millis(400);
-    c
-}
-
-async fn queue(node: &str, cookie: &str, product: &str, kind: &str) -> (StatusCode, Value) {
-    post(
-        &format!("{node}/api/v1/commands"),
-        Some(cookie),
-        json!({"product_id": product, "kind": kind, "args": {"n": 1}}),
-    )
-    .await
-}
-
-async fn command(node: &str, cookie: &str, id: &str) -> Value {
-    let (status, body) = get(&format!("{node}/api/v1/commands/{id}"), Some(cookie)).await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
-/// The command, once it exists.
-async fn command_soon(node: &str, cookie: &str, id: &str) -> Value {
-    for _ in 0..60 {
-        let (status, body) = get(&format!("{node}/api/v1/commands/{id}"), Some(cookie)).await;
-        if status == 200 {
-            return body;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("command {id} never appeared")
-}
-
-/// Waits until the command is in `state`.
-async fn wait_state(node: &str, cookie: &str, id: &str, state: &str, within: Duration) -> Value {
-    let until = Instant::now() + within;
-    loop {
-        let body = command_soon(node, cookie, id).await;
-        if body["command"]["state"] == state {
-            return body;
-        }
-        assert!(
-            Instant::now() < until,
-            "command still {} after {within:?}, wanted {state}: {body}",
-            body["command"]["state"]
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn poll(node: &str, p: &Product, wait_ms: u64) -> Vec<Value> {
-    let response = common::client()
-        .get(format!(
-            "{node}/api/v1/products/{}/commands?wait={wait_ms}",
-            p.id
-        ))
-        .header(AUTHORIZATION, format!("Bearer {}", p.key))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    body["commands"].as_array().unwrap().clone()
-}
-
-async fn result(node: &str, p: &Product, cid: &str, body: Value) -> (StatusCode, Value) {
-    let response = common::client()
-        .post(format!(
-            "{node}/api/v1/products/{}/commands/{cid}/result",
-            p.id
-        ))
-        .header(AUTHORIZATION, format!("Bearer {}", p.key))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// Waits until the product exists with `status` (it may not exist yet).
-async fn wait_product(node: &str, cookie: &str, id: &str, status: &str) -> Value {
-    let until = Instant::now() + Duration::from_secs(5);
-    loop {
-        let (code, body) = get(&format!("{node}/api/v1/products/{id}"), Some(cookie)).await;
-        if code == 200 && body["product"]["status"] == status {
-            return body;
-        }
-        assert!(Instant::now() < until, "product {id}: {code} {body}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn notes(detail: &Value) -> Vec<String> {
-    detail["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            format!(
-                "{} {}: {}",
-                e["node"].as_str().unwrap(),
-                e["state"].as_str().unwrap(),
-                e["note"].as_str().unwrap()
-            )
-        })
-        .collect()
-}
+use serde_json::json;
+use server::testkit::{self, TestNode};
 
 #[tokio::test]
 async fn operators_queue_commands_viewers_cannot_and_bad_requests_say_why() {
@@ -438,94 +325,5 @@ async fn commands_past_their_time_to_live_expire() {
             "expired commands are not delivered"
         );
         a.stop().await;
-    }
-}
-
-#[tokio::test]
-async fn provisioning_hellos_are_processed_by_the_node_that_received_them() {
-    for db in testkit::databases().await {
-        let a = TestNode::start(queue_config(&db, "node-a")).await;
-        let b = TestNode::start(queue_config(&db, "node-b")).await;
-        let cookie = login(&a.url).await;
-        let hello = |secret: &str, uuid: &str, ip: &str| json!({"enrollment_secret": secret, "uuid": uuid, "ip": ip});
-        let url = format!("{}/api/v1/provision/hello", b.url);
-        let device = new_uuid();
-        let (status, body) = post(&url, None, hello("wrong", &device, "10.0.0.7")).await;
-        assert_eq!(
-            (status, error_code(&body)),
-            (StatusCode::UNAUTHORIZED, "bad_enrollment_secret")
-        );
-        let (status, body) = post(
-            &url,
-            None,
-            hello(DEFAULT_ENROLLMENT_SECRET, &device, "10.0.0.300"),
-        )
-        .await;
-        assert_eq!(
-            (status, error_code(&body)),
-            (StatusCode::BAD_REQUEST, "invalid_hello")
-        );
-        let (status, body) = post(
-            &url,
-            None,
-            hello(DEFAULT_ENROLLMENT_SECRET, &device, "10.0.0.7"),
-        )
-        .await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{}: {body}", db.engine);
-        let request = body["request_id"].as_str().unwrap().to_owned();
-
-        // The device is an unmanaged product with a provision command, both
-        // made by node-b.
-        let detail = wait_product(&a.url, &cookie, &device, "unmanaged").await;
-        assert_eq!(detail["product"]["name"], "device 10.0.0.7");
-        let c = wait_state(&a.url, &cookie, &request, "queued", Duration::from_secs(3)).await;
-        assert_eq!(c["command"]["kind"], "provision");
-        assert_eq!(c["command"]["created_by"], "provisioning (node-b)");
-        assert_eq!(c["args"], json!({"ip": "10.0.0.7", "request_id": request}));
-        assert!(notes(&c)[0].starts_with("node-b queued"), "{:?}", notes(&c));
-
-        // Its agent registers: the same product, now managed, gets the command.
-        let agent = registered(&a.url, &device).await;
-        let got = poll(&a.url, &agent, 0).await;
-        assert_eq!(got.len(), 1, "{}", db.engine);
-        assert_eq!(got[0]["kind"], "provision");
-        a.stop().await;
-        b.stop().await;
-    }
-}
-
-#[tokio::test]
-async fn a_provisioning_request_whose_node_died_is_taken_over_after_its_lease() {
-    for db in testkit::databases().await {
-        let store = server::db::Db::connect(&db.url).await.unwrap();
-        let device = new_uuid();
-        // Logged by a node that died before processing it; its lease is over.
-        let request = server::provision::store::Request {
-            id: new_uuid(),
-            uuid: device.clone(),
-            ip: "192.0.2.9".into(),
-            received_by: "node-gone".into(),
-        };
-        server::provision::store::log(&store, &request, -1)
-            .await
-            .unwrap();
-        let a = TestNode::start(queue_config(&db, "node-a")).await;
-        let cookie = login(&a.url).await;
-        wait_product(&a.url, &cookie, &device, "unmanaged").await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let (_, state, processed_by) = server::provision::store::get(&store, &request.id)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (state.as_str(), processed_by.as_deref()),
-            ("done", Some("node-a")),
-            "{}",
-            db.engine
-        );
-        let c = command_soon(&a.url, &cookie, &request.id).await;
-        assert_eq!(c["command"]["created_by"], "provisioning (node-gone)");
-        a.stop().await;
-        store.close().await;
     }
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod products;
+pub mod queue;
 
 use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::{Client, Response, StatusCode};
