@@ -177,6 +177,10 @@ pub struct RegisterRequest {
     pub product_type: String,
     pub version: String,
     pub callback_url: Option<String>,
+    /// The UDP port on which the product listens for wake datagrams, at the
+    /// address its own datagrams come from.
+    #[serde(default)]
+    pub udp_port: Option<u16>,
 }
 
 /// Registration reply: the product's identity and where to report.
@@ -191,6 +195,16 @@ pub struct RegisterReply {
     pub heartbeat_interval_s: u64,
     pub offline_after_s: u64,
     pub nodes: Vec<NodeSummary>,
+}
+
+/// `POST /api/v1/products/{id}/handshake` (the body may be empty).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandshakeRequest {
+    /// Where the product now listens for wake datagrams (replaces the port
+    /// given at registration, which an agent on an ephemeral port cannot
+    /// know in advance).
+    #[serde(default)]
+    pub udp_port: Option<u16>,
 }
 
 /// `POST /api/v1/products/{id}/handshake`.

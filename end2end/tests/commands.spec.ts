@@ -1,6 +1,7 @@
-// Commands from the console: an operator queues `ping` for a two-way agent
-// (woken through its callback) and a one-way agent (which polls), and sees
-// both succeed live, then follows one on the commands page.
+// Commands from the console: an operator queues `ping` for two-way agents
+// (one woken through its HTTP callback, one by a wake datagram) and a
+// one-way agent (which polls), and sees each succeed live, then follows them
+// on the commands page.
 import { expect, test } from "@playwright/test";
 import { Agent, Cluster, Node } from "./support/cluster";
 import { markDocument, openSignedIn, sameDocument } from "./support/console";
@@ -37,20 +38,22 @@ async function pingFromProductPage(page: import("@playwright/test").Page, name: 
   expect(await sameDocument(page)).toBe(true);
 }
 
-test("an operator pings a two-way and a one-way agent and sees both succeed live", async ({ page }) => {
-  agents.push(await Agent.start(a, "agent-two-way", cluster.dir, true));
-  agents.push(await Agent.start(a, "agent-one-way", cluster.dir, false));
+test("an operator pings two-way agents and a one-way agent and sees each succeed live", async ({ page }) => {
+  agents.push(await Agent.start(a, "agent-two-way", cluster.dir, "callback"));
+  agents.push(await Agent.start(a, "agent-udp-wake", cluster.dir, "datagram"));
+  agents.push(await Agent.start(a, "agent-one-way", cluster.dir, "poll"));
   await openSignedIn(page, `${a.url}/`, "node-a");
   const stats = page.getByRole("region", { name: "Products by status" });
-  await expect(stats.getByRole("link", { name: /^Online/ })).toHaveText(/Online\s*2$/);
+  await expect(stats.getByRole("link", { name: /^Online/ })).toHaveText(/Online\s*3$/);
 
   await pingFromProductPage(page, "agent-two-way", "two_way");
+  await pingFromProductPage(page, "agent-udp-wake", "two_way");
   await pingFromProductPage(page, "agent-one-way", "one_way");
 
-  // The queue lists both; the two-way one tells how it was delivered.
+  // The queue lists all three; the two-way ones tell how they were woken.
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Commands" }).click();
   const queue = page.getByRole("table", { name: "Commands" });
-  await expect(queue.getByRole("row").filter({ hasText: "succeeded" })).toHaveCount(2);
+  await expect(queue.getByRole("row").filter({ hasText: "succeeded" })).toHaveCount(3);
   await page.getByRole("combobox", { name: "State" }).selectOption("succeeded");
   await expect(page).toHaveURL(/state=succeeded/);
   await queue.getByRole("row").filter({ hasText: "agent-two-way" }).getByRole("link").first().click();
@@ -60,4 +63,10 @@ test("an operator pings a two-way and a one-way agent and sees both succeed live
   await expect(timeline).toContainText("fetched by the product");
   await expect(timeline.getByRole("row").last()).toContainText("succeeded");
   await expect(page.getByLabel("Result")).toContainText("pong");
+
+  await page.goBack();
+  await queue.getByRole("row").filter({ hasText: "agent-udp-wake" }).getByRole("link").first().click();
+  await expect(timeline).toContainText(/product notified \(UDP wake sent to 127\.0\.0\.1:\d+\)/);
+  await expect(timeline).toContainText("fetched by the product");
+  await expect(timeline.getByRole("row").last()).toContainText("succeeded");
 });

@@ -248,12 +248,14 @@ impl Node {
         enrollment::seed(&db, config.enrollment_secret.expose()).await?;
         let socket = products::udp::bind(config.udp_listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on UDP {}: {e}", config.udp_listen))?;
+        let socket = Arc::new(socket);
         let products = Arc::new(products::Products {
             recorder: Default::default(),
             keys: Default::default(),
             udp: Default::default(),
             hellos: Default::default(),
             udp_endpoint: socket.local_addr()?.to_string(),
+            udp_socket: socket.clone(),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()?,

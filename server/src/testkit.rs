@@ -140,11 +140,12 @@ pub async fn two_way_product(db: &crate::db::Db, name: &str) -> String {
         product_type: "test".into(),
         version: "1".into(),
         callback_url: Some("http://127.0.0.1:9/".into()),
+        udp_port: None,
         key: "00".repeat(32),
         nonce: "n".into(),
     };
     store::register(db, &r, 3_600_000).await.expect("register");
-    store::set_handshake(db, &id, "http", "two_way")
+    store::set_handshake(db, &id, "http", "two_way", None)
         .await
         .expect("handshake");
     id

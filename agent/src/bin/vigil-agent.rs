@@ -1,16 +1,17 @@
 //! vigil-agent: the agent of one managed machine. Registers once (identity
 //! kept in a state file), negotiates its heartbeat transport, reports
 //! liveness with activity data (host, uptime, load), uploads its logs, runs
-//! the commands it is given (polling for them, or woken by the node through
-//! its callback in two-way mode), and moves to another node of the cluster
-//! when its node stops answering.
+//! the commands it is given (polling for them, or woken by the node in
+//! two-way mode: through its HTTP callback, or by a signed UDP wake datagram
+//! on its heartbeat socket), and moves to another node of the cluster when
+//! its node stops answering.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use agent::{now_ms, Client, Datagrams, Identity, Product};
+use agent::{now_ms, Client, Datagrams, Identity, Product, Wake};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use clap::Parser;
@@ -51,21 +52,56 @@ struct Args {
     /// The callback URL nodes use (default: http://<callback-listen>/vigil/wake).
     #[arg(long, env = "VIGIL_AGENT_CALLBACK_URL")]
     callback_url: Option<String>,
+    /// Listen for the node's signed wake datagrams on the heartbeat socket
+    /// (two-way mode without an HTTP callback; needs the UDP transport).
+    #[arg(long, env = "VIGIL_AGENT_UDP_WAKE")]
+    udp_wake: bool,
 }
 
-/// The product key, once registered: what wake-up calls are signed with.
-type SharedKey = Arc<RwLock<Option<String>>>;
+/// The identity, once registered: what wake-ups are signed with.
+type SharedIdentity = Arc<RwLock<Option<Identity>>>;
+
+/// Receives the node's wake datagrams: a probe is answered with a hello, a
+/// wake wakes the command loop; anything else is ignored.
+async fn serve_wakes(udp: Arc<Datagrams>, identity: SharedIdentity, wake: Arc<Notify>) {
+    let mut buf = vec![0u8; protocol::MAX_DATAGRAM + 1];
+    loop {
+        let n = match udp.receive(&mut buf).await {
+            Ok(n) => n,
+            Err(_) => continue, // ICMP errors surface here; the socket stays usable
+        };
+        let Some(me) = identity.read().expect("identity lock").clone() else {
+            continue;
+        };
+        match agent::read_wake(&buf[..n], &me) {
+            Ok(Wake::Probe(nonce)) if nonce == me.nonce => {
+                let _ = udp.hello(&me).await;
+            }
+            Ok(Wake::Fetch) => wake.notify_one(),
+            Ok(Wake::Probe(_)) | Err(_) => {}
+        }
+    }
+}
 
 /// Accepts the node's signed wake-up calls and wakes the command loop.
-async fn serve_callbacks(listener: tokio::net::TcpListener, key: SharedKey, wake: Arc<Notify>) {
+async fn serve_callbacks(
+    listener: tokio::net::TcpListener,
+    identity: SharedIdentity,
+    wake: Arc<Notify>,
+) {
     let handler = move |headers: HeaderMap, body: Bytes| {
-        let (key, wake) = (key.clone(), wake.clone());
+        let (identity, wake) = (identity.clone(), wake.clone());
         async move {
             let signature = headers
                 .get("x-vigil-signature")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
-            let key = key.read().expect("key lock").clone().unwrap_or_default();
+            let key = identity
+                .read()
+                .expect("identity lock")
+                .as_ref()
+                .map(|me| me.key.clone())
+                .unwrap_or_default();
             if agent::signature_ok(&body, &key, signature) {
                 wake.notify_one();
                 StatusCode::NO_CONTENT
@@ -161,16 +197,22 @@ fn candidates(args: &Args, identity: Option<&Identity>, current: &str) -> Vec<St
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let client = Client::new();
-    let udp = Datagrams::bind().await?;
+    let udp = Arc::new(Datagrams::bind().await?);
     let mut state = load_state(&args.state);
     let mut server = args.servers[0].clone();
-    let key: SharedKey = Arc::default();
+    let shared: SharedIdentity = Arc::default();
     let wake = Arc::new(Notify::new());
+    let udp_port = if args.udp_wake {
+        tokio::spawn(serve_wakes(udp.clone(), shared.clone(), wake.clone()));
+        Some(udp.port()?)
+    } else {
+        None
+    };
     let callback_url = match args.callback_listen {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr).await?;
             let bound = listener.local_addr()?;
-            tokio::spawn(serve_callbacks(listener, key.clone(), wake.clone()));
+            tokio::spawn(serve_callbacks(listener, shared.clone(), wake.clone()));
             Some(
                 args.callback_url
                     .clone()
@@ -221,9 +263,9 @@ async fn main() -> anyhow::Result<()> {
                 me
             }
         };
-        *key.write().expect("key lock") = Some(me.key.clone());
-        let _ = udp.hello(&me, now_ms()).await;
-        let handshake = client.handshake(&server, &me).await;
+        *shared.write().expect("identity lock") = Some(me.clone());
+        let _ = udp.hello(&me).await;
+        let handshake = client.handshake(&server, &me, udp_port).await;
         let (transport, mode) = match &handshake {
             Ok(h) => (h.transport.clone(), h.mode.clone()),
             Err(e) if e.to_string().contains("401") => {
@@ -250,7 +292,7 @@ async fn main() -> anyhow::Result<()> {
             if !woken {
                 let data = activity();
                 sent = if transport == "udp" {
-                    udp.send(&me, Kind::Heartbeat, now_ms(), data.to_string().as_bytes())
+                    udp.send(&me, Kind::Heartbeat, data.to_string().as_bytes())
                         .await
                 } else {
                     client.heartbeat(&server, &me, Some(&data)).await

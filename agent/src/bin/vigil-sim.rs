@@ -130,13 +130,8 @@ async fn main() -> anyhow::Result<()> {
                     beats += 1;
                     let activity = serde_json::json!({"simulated": true, "beats": beats, "load": (rng % 400) as f64 / 100.0});
                     let sent = if transport == "udp" {
-                        udp.send(
-                            &me,
-                            Kind::Heartbeat,
-                            agent::now_ms(),
-                            activity.to_string().as_bytes(),
-                        )
-                        .await
+                        udp.send(&me, Kind::Heartbeat, activity.to_string().as_bytes())
+                            .await
                     } else {
                         client.heartbeat(&server, &me, Some(&activity)).await
                     };

@@ -53,13 +53,16 @@ export class Agent {
   private constructor(readonly process: ChildProcess, readonly output: string[]) {}
 
   /**
-   * Starts an agent named `name` reporting to `node` every second; with
-   * `twoWay` it listens for the node's wake-up calls on loopback.
+   * Starts an agent named `name` reporting to `node` every second. It is
+   * woken by the node through an HTTP callback on loopback (`callback`), by
+   * wake datagrams on its heartbeat socket (`datagram`), or not at all and
+   * polls (`poll`).
    */
-  static async start(node: Node, name: string, dir: string, twoWay: boolean): Promise<Agent> {
+  static async start(node: Node, name: string, dir: string, wake: "callback" | "datagram" | "poll"): Promise<Agent> {
     const args = ["--server", node.url, "--enroll", "vigil-default-enrollment-secret", "--name", name,
       "--interval", "1", "--state", path.join(dir, `${name}.json`)];
-    if (twoWay) args.push("--callback-listen", "127.0.0.1:0");
+    if (wake === "callback") args.push("--callback-listen", "127.0.0.1:0");
+    if (wake === "datagram") args.push("--udp-wake");
     const child = spawn(AGENT, args, { stdio: ["ignore", "pipe", "pipe"] });
     const output: string[] = [];
     const keep = (chunk: Buffer) => output.push(...chunk.toString().split("\n").filter(Boolean));

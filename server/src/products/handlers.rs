@@ -12,8 +12,8 @@ use rand::RngCore;
 use serde::Deserialize;
 
 use app::api::{
-    CommandResult, CommandsReply, FleetHistory, HandshakeReply, LogsRequest, ProductCommand,
-    ProductDetail, ProductPage, RegisterReply, RegisterRequest, StatusCounts,
+    CommandResult, CommandsReply, FleetHistory, HandshakeReply, HandshakeRequest, LogsRequest,
+    ProductCommand, ProductDetail, ProductPage, RegisterReply, RegisterRequest, StatusCounts,
 };
 
 use super::keys::KeyEntry;
@@ -29,6 +29,8 @@ use app::state::StateClass;
 
 /// How long a handshake waits for the product's UDP hello.
 const HELLO_WAIT: Duration = Duration::from_secs(2);
+/// How long it waits for the hello that answers a wake probe.
+const PROBE_WAIT: Duration = Duration::from_secs(1);
 /// Most log lines in one upload.
 const MAX_LOG_ENTRIES: usize = 500;
 const MAX_LOG_MESSAGE: usize = 4096;
@@ -58,6 +60,7 @@ pub async fn register(
         product_type: req.product_type.trim().to_owned(),
         version: req.version.trim().to_owned(),
         callback_url: req.callback_url.clone(),
+        udp_port: req.udp_port,
         key: random_hex(32),
         nonce: random_hex(16),
     };
@@ -154,33 +157,81 @@ async fn notify(app: &AppState, product: &KeyEntry) -> bool {
     .is_ok()
 }
 
-/// `POST /api/v1/products/{id}/handshake`: waits briefly for the UDP hello
-/// and tries the callback, then records transport and mode.
+/// The handshake's test of the UDP wake path: a wake datagram carrying the
+/// product's nonce goes to `port` at the address its hello came from; the
+/// product passes when it answers with another hello in time.
+async fn probe_udp_wake(app: &AppState, product: &KeyEntry, port: u16) -> bool {
+    let hellos = &app.products.hellos;
+    let Some(from) = hellos.since(&product.id, None) else {
+        return false;
+    };
+    let Ok(id) = uuid::Uuid::parse_str(&product.id) else {
+        return false;
+    };
+    let sent = std::time::Instant::now();
+    let payload = serde_json::json!({ "nonce": product.nonce }).to_string();
+    let target = std::net::SocketAddr::new(from.ip(), port);
+    let probe = super::notify::wake_udp(
+        &app.products,
+        &app.config.notify_only,
+        *id.as_bytes(),
+        &product.key,
+        target,
+        payload.as_bytes(),
+    );
+    if probe.await.is_err() {
+        return false;
+    }
+    let deadline = tokio::time::Instant::now() + PROBE_WAIT;
+    hellos
+        .wait(&product.id, Some(sent), deadline)
+        .await
+        .is_some()
+}
+
+/// `POST /api/v1/products/{id}/handshake` (body: `app::api::HandshakeRequest`,
+/// or empty): waits briefly for the UDP hello and tries the callback, then
+/// records transport and mode. A product without a working callback that
+/// names a wake port is two-way if it answers a wake datagram.
 pub async fn handshake(
     State(app): State<AppState>,
     ProductCaller(product): ProductCaller,
+    body: axum::body::Bytes,
 ) -> Result<Json<HandshakeReply>, ApiError> {
+    let req: HandshakeRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        HandshakeRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid body: {e}")))?
+    };
+    if req.udp_port == Some(0) {
+        return Err(ApiError::bad_request(
+            "invalid_handshake",
+            "udp_port must be 1 to 65535",
+        ));
+    }
     let hellos = &app.products.hellos;
     let deadline = tokio::time::Instant::now() + HELLO_WAIT;
-    let (udp, two_way) = tokio::join!(
-        async {
-            loop {
-                let bell = hellos.bell.notified();
-                if hellos.seen(&product.id) {
-                    return true;
-                }
-                if tokio::time::timeout_at(deadline, bell).await.is_err() {
-                    return hellos.seen(&product.id);
-                }
-            }
-        },
+    let (hello, mut two_way) = tokio::join!(
+        hellos.wait(&product.id, None, deadline),
         notify(&app, &product)
     );
+    let udp = hello.is_some();
+    if let (false, true, Some(port)) = (two_way, udp, req.udp_port.or(product.udp_port)) {
+        two_way = probe_udp_wake(&app, &product, port).await;
+    }
     let reply = HandshakeReply {
         transport: if udp { "udp" } else { "http" }.into(),
         mode: if two_way { "two_way" } else { "one_way" }.into(),
     };
-    store::set_handshake(&app.db, &product.id, &reply.transport, &reply.mode).await?;
+    store::set_handshake(
+        &app.db,
+        &product.id,
+        &reply.transport,
+        &reply.mode,
+        req.udp_port,
+    )
+    .await?;
     Ok(Json(reply))
 }
 

@@ -2,8 +2,9 @@
 //! call costs no database round trip. Filled on registration and on demand.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use super::store::{self, ProductAuth};
@@ -26,8 +27,14 @@ pub struct KeyEntry {
     pub key_hex: String,
     pub nonce: String,
     pub callback_url: Option<String>,
+    /// Where the product said it listens for wake datagrams.
+    pub udp_port: Option<u16>,
     /// Highest datagram sequence accepted.
     pub last_seq: AtomicI64,
+    /// Where and when this node last accepted a datagram of the product:
+    /// where its wake datagrams go. Only the node that hears the product
+    /// knows it, which is what makes that node able to wake it.
+    udp_source: Mutex<Option<(SocketAddr, Instant)>>,
     pub loaded_at: Instant,
 }
 
@@ -41,9 +48,26 @@ impl KeyEntry {
             key_hex: a.key,
             nonce: a.nonce,
             callback_url: a.callback_url,
+            udp_port: a.udp_port,
             last_seq: AtomicI64::new(a.last_seq),
+            udp_source: Mutex::new(None),
             loaded_at: Instant::now(),
         })
+    }
+
+    /// Notes the address of a datagram just accepted.
+    pub fn heard_from(&self, from: SocketAddr) {
+        *self.udp_source.lock().expect("source lock") = Some((from, Instant::now()));
+    }
+
+    /// The address of the product's last datagram, if one came within
+    /// `within`.
+    pub fn udp_source(&self, within: Duration) -> Option<SocketAddr> {
+        self.udp_source
+            .lock()
+            .expect("source lock")
+            .filter(|(_, at)| at.elapsed() <= within)
+            .map(|(from, _)| from)
     }
 
     /// Constant-time check of a bearer token against the key.
@@ -85,6 +109,11 @@ impl Keys {
         self.load(db, id).await
     }
 
+    /// The credentials of a product if this node holds them already.
+    pub fn known(&self, id: [u8; 16]) -> Option<Arc<KeyEntry>> {
+        self.known.read().expect("keys lock").get(&id).cloned()
+    }
+
     /// Reads the credentials from the database again.
     pub async fn load(&self, db: &Db, id: [u8; 16]) -> Result<Option<Arc<KeyEntry>>, StoreError> {
         let text = uuid::Uuid::from_bytes(id).hyphenated().to_string();
@@ -121,6 +150,7 @@ impl Keys {
             key: r.key.clone(),
             nonce: r.nonce.clone(),
             callback_url: r.callback_url.clone(),
+            udp_port: r.udp_port,
             last_seq: 0,
         })
         .expect("generated keys are hex");
@@ -138,6 +168,7 @@ mod tests {
             key: "00ff".into(),
             nonce: "n".into(),
             callback_url: None,
+            udp_port: None,
             last_seq: 5,
         })
         .unwrap()
@@ -151,6 +182,16 @@ mod tests {
         assert!(!e.accept_seq(6));
         assert!(!e.accept_seq(3));
         assert!(e.accept_seq(100));
+    }
+
+    #[test]
+    fn the_datagram_source_is_remembered_only_while_recent() {
+        let e = entry();
+        assert_eq!(e.udp_source(Duration::from_secs(5)), None);
+        let from: SocketAddr = "127.0.0.7:4000".parse().unwrap();
+        e.heard_from(from);
+        assert_eq!(e.udp_source(Duration::from_secs(5)), Some(from));
+        assert_eq!(e.udp_source(Duration::ZERO), None);
     }
 
     #[test]

@@ -99,6 +99,8 @@ pub struct Registration {
     pub product_type: String,
     pub version: String,
     pub callback_url: Option<String>,
+    /// Where the product listens for wake datagrams.
+    pub udp_port: Option<u16>,
     pub key: String,
     pub nonce: String,
 }
@@ -129,6 +131,9 @@ pub fn validate(req: &app::api::RegisterRequest) -> Result<String, String> {
         if !ok {
             return Err("callback_url must be an http:// or https:// URL".into());
         }
+    }
+    if req.udp_port == Some(0) {
+        return Err("udp_port must be 1 to 65535".into());
     }
     Ok(id)
 }
@@ -169,6 +174,9 @@ pub struct Products {
     pub hellos: udp::Hellos,
     /// The address products send datagrams to.
     pub udp_endpoint: String,
+    /// The socket behind it; wake datagrams leave from it, so they come
+    /// from the address the product already talks to.
+    pub udp_socket: Arc<tokio::net::UdpSocket>,
     pub http: reqwest::Client,
 }
 
@@ -187,6 +195,7 @@ mod tests {
             product_type: "firewall".into(),
             version: "1.2".into(),
             callback_url: Some("http://10.0.0.5:8080/wake".into()),
+            udp_port: Some(40001),
         }
     }
 
@@ -209,6 +218,9 @@ mod tests {
         let mut r = request();
         r.callback_url = Some("ftp://x".into());
         assert!(validate(&r).unwrap_err().contains("callback_url"));
+        let mut r = request();
+        r.udp_port = Some(0);
+        assert!(validate(&r).unwrap_err().contains("udp_port"));
     }
 
     #[test]

@@ -1,11 +1,17 @@
 //! Node → product notifications: a signed `{"wake": true}` POST to the
-//! product's callback URL. A 2xx answer is a successful notification, and
-//! proof of life.
+//! product's callback URL (a 2xx answer is a successful notification, and
+//! proof of life), or, for a product without a callback that listens for
+//! them, a signed wake datagram (type 3) sent from the node's UDP socket to
+//! the port the product named, at the address its datagrams come from. A
+//! datagram is not answered: the product's fetch that follows is its proof.
 
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::http::header;
+use protocol::Kind;
 
 use super::{now_ms, Liveness, Products, Source};
 
@@ -43,16 +49,108 @@ pub enum Unreachable {
     NoCallback,
     OutOfReach,
     Failed(String),
+    /// It listens for wake datagrams, but this node has not heard from it
+    /// lately, so does not know where it is.
+    NotHeard,
+    SendFailed(String),
 }
 
 impl std::fmt::Display for Unreachable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::NoCallback => f.write_str("the product has no callback URL"),
+            Self::NoCallback => f.write_str("the product has no callback URL and no wake port"),
             Self::OutOfReach => f.write_str("the callback is outside this node's reach"),
             Self::Failed(why) => write!(f, "callback failed: {why}"),
+            Self::NotHeard => f.write_str("no recent datagram from the product on this node"),
+            Self::SendFailed(why) => write!(f, "wake datagram not sent: {why}"),
         }
     }
+}
+
+/// A product's ways to be woken, as its record says.
+#[derive(Clone, Copy, Debug)]
+pub struct WakePath<'a> {
+    pub product: &'a Arc<str>,
+    pub key: &'a [u8],
+    pub callback_url: Option<&'a str>,
+    pub udp_port: Option<u16>,
+}
+
+/// Wakes a product: through its callback when it has one, else (or when
+/// the callback fails) by a wake datagram when it listens for them and this
+/// node heard from it within `heard_within`. Returns how, for the command's
+/// timeline.
+pub async fn wake_any(
+    products: &Products,
+    reach: &Reach,
+    path: WakePath<'_>,
+    heard_within: Duration,
+) -> Result<String, Unreachable> {
+    if path.callback_url.is_some() {
+        let called = wake(products, reach, path.product, path.callback_url, path.key).await;
+        return match (called, path.udp_port) {
+            (Ok(()), _) => Ok("callback answered".to_owned()),
+            (Err(e), None) => Err(e),
+            (Err(e), Some(_)) => wake_by_datagram(products, reach, path, heard_within)
+                .await
+                .map_err(|_| e),
+        };
+    }
+    wake_by_datagram(products, reach, path, heard_within).await
+}
+
+async fn wake_by_datagram(
+    products: &Products,
+    reach: &Reach,
+    path: WakePath<'_>,
+    heard_within: Duration,
+) -> Result<String, Unreachable> {
+    let port = path.udp_port.ok_or(Unreachable::NoCallback)?;
+    let id = uuid::Uuid::parse_str(path.product).map_err(|_| Unreachable::NotHeard)?;
+    let heard = products
+        .keys
+        .known(*id.as_bytes())
+        .and_then(|entry| entry.udp_source(heard_within))
+        .ok_or(Unreachable::NotHeard)?;
+    let target = SocketAddr::new(heard.ip(), port);
+    wake_udp(products, reach, *id.as_bytes(), path.key, target, b"").await?;
+    Ok(format!("UDP wake sent to {target}"))
+}
+
+/// Sequence numbers of wake datagrams: above every earlier one sent from
+/// this process (microseconds of the clock, or one more than the last).
+fn next_wake_seq() -> u64 {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = u64::try_from(now_ms()).unwrap_or(0).saturating_mul(1000);
+    let previous = LAST
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
+            Some(now.max(last + 1))
+        })
+        .expect("the update always succeeds");
+    now.max(previous + 1)
+}
+
+/// Sends one signed wake datagram (`payload`: empty for "fetch now", or
+/// the handshake's `{"nonce": …}` probe) from the node's UDP socket.
+pub async fn wake_udp(
+    products: &Products,
+    reach: &Reach,
+    product: [u8; 16],
+    key: &[u8],
+    target: SocketAddr,
+    payload: &[u8],
+) -> Result<(), Unreachable> {
+    if !reach.allows(&format!("udp://{target}")) {
+        return Err(Unreachable::OutOfReach);
+    }
+    let sent_at = u64::try_from(now_ms()).unwrap_or(0);
+    let datagram = protocol::encode(Kind::Wake, product, next_wake_seq(), sent_at, payload, key);
+    products
+        .udp_socket
+        .send_to(&datagram, target)
+        .await
+        .map(|_| ())
+        .map_err(|e| Unreachable::SendFailed(e.kind().to_string()))
 }
 
 /// Wakes a product through its callback; records the proof of life when
@@ -102,6 +200,13 @@ pub async fn wake(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wake_sequences_strictly_increase() {
+        let first = next_wake_seq();
+        let second = next_wake_seq();
+        assert!(second > first);
+    }
 
     #[test]
     fn reach_limits_callbacks_to_its_prefixes_and_can_change() {

@@ -2,8 +2,9 @@
 //! or dropped and counted by reason; nothing a sender does can stop it.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use protocol::{Datagram, Kind, MAX_DATAGRAM};
@@ -42,29 +43,52 @@ impl UdpStats {
     }
 }
 
-/// Hellos received during handshakes, and a bell for those waiting.
+/// Hellos received during handshakes (when and from where), and a bell
+/// for those waiting.
 #[derive(Default)]
 pub struct Hellos {
-    seen: Mutex<HashMap<String, Instant>>,
+    seen: Mutex<HashMap<String, (Instant, SocketAddr)>>,
     pub bell: Notify,
 }
 
 impl Hellos {
-    fn saw(&self, product: &str) {
+    fn saw(&self, product: &str, from: SocketAddr) {
         let mut seen = self.seen.lock().expect("hellos lock");
-        seen.retain(|_, at| at.elapsed() < Duration::from_secs(60));
-        seen.insert(product.to_owned(), Instant::now());
+        seen.retain(|_, (at, _)| at.elapsed() < Duration::from_secs(60));
+        seen.insert(product.to_owned(), (Instant::now(), from));
         drop(seen);
         self.bell.notify_waiters();
     }
 
-    /// Whether a valid hello from `product` arrived in the last minute.
-    pub fn seen(&self, product: &str) -> bool {
+    /// Where the latest valid hello from `product` came from, if it arrived
+    /// in the last minute (and after `since`, if given).
+    pub fn since(&self, product: &str, since: Option<Instant>) -> Option<SocketAddr> {
         self.seen
             .lock()
             .expect("hellos lock")
             .get(product)
-            .is_some_and(|at| at.elapsed() < Duration::from_secs(60))
+            .filter(|(at, _)| since.is_none_or(|s| *at >= s))
+            .filter(|(at, _)| at.elapsed() < Duration::from_secs(60))
+            .map(|(_, from)| *from)
+    }
+
+    /// Waits until a hello from `product` arrived (after `since`, if
+    /// given), or until `deadline`; returns where it came from.
+    pub async fn wait(
+        &self,
+        product: &str,
+        since: Option<Instant>,
+        deadline: tokio::time::Instant,
+    ) -> Option<SocketAddr> {
+        loop {
+            let bell = self.bell.notified();
+            if let Some(from) = self.since(product, since) {
+                return Some(from);
+            }
+            if tokio::time::timeout_at(deadline, bell).await.is_err() {
+                return self.since(product, since);
+            }
+        }
     }
 }
 
@@ -85,19 +109,19 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<UdpSocket> {
 }
 
 /// Receives datagrams until the task is aborted.
-pub async fn run(socket: UdpSocket, db: Db, products: SharedProducts) {
+pub async fn run(socket: Arc<UdpSocket>, db: Db, products: SharedProducts) {
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
     loop {
         match socket.recv_from(&mut buf).await {
-            Ok((n, _from)) => handle(&buf[..n], &db, &products).await,
+            Ok((n, from)) => handle(&buf[..n], from, &db, &products).await,
             // ICMP errors and the like surface here; the socket stays usable.
             Err(e) => tracing::debug!(error = %e, "UDP receive error"),
         }
     }
 }
 
-/// Judges one datagram.
-pub async fn handle(bytes: &[u8], db: &Db, products: &SharedProducts) {
+/// Judges one datagram, received from `from`.
+pub async fn handle(bytes: &[u8], from: SocketAddr, db: &Db, products: &SharedProducts) {
     let stats = &products.udp;
     let count = |c: &AtomicU64| {
         c.fetch_add(1, Ordering::Relaxed);
@@ -147,12 +171,13 @@ pub async fn handle(bytes: &[u8], db: &Db, products: &SharedProducts) {
             if !nonce_ok {
                 return count(&stats.malformed);
             }
-            products.hellos.saw(&entry.id);
+            products.hellos.saw(&entry.id, from);
             (Source::UdpHello, &[][..])
         }
         _ => (Source::UdpHeartbeat, d.payload),
     };
     count(&stats.accepted);
+    entry.heard_from(from);
     products
         .recorder
         .record_datagram(&entry.id, now, seq, source, activity);

@@ -1,6 +1,7 @@
 //! Each node's dispatcher: claims the queued commands of two-way products
-//! that routing gives it, wakes each product through its callback, and
-//! releases (with backoff) what it cannot deliver.
+//! that routing gives it, wakes each product (its HTTP callback, or a wake
+//! datagram to where this node hears it from), and releases (with backoff)
+//! what it cannot deliver.
 //!
 //! It wakes at once for commands queued on this node, within milliseconds
 //! for commands queued elsewhere (the commands counter of the state string
@@ -17,7 +18,7 @@ use app::state::StateClass;
 
 use super::store::{self, ClaimRules, Claimed, Released};
 use super::{backoff, Routing};
-use crate::products::notify::wake;
+use crate::products::notify::{wake_any, WakePath};
 use crate::AppState;
 
 /// Longest wait between two claim rounds.
@@ -133,17 +134,17 @@ async fn hand_over(app: &AppState, c: Claimed) {
     let node = &app.node.name;
     let key = hex::decode(&c.product_key).unwrap_or_default();
     let product: Arc<str> = c.product_id.as_str().into();
-    let woken = wake(
-        &app.products,
-        &app.config.notify_only,
-        &product,
-        c.callback_url.as_deref(),
-        &key,
-    )
-    .await;
+    let path = WakePath {
+        product: &product,
+        key: &key,
+        callback_url: c.callback_url.as_deref(),
+        udp_port: c.udp_port,
+    };
+    let heard_within = app.config.product_offline_after();
+    let woken = wake_any(&app.products, &app.config.notify_only, path, heard_within).await;
     let written = match woken {
-        Ok(()) => {
-            let notice = (c.id.clone(), "callback answered".to_owned());
+        Ok(how) => {
+            let notice = (c.id.clone(), how);
             if let Some(Err(e)) = app.queue_io.notices.submit(notice).await {
                 tracing::warn!(command = %c.id, error = %e, "cannot record a notification");
             }

@@ -22,6 +22,7 @@ pub struct ProductAuth {
     pub key: String,
     pub nonce: String,
     pub callback_url: Option<String>,
+    pub udp_port: Option<u16>,
     pub last_seq: i64,
 }
 
@@ -31,10 +32,11 @@ pub async fn register(db: &Db, r: &Registration, offline_after_ms: i64) -> Resul
     let now = db.dialect().now_ms();
     let sql = format!(
         "INSERT INTO products (id, name, product_type, version, callback_url, product_key, nonce, \
-         status, registered_at, offline_after_ms, last_seq) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', {now}, $8, 0) \
+         status, registered_at, offline_after_ms, last_seq, udp_port) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', {now}, $8, 0, $9) \
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, product_type = excluded.product_type, \
          version = excluded.version, callback_url = excluded.callback_url, \
+         udp_port = excluded.udp_port, \
          product_key = excluded.product_key, nonce = excluded.nonce, \
          offline_after_ms = excluded.offline_after_ms, last_seq = 0, \
          status = CASE WHEN products.status = 'unmanaged' THEN 'pending' ELSE products.status END"
@@ -49,6 +51,7 @@ pub async fn register(db: &Db, r: &Registration, offline_after_ms: i64) -> Resul
         .bind(&r.key)
         .bind(&r.nonce)
         .bind(offline_after_ms)
+        .bind(r.udp_port.map(i64::from))
         .execute(&mut *tx)
         .await?;
     bump(&mut *tx, StateClass::Products).await?;
@@ -59,7 +62,8 @@ pub async fn register(db: &Db, r: &Registration, offline_after_ms: i64) -> Resul
 /// The key and handshake data of a product.
 pub async fn auth(db: &Db, id: &str) -> Result<Option<ProductAuth>, StoreError> {
     let row = sqlx::query(
-        "SELECT id, product_key, nonce, callback_url, last_seq FROM products WHERE id = $1",
+        "SELECT id, product_key, nonce, callback_url, udp_port, last_seq FROM products \
+         WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(db.pool())
@@ -70,6 +74,9 @@ pub async fn auth(db: &Db, id: &str) -> Result<Option<ProductAuth>, StoreError> 
             key: row.try_get("product_key")?,
             nonce: row.try_get("nonce")?,
             callback_url: row.try_get("callback_url")?,
+            udp_port: row
+                .try_get::<Option<i64>, _>("udp_port")?
+                .and_then(|p| u16::try_from(p).ok()),
             last_seq: row.try_get("last_seq")?,
         })
     })
@@ -77,20 +84,26 @@ pub async fn auth(db: &Db, id: &str) -> Result<Option<ProductAuth>, StoreError> 
     .map_err(StoreError::Other)
 }
 
-/// Records what the handshake decided.
+/// Records what the handshake decided, and the product's wake port when it
+/// gave one.
 pub async fn set_handshake(
     db: &Db,
     id: &str,
     transport: &str,
     mode: &str,
+    udp_port: Option<u16>,
 ) -> Result<(), StoreError> {
     let mut tx = db.begin_write().await?;
-    sqlx::query("UPDATE products SET transport = $2, mode = $3 WHERE id = $1")
-        .bind(id)
-        .bind(transport)
-        .bind(mode)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE products SET transport = $2, mode = $3, udp_port = COALESCE($4, udp_port) \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(transport)
+    .bind(mode)
+    .bind(udp_port.map(i64::from))
+    .execute(&mut *tx)
+    .await?;
     bump(&mut *tx, StateClass::Products).await?;
     tx.commit().await?;
     Ok(())

@@ -72,6 +72,8 @@ pub struct Claimed {
     pub id: String,
     pub product_id: String,
     pub callback_url: Option<String>,
+    /// Where the product listens for wake datagrams, if it does.
+    pub udp_port: Option<u16>,
     pub product_key: String,
     /// Attempts including this claim.
     pub attempts: i64,
@@ -113,8 +115,8 @@ pub async fn claim(
         Routing::Shared => String::new(),
     };
     let sql = format!(
-        "SELECT c.id, c.product_id, c.attempts, c.max_attempts, p.callback_url, p.product_key, \
-         p.home_node, CASE WHEN {home_up} THEN 1 ELSE 0 END AS home_up \
+        "SELECT c.id, c.product_id, c.attempts, c.max_attempts, p.callback_url, p.udp_port, \
+         p.product_key, p.home_node, CASE WHEN {home_up} THEN 1 ELSE 0 END AS home_up \
          FROM commands c JOIN products p ON p.id = c.product_id \
          WHERE c.state = 'queued' AND c.ready_at <= {now} AND c.expires_at > {now} \
          AND p.mode = 'two_way' {routing} \
@@ -155,6 +157,9 @@ pub async fn claim(
             id: row.try_get("id")?,
             product_id: row.try_get("product_id")?,
             callback_url: row.try_get("callback_url")?,
+            udp_port: row
+                .try_get::<Option<i64>, _>("udp_port")?
+                .and_then(|p| u16::try_from(p).ok()),
             product_key: row.try_get("product_key")?,
             attempts: row.try_get::<i64, _>("attempts")? + 1,
             max_attempts: row.try_get("max_attempts")?,
