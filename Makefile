@@ -14,12 +14,13 @@ WASM_TARGET := wasm32-unknown-unknown
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help run demo build test tools test-deps site-debug site-release lint unit e2e clean
+.PHONY: help run demo build test tools test-deps site-debug site-release lint unit e2e bench-queue clean
 
 help:
 	@echo "make run    build (release) and start one node on SQLite at http://127.0.0.1:3000"
 	@echo "make demo   the same on a separate database (./demo-data) with a simulated fleet and two agents"
 	@echo "make test   lint, unit + integration tests (SQLite and PostgreSQL), end-to-end tests"
+	@echo "make bench-queue   the command queue benchmark on SQLite and a throwaway PostgreSQL"
 
 ## ---- tools -------------------------------------------------------------
 
@@ -120,6 +121,16 @@ e2e: site-debug
 
 test: test-deps lint unit e2e
 	@echo "all tests passed"
+
+## ---- benchmarks ----------------------------------------------------------
+
+# The queue benchmark on SQLite and on a throwaway PostgreSQL (figures in
+# docs/PERFORMANCE.md).
+bench-queue: test-deps
+	@pgdir=$$(mktemp -d); port=$$((20000 + RANDOM % 20000)); \
+	trap '.ci/postgres.sh stop '"$$pgdir" EXIT; \
+	url=$$(.ci/postgres.sh start $$pgdir $$port); \
+	VIGIL_TEST_POSTGRES_URL=$$url $(CARGO) bench -p server --bench queue
 
 clean:
 	$(CARGO) clean
