@@ -12,7 +12,9 @@ const agents: Agent[] = [];
 
 test.beforeEach(async () => {
   cluster = new Cluster();
-  a = await cluster.start("node-a", "active", "127.0.0.1", { VIGIL_HEARTBEAT_INTERVAL: "1s" });
+  // Products count as offline after 3 × 10 s: the two-way agents beat
+  // every 10 s, so their commands reach them through a wake, not a beat.
+  a = await cluster.start("node-a", "active", "127.0.0.1", { VIGIL_HEARTBEAT_INTERVAL: "10s" });
 });
 
 test.afterEach(async () => {
@@ -39,8 +41,8 @@ async function pingFromProductPage(page: import("@playwright/test").Page, name: 
 }
 
 test("an operator pings two-way agents and a one-way agent and sees each succeed live", async ({ page }) => {
-  agents.push(await Agent.start(a, "agent-two-way", cluster.dir, "callback"));
-  agents.push(await Agent.start(a, "agent-udp-wake", cluster.dir, "datagram"));
+  agents.push(await Agent.start(a, "agent-two-way", cluster.dir, "callback", 10));
+  agents.push(await Agent.start(a, "agent-udp-wake", cluster.dir, "datagram", 10));
   agents.push(await Agent.start(a, "agent-one-way", cluster.dir, "poll"));
   await openSignedIn(page, `${a.url}/`, "node-a");
   const stats = page.getByRole("region", { name: "Products by status" });

@@ -18,73 +18,97 @@ use server::testkit::{self, TestNode};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-/// A product that reports over UDP from one socket and listens there for
-/// wakes, as `vigil-agent --udp-wake` does.
+/// A product that reports over UDP from one socket and listens for wakes on
+/// another (the port it names), so the tests see that the node uses the
+/// named port at the address the datagrams come from.
 struct UdpProduct {
     p: Product,
     nonce: String,
     socket: Arc<UdpSocket>,
+    wakes: Arc<UdpSocket>,
     seq: Arc<AtomicU64>,
 }
 
+/// What reached the product's wake port, each checked on arrival.
+#[derive(Debug, PartialEq)]
+enum Received {
+    /// A wake probe with the product's nonce.
+    Probe,
+    /// A plain wake: fetch now.
+    Wake,
+    /// Anything else: malformed, badly signed, wrong product or sender.
+    Bad(String),
+}
+
 impl UdpProduct {
-    async fn register(node: &str) -> Self {
-        let (status, body) = register(node, &new_uuid(), None).await;
-        assert_eq!(status, 200, "{body}");
+    async fn bind(p: Product, nonce: String) -> Self {
         Self {
-            p: Product {
-                id: body["product_id"].as_str().unwrap().to_owned(),
-                key: body["key"].as_str().unwrap().to_owned(),
-                udp: body["udp_endpoint"].as_str().unwrap().to_owned(),
-            },
-            nonce: body["nonce"].as_str().unwrap().to_owned(),
+            p,
+            nonce,
             socket: Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap()),
+            wakes: Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap()),
             seq: Arc::new(AtomicU64::new(0)),
         }
     }
 
+    /// Registers; with `port_at_registration` the wake port is named there.
+    async fn register(node: &str, port_at_registration: bool) -> Self {
+        let wakes = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let port = wakes.local_addr().unwrap().port();
+        let mut body = json!({
+            "enrollment_secret": server::config::DEFAULT_ENROLLMENT_SECRET,
+            "uuid": new_uuid(),
+            "name": "udp-wake",
+            "product_type": "firewall",
+            "version": "1.0",
+        });
+        if port_at_registration {
+            body["udp_port"] = json!(port);
+        }
+        let (status, reply) = post_json(&format!("{node}/api/v1/products/register"), &body).await;
+        assert_eq!(status, 200, "{reply}");
+        let p = Product {
+            id: reply["product_id"].as_str().unwrap().to_owned(),
+            key: reply["key"].as_str().unwrap().to_owned(),
+            udp: reply["udp_endpoint"].as_str().unwrap().to_owned(),
+        };
+        let mut product = Self::bind(p, reply["nonce"].as_str().unwrap().to_owned()).await;
+        product.wakes = Arc::new(wakes);
+        product
+    }
+
     fn port(&self) -> u16 {
-        self.socket.local_addr().unwrap().port()
+        self.wakes.local_addr().unwrap().port()
     }
 
     async fn hello(&self) {
         send_hello(&self.p, &self.nonce, &self.socket, &self.seq).await;
     }
 
-    /// Answers wake probes with a hello (when `answer_probes`), and passes
-    /// every other valid wake on.
-    fn listen(&self, answer_probes: bool) -> mpsc::UnboundedReceiver<Value> {
+    /// Reports what arrives on the wake port; answers probes with a hello
+    /// from the reporting socket when `answer_probes`.
+    fn listen(&self, answer_probes: bool) -> mpsc::UnboundedReceiver<Received> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let (p, nonce, socket, seq) = (
-            Product {
-                id: self.p.id.clone(),
-                key: self.p.key.clone(),
-                udp: self.p.udp.clone(),
-            },
+        let p = Product {
+            id: self.p.id.clone(),
+            key: self.p.key.clone(),
+            udp: self.p.udp.clone(),
+        };
+        let (nonce, socket, wakes, seq) = (
             self.nonce.clone(),
             self.socket.clone(),
+            self.wakes.clone(),
             self.seq.clone(),
         );
         tokio::spawn(async move {
             let mut buf = vec![0u8; protocol::MAX_DATAGRAM + 1];
             loop {
-                let (n, from) = socket.recv_from(&mut buf).await.unwrap();
-                let d = Datagram::parse(&buf[..n]).expect("a well-formed datagram");
-                assert_eq!(d.kind, Kind::Wake);
-                assert!(
-                    d.verify(&hex::decode(&p.key).unwrap()),
-                    "signed with our key"
-                );
-                assert_eq!(from.to_string(), p.udp, "sent from the node's UDP endpoint");
-                let payload: Value = serde_json::from_slice(d.payload).unwrap_or(Value::Null);
-                if payload["nonce"].is_string() {
-                    assert_eq!(payload["nonce"], nonce.as_str());
-                    if answer_probes {
-                        send_hello(&p, &nonce, &socket, &seq).await;
-                    }
-                } else {
-                    let _ = tx.send(payload);
+                let (n, from) = wakes.recv_from(&mut buf).await.unwrap();
+                let received = judge(&buf[..n], from.to_string(), &p, &nonce);
+                if received == Received::Probe && answer_probes {
+                    send_hello(&p, &nonce, &socket, &seq).await;
                 }
+                let _ = tx.send(received);
             }
         });
         rx
@@ -105,6 +129,38 @@ impl UdpProduct {
     }
 }
 
+/// Checks a datagram from the node as a product would.
+fn judge(bytes: &[u8], from: String, p: &Product, nonce: &str) -> Received {
+    let Ok(d) = Datagram::parse(bytes) else {
+        return Received::Bad("malformed".into());
+    };
+    let id = *uuid::Uuid::parse_str(&p.id).unwrap().as_bytes();
+    if d.kind != Kind::Wake || d.product != id || from != p.udp {
+        return Received::Bad(format!("{:?} for another product or from {from}", d.kind));
+    }
+    if !d.verify(&hex::decode(&p.key).unwrap()) {
+        return Received::Bad("bad tag".into());
+    }
+    if now_ms().abs_diff(d.sent_at_ms) > 60_000 {
+        return Received::Bad("stale".into());
+    }
+    let payload: Value = serde_json::from_slice(d.payload).unwrap_or(Value::Null);
+    match payload["nonce"].as_str() {
+        Some(n) if n == nonce => Received::Probe,
+        Some(other) => Received::Bad(format!("probe with nonce {other}")),
+        None if d.payload.is_empty() => Received::Wake,
+        None => Received::Bad(format!("payload {payload}")),
+    }
+}
+
+async fn post_json(url: &str, body: &Value) -> (u16, Value) {
+    let response = client().post(url).json(body).send().await.unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
 async fn send_hello(p: &Product, nonce: &str, socket: &UdpSocket, seq: &AtomicU64) {
     let payload = json!({ "nonce": nonce }).to_string();
     let bytes = datagram(
@@ -116,18 +172,25 @@ async fn send_hello(p: &Product, nonce: &str, socket: &UdpSocket, seq: &AtomicU6
     socket.send_to(&bytes, &p.udp).await.unwrap();
 }
 
+async fn next(rx: &mut mpsc::UnboundedReceiver<Received>, what: &str) -> Received {
+    tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap_or_else(|_| panic!("no {what} within 5 s"))
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_product_without_a_callback_is_woken_by_a_signed_datagram_and_gets_its_command() {
     for db in testkit::databases().await {
         let a = TestNode::start(queue_config(&db, "node-a")).await;
         let cookie = login(&a.url).await;
-        let product = UdpProduct::register(&a.url).await;
-        let mut wakes = product.listen(true);
+        // The wake port named at registration; the handshake body is empty.
+        let product = UdpProduct::register(&a.url, true).await;
+        let mut received = product.listen(true);
         product.hello().await;
-        let (status, reply) = product
-            .handshake(&a.url, json!({"udp_port": product.port()}))
-            .await;
+        let (status, reply) = product.handshake(&a.url, json!({})).await;
         assert_eq!(status, 200, "{reply}");
+        assert_eq!(next(&mut received, "probe").await, Received::Probe);
         assert_eq!(
             (reply["transport"].as_str(), reply["mode"].as_str()),
             (Some("udp"), Some("two_way")),
@@ -137,11 +200,7 @@ async fn a_product_without_a_callback_is_woken_by_a_signed_datagram_and_gets_its
 
         let (_, queued) = queue(&a.url, &cookie, &product.p.id, "ping").await;
         let cid = queued["id"].as_str().unwrap().to_owned();
-        let wake = tokio::time::timeout(Duration::from_secs(5), wakes.recv())
-            .await
-            .expect("a wake datagram within 5 s")
-            .unwrap();
-        assert_eq!(wake, Value::Null, "a plain wake has no payload");
+        assert_eq!(next(&mut received, "wake").await, Received::Wake);
         let commands = poll(&a.url, &product.p, 0).await;
         assert_eq!(commands.len(), 1, "{commands:?}");
         assert_eq!(commands[0]["id"], cid.as_str());
@@ -172,8 +231,8 @@ async fn a_product_without_a_callback_is_woken_by_a_signed_datagram_and_gets_its
 async fn a_product_that_does_not_answer_the_wake_probe_stays_one_way() {
     for db in testkit::databases().await {
         let a = TestNode::start(queue_config(&db, "node-a")).await;
-        let product = UdpProduct::register(&a.url).await;
-        let _ignored = product.listen(false);
+        let product = UdpProduct::register(&a.url, false).await;
+        let mut received = product.listen(false);
         product.hello().await;
         let (status, reply) = product
             .handshake(&a.url, json!({"udp_port": product.port()}))
@@ -185,6 +244,16 @@ async fn a_product_that_does_not_answer_the_wake_probe_stays_one_way() {
             "{}",
             db.engine
         );
+        assert_eq!(next(&mut received, "probe").await, Received::Probe);
+
+        // One probe per hello: without a new hello, a new handshake sends
+        // nothing (a product key cannot make the node send datagrams at will).
+        let (_, reply) = product
+            .handshake(&a.url, json!({"udp_port": product.port()}))
+            .await;
+        assert_eq!(reply["mode"], "one_way");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(received.try_recv().is_err(), "a second probe was sent");
         a.stop().await;
     }
 }
@@ -193,7 +262,7 @@ async fn a_product_that_does_not_answer_the_wake_probe_stays_one_way() {
 async fn bad_wake_ports_get_json_errors() {
     for db in testkit::databases().await {
         let a = TestNode::start(queue_config(&db, "node-a")).await;
-        let product = UdpProduct::register(&a.url).await;
+        let product = UdpProduct::register(&a.url, false).await;
         for body in [
             json!({"udp_port": 0}),
             json!({"udp_port": 70000}),
@@ -203,7 +272,13 @@ async fn bad_wake_ports_get_json_errors() {
             assert_eq!(status, 400, "{}: {body} → {reply}", db.engine);
             assert_ne!(error_code(&reply), "<no error code>", "{reply}");
         }
-        let (status, reply) = register_with(&a.url, json!({"udp_port": 0})).await;
+        let body = json!({
+            "enrollment_secret": server::config::DEFAULT_ENROLLMENT_SECRET,
+            "uuid": new_uuid(), "name": "wake-port", "product_type": "firewall",
+            "version": "1.0", "udp_port": 0,
+        });
+        let (status, reply) =
+            post_json(&format!("{}/api/v1/products/register", a.url), &body).await;
         assert_eq!(
             (status, error_code(&reply)),
             (400, "invalid_registration"),
@@ -211,28 +286,4 @@ async fn bad_wake_ports_get_json_errors() {
         );
         a.stop().await;
     }
-}
-
-/// Registers with extra fields in the request.
-async fn register_with(node: &str, extra: Value) -> (u16, Value) {
-    let mut body = json!({
-        "enrollment_secret": server::config::DEFAULT_ENROLLMENT_SECRET,
-        "uuid": new_uuid(),
-        "name": "wake-port",
-        "product_type": "firewall",
-        "version": "1.0",
-    });
-    for (k, v) in extra.as_object().unwrap() {
-        body[k] = v.clone();
-    }
-    let response = client()
-        .post(format!("{node}/api/v1/products/register"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (
-        response.status().as_u16(),
-        response.json().await.unwrap_or(Value::Null),
-    )
 }

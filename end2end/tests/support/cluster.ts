@@ -53,14 +53,16 @@ export class Agent {
   private constructor(readonly process: ChildProcess, readonly output: string[]) {}
 
   /**
-   * Starts an agent named `name` reporting to `node` every second. It is
+   * Starts an agent named `name` reporting to `node` every `intervalS`
+   * seconds (it also fetches its commands on every beat). It is
    * woken by the node through an HTTP callback on loopback (`callback`), by
    * wake datagrams on its heartbeat socket (`datagram`), or not at all and
    * polls (`poll`).
    */
-  static async start(node: Node, name: string, dir: string, wake: "callback" | "datagram" | "poll"): Promise<Agent> {
+  static async start(node: Node, name: string, dir: string, wake: "callback" | "datagram" | "poll",
+    intervalS = 1): Promise<Agent> {
     const args = ["--server", node.url, "--enroll", "vigil-default-enrollment-secret", "--name", name,
-      "--interval", "1", "--state", path.join(dir, `${name}.json`)];
+      "--interval", String(intervalS), "--state", path.join(dir, `${name}.json`)];
     if (wake === "callback") args.push("--callback-listen", "127.0.0.1:0");
     if (wake === "datagram") args.push("--udp-wake");
     const child = spawn(AGENT, args, { stdio: ["ignore", "pipe", "pipe"] });

@@ -32,15 +32,14 @@ impl Dialect {
     /// SQL expression for the database's clock in Unix milliseconds.
     ///
     /// Nodes compare timestamps written by other nodes, so they use the
-    /// database's clock rather than their own, which may be skewed. It is
-    /// read once per statement (SQLite's `'now'` is fixed for one step;
-    /// PostgreSQL's `statement_timestamp()` is stable), so one statement
-    /// sees one time for all its rows, and PostgreSQL can compare it with
-    /// an index instead of calling the clock for every row.
+    /// database's clock rather than their own, which may be skewed. On
+    /// PostgreSQL it is read when each row is written (`clock_timestamp()`),
+    /// not when the statement began: a statement that waited for another's
+    /// row lock must not write a time earlier than that other's.
     pub fn now_ms(self) -> &'static str {
         match self {
             Self::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
-            Self::Postgres => "CAST(EXTRACT(EPOCH FROM statement_timestamp()) * 1000 AS BIGINT)",
+            Self::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
         }
     }
 

@@ -31,6 +31,8 @@ use app::state::StateClass;
 const HELLO_WAIT: Duration = Duration::from_secs(2);
 /// How long it waits for the hello that answers a wake probe.
 const PROBE_WAIT: Duration = Duration::from_secs(1);
+/// A hello older than this allows no wake probe.
+const PROBE_AFTER_HELLO: Duration = Duration::from_secs(10);
 /// Most log lines in one upload.
 const MAX_LOG_ENTRIES: usize = 500;
 const MAX_LOG_MESSAGE: usize = 4096;
@@ -159,10 +161,11 @@ async fn notify(app: &AppState, product: &KeyEntry) -> bool {
 
 /// The handshake's test of the UDP wake path: a wake datagram carrying the
 /// product's nonce goes to `port` at the address its hello came from; the
-/// product passes when it answers with another hello in time.
+/// product passes when it answers with another hello in time. Only a hello
+/// of the last few seconds not probed before allows a probe.
 async fn probe_udp_wake(app: &AppState, product: &KeyEntry, port: u16) -> bool {
     let hellos = &app.products.hellos;
-    let Some(from) = hellos.since(&product.id, None) else {
+    let Some(from) = hellos.take_for_probe(&product.id, PROBE_AFTER_HELLO) else {
         return false;
     };
     let Ok(id) = uuid::Uuid::parse_str(&product.id) else {
@@ -173,7 +176,6 @@ async fn probe_udp_wake(app: &AppState, product: &KeyEntry, port: u16) -> bool {
     let target = std::net::SocketAddr::new(from.ip(), port);
     let probe = super::notify::wake_udp(
         &app.products,
-        &app.config.notify_only,
         *id.as_bytes(),
         &product.key,
         target,
@@ -217,7 +219,10 @@ pub async fn handshake(
         notify(&app, &product)
     );
     let udp = hello.is_some();
-    if let (false, true, Some(port)) = (two_way, udp, req.udp_port.or(product.udp_port)) {
+    if let Some(port) = req.udp_port {
+        product.set_udp_port(port);
+    }
+    if let (false, true, Some(port)) = (two_way, udp, product.udp_port()) {
         two_way = probe_udp_wake(&app, &product, port).await;
     }
     let reply = HandshakeReply {

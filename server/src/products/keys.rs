@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -27,8 +27,8 @@ pub struct KeyEntry {
     pub key_hex: String,
     pub nonce: String,
     pub callback_url: Option<String>,
-    /// Where the product said it listens for wake datagrams.
-    pub udp_port: Option<u16>,
+    /// Where the product said it listens for wake datagrams (0: nowhere).
+    udp_port: AtomicU32,
     /// Highest datagram sequence accepted.
     pub last_seq: AtomicI64,
     /// Where and when this node last accepted a datagram of the product:
@@ -48,11 +48,23 @@ impl KeyEntry {
             key_hex: a.key,
             nonce: a.nonce,
             callback_url: a.callback_url,
-            udp_port: a.udp_port,
+            udp_port: AtomicU32::new(a.udp_port.map_or(0, u32::from)),
             last_seq: AtomicI64::new(a.last_seq),
             udp_source: Mutex::new(None),
             loaded_at: Instant::now(),
         })
+    }
+
+    /// Where the product listens for wake datagrams, as last said.
+    pub fn udp_port(&self) -> Option<u16> {
+        u16::try_from(self.udp_port.load(Ordering::Relaxed))
+            .ok()
+            .filter(|&p| p != 0)
+    }
+
+    /// Notes the wake port a handshake named.
+    pub fn set_udp_port(&self, port: u16) {
+        self.udp_port.store(u32::from(port), Ordering::Relaxed);
     }
 
     /// Notes the address of a datagram just accepted.
@@ -66,7 +78,7 @@ impl KeyEntry {
         self.udp_source
             .lock()
             .expect("source lock")
-            .filter(|(_, at)| at.elapsed() <= within)
+            .filter(|(_, at)| at.elapsed() < within)
             .map(|(from, _)| from)
     }
 
@@ -130,16 +142,22 @@ impl Keys {
         }
     }
 
-    /// Remembers freshly registered credentials.
+    /// Remembers freshly loaded or registered credentials. Where the
+    /// product's datagrams come from carries over from the entry it
+    /// replaces: a reload (which anyone can cause with one badly signed
+    /// datagram) must not make the node forget where to wake the product.
     pub fn insert(&self, entry: KeyEntry) -> Arc<KeyEntry> {
-        let entry = Arc::new(entry);
-        if let Some(bytes) = id_bytes(&entry.id) {
-            self.unknown.write().expect("keys lock").remove(&bytes);
-            self.known
-                .write()
-                .expect("keys lock")
-                .insert(bytes, entry.clone());
+        let Some(bytes) = id_bytes(&entry.id) else {
+            return Arc::new(entry);
+        };
+        self.unknown.write().expect("keys lock").remove(&bytes);
+        let mut known = self.known.write().expect("keys lock");
+        if let Some(old) = known.get(&bytes) {
+            let heard = *old.udp_source.lock().expect("source lock");
+            *entry.udp_source.lock().expect("source lock") = heard;
         }
+        let entry = Arc::new(entry);
+        known.insert(bytes, entry.clone());
         entry
     }
 
@@ -192,6 +210,17 @@ mod tests {
         e.heard_from(from);
         assert_eq!(e.udp_source(Duration::from_secs(5)), Some(from));
         assert_eq!(e.udp_source(Duration::ZERO), None);
+    }
+
+    #[test]
+    fn a_reloaded_key_keeps_where_the_product_was_heard_from() {
+        let keys = Keys::default();
+        let first = keys.insert(entry());
+        let from: SocketAddr = "127.0.0.7:4000".parse().unwrap();
+        first.heard_from(from);
+        let reloaded = keys.insert(entry());
+        assert!(!Arc::ptr_eq(&first, &reloaded));
+        assert_eq!(reloaded.udp_source(Duration::from_secs(5)), Some(from));
     }
 
     #[test]

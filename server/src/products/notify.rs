@@ -53,6 +53,8 @@ pub enum Unreachable {
     /// lately, so does not know where it is.
     NotHeard,
     SendFailed(String),
+    /// The callback failed, and so did the wake datagram.
+    Neither(Box<Unreachable>, Box<Unreachable>),
 }
 
 impl std::fmt::Display for Unreachable {
@@ -63,6 +65,7 @@ impl std::fmt::Display for Unreachable {
             Self::Failed(why) => write!(f, "callback failed: {why}"),
             Self::NotHeard => f.write_str("no recent datagram from the product on this node"),
             Self::SendFailed(why) => write!(f, "wake datagram not sent: {why}"),
+            Self::Neither(callback, datagram) => write!(f, "{callback}; {datagram}"),
         }
     }
 }
@@ -91,17 +94,18 @@ pub async fn wake_any(
         return match (called, path.udp_port) {
             (Ok(()), _) => Ok("callback answered".to_owned()),
             (Err(e), None) => Err(e),
-            (Err(e), Some(_)) => wake_by_datagram(products, reach, path, heard_within)
+            (Err(e), Some(_)) => wake_by_datagram(products, path, heard_within)
                 .await
-                .map_err(|_| e),
+                .map_err(|u| Unreachable::Neither(Box::new(e), Box::new(u))),
         };
     }
-    wake_by_datagram(products, reach, path, heard_within).await
+    wake_by_datagram(products, path, heard_within).await
 }
 
+/// The datagram goes only where this node hears the product from, so it
+/// needs no `notify_only` check: hearing the product is the proof of reach.
 async fn wake_by_datagram(
     products: &Products,
-    reach: &Reach,
     path: WakePath<'_>,
     heard_within: Duration,
 ) -> Result<String, Unreachable> {
@@ -113,7 +117,7 @@ async fn wake_by_datagram(
         .and_then(|entry| entry.udp_source(heard_within))
         .ok_or(Unreachable::NotHeard)?;
     let target = SocketAddr::new(heard.ip(), port);
-    wake_udp(products, reach, *id.as_bytes(), path.key, target, b"").await?;
+    wake_udp(products, *id.as_bytes(), path.key, target, b"").await?;
     Ok(format!("UDP wake sent to {target}"))
 }
 
@@ -131,18 +135,15 @@ fn next_wake_seq() -> u64 {
 }
 
 /// Sends one signed wake datagram (`payload`: empty for "fetch now", or
-/// the handshake's `{"nonce": …}` probe) from the node's UDP socket.
+/// the handshake's `{"nonce": …}` probe) from the node's UDP socket, to the
+/// address of a datagram the product sent.
 pub async fn wake_udp(
     products: &Products,
-    reach: &Reach,
     product: [u8; 16],
     key: &[u8],
     target: SocketAddr,
     payload: &[u8],
 ) -> Result<(), Unreachable> {
-    if !reach.allows(&format!("udp://{target}")) {
-        return Err(Unreachable::OutOfReach);
-    }
     let sent_at = u64::try_from(now_ms()).unwrap_or(0);
     let datagram = protocol::encode(Kind::Wake, product, next_wake_seq(), sent_at, payload, key);
     products

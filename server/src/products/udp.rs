@@ -43,19 +43,35 @@ impl UdpStats {
     }
 }
 
-/// Hellos received during handshakes (when and from where), and a bell
-/// for those waiting.
+/// Hellos received during handshakes (when, from where, and whether a
+/// wake probe was sent on the strength of it), and a bell for those
+/// waiting.
 #[derive(Default)]
 pub struct Hellos {
-    seen: Mutex<HashMap<String, (Instant, SocketAddr)>>,
+    seen: Mutex<HashMap<String, Hello>>,
     pub bell: Notify,
 }
+
+#[derive(Clone, Copy)]
+struct Hello {
+    at: Instant,
+    from: SocketAddr,
+    probed: bool,
+}
+
+/// A hello counts for the handshake's transport this long.
+const HELLO_KEPT: Duration = Duration::from_secs(60);
 
 impl Hellos {
     fn saw(&self, product: &str, from: SocketAddr) {
         let mut seen = self.seen.lock().expect("hellos lock");
-        seen.retain(|_, (at, _)| at.elapsed() < Duration::from_secs(60));
-        seen.insert(product.to_owned(), (Instant::now(), from));
+        seen.retain(|_, h| h.at.elapsed() < HELLO_KEPT);
+        let hello = Hello {
+            at: Instant::now(),
+            from,
+            probed: false,
+        };
+        seen.insert(product.to_owned(), hello);
         drop(seen);
         self.bell.notify_waiters();
     }
@@ -67,9 +83,21 @@ impl Hellos {
             .lock()
             .expect("hellos lock")
             .get(product)
-            .filter(|(at, _)| since.is_none_or(|s| *at >= s))
-            .filter(|(at, _)| at.elapsed() < Duration::from_secs(60))
-            .map(|(_, from)| *from)
+            .filter(|h| since.is_none_or(|s| h.at >= s))
+            .filter(|h| h.at.elapsed() < HELLO_KEPT)
+            .map(|h| h.from)
+    }
+
+    /// Where to send a wake probe: the source of a hello that arrived within
+    /// `within` and has not been probed yet. Each hello allows one probe,
+    /// so a product key cannot make the node send datagrams at will.
+    pub fn take_for_probe(&self, product: &str, within: Duration) -> Option<SocketAddr> {
+        let mut seen = self.seen.lock().expect("hellos lock");
+        let hello = seen
+            .get_mut(product)
+            .filter(|h| !h.probed && h.at.elapsed() < within)?;
+        hello.probed = true;
+        Some(hello.from)
     }
 
     /// Waits until a hello from `product` arrived (after `since`, if
@@ -181,4 +209,29 @@ pub async fn handle(bytes: &[u8], from: SocketAddr, db: &Db, products: &SharedPr
     products
         .recorder
         .record_datagram(&entry.id, now, seq, source, activity);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_hello_allows_one_wake_probe() {
+        let hellos = Hellos::default();
+        let from: SocketAddr = "127.0.0.9:5000".parse().unwrap();
+        assert_eq!(hellos.take_for_probe("p", Duration::from_secs(10)), None);
+        hellos.saw("p", from);
+        assert_eq!(hellos.take_for_probe("p", Duration::ZERO), None, "too old");
+        assert_eq!(
+            hellos.take_for_probe("p", Duration::from_secs(10)),
+            Some(from)
+        );
+        assert_eq!(hellos.take_for_probe("p", Duration::from_secs(10)), None);
+        assert_eq!(hellos.since("p", None), Some(from), "still counts for UDP");
+        hellos.saw("p", from);
+        assert_eq!(
+            hellos.take_for_probe("p", Duration::from_secs(10)),
+            Some(from)
+        );
+    }
 }
