@@ -53,6 +53,14 @@ impl UdpProduct {
 
     /// Registers; with `port_at_registration` the wake port is named there.
     async fn register(node: &str, port_at_registration: bool) -> Self {
+        Self::register_with_callback(node, port_at_registration, None).await
+    }
+
+    async fn register_with_callback(
+        node: &str,
+        port_at_registration: bool,
+        callback_url: Option<&str>,
+    ) -> Self {
         let wakes = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let port = wakes.local_addr().unwrap().port();
         let mut body = json!({
@@ -61,6 +69,7 @@ impl UdpProduct {
             "name": "udp-wake",
             "product_type": "firewall",
             "version": "1.0",
+            "callback_url": callback_url,
         });
         if port_at_registration {
             body["udp_port"] = json!(port);
@@ -254,6 +263,72 @@ async fn a_product_that_does_not_answer_the_wake_probe_stays_one_way() {
         assert_eq!(reply["mode"], "one_way");
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(received.try_recv().is_err(), "a second probe was sent");
+        a.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_failing_callback_falls_back_to_the_wake_datagram() {
+    for db in testkit::databases().await {
+        let a = TestNode::start(queue_config(&db, "node-a")).await;
+        let cookie = login(&a.url).await;
+        // Nothing listens on port 9: every callback fails at once.
+        let product =
+            UdpProduct::register_with_callback(&a.url, true, Some("http://127.0.0.1:9/wake")).await;
+        let mut received = product.listen(true);
+        product.hello().await;
+        let (_, reply) = product.handshake(&a.url, json!({})).await;
+        assert_eq!(reply["mode"], "two_way", "{}: {reply}", db.engine);
+        assert_eq!(next(&mut received, "probe").await, Received::Probe);
+
+        let (_, queued) = queue(&a.url, &cookie, &product.p.id, "ping").await;
+        let cid = queued["id"].as_str().unwrap().to_owned();
+        assert_eq!(next(&mut received, "wake").await, Received::Wake);
+        let commands = poll(&a.url, &product.p, 0).await;
+        assert_eq!(commands.len(), 1, "{commands:?}");
+        let ok = json!({"status": "succeeded", "output": "pong"});
+        assert_eq!(result(&a.url, &product.p, &cid, ok).await.0, 204);
+        let detail = wait_state(&a.url, &cookie, &cid, "succeeded", Duration::from_secs(5)).await;
+        let timeline = notes(&detail);
+        assert!(
+            timeline.iter().any(|n| n.contains("UDP wake sent to")),
+            "{}: {timeline:?}",
+            db.engine
+        );
+        assert_eq!(detail["command"]["attempts"], 1, "{detail}");
+        a.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_product_not_heard_from_lately_is_not_woken_and_its_command_ends_dead() {
+    for db in testkit::databases().await {
+        let mut config = queue_config(&db, "node-a");
+        config.queue.max_attempts = 2;
+        let a = TestNode::start(config).await;
+        let cookie = login(&a.url).await;
+        let product = UdpProduct::register(&a.url, true).await;
+        let mut received = product.listen(true);
+        product.hello().await;
+        let (_, reply) = product.handshake(&a.url, json!({})).await;
+        assert_eq!(reply["mode"], "two_way", "{}: {reply}", db.engine);
+        assert_eq!(next(&mut received, "probe").await, Received::Probe);
+        // Silence past the product's offline_after (2 s here): the node no
+        // longer knows where the product is.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+
+        let (_, queued) = queue(&a.url, &cookie, &product.p.id, "ping").await;
+        let cid = queued["id"].as_str().unwrap().to_owned();
+        let detail = wait_state(&a.url, &cookie, &cid, "dead", Duration::from_secs(10)).await;
+        let timeline = notes(&detail);
+        assert!(
+            timeline.last().unwrap().contains(
+                "no recent datagram from the product on this node; dead after 2 attempt(s)"
+            ),
+            "{}: {timeline:?}",
+            db.engine
+        );
+        assert!(received.try_recv().is_err(), "a wake was sent anyway");
         a.stop().await;
     }
 }
