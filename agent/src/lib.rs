@@ -215,7 +215,7 @@ pub enum Wake {
     /// Fetch the waiting commands now.
     Fetch,
     /// The handshake's test of the wake path: answer with a hello carrying
-    /// this nonce.
+    /// this challenge as its nonce.
     Probe(String),
 }
 
@@ -289,10 +289,14 @@ impl Datagrams {
         Ok(())
     }
 
-    /// The hello that lets the node pick UDP as transport (and answers a
-    /// wake probe).
+    /// The hello that lets the node pick UDP as transport.
     pub async fn hello(&self, me: &Identity) -> anyhow::Result<()> {
-        let payload = json!({ "nonce": me.nonce }).to_string();
+        self.answer_probe(me, &me.nonce).await
+    }
+
+    /// The hello that answers a wake probe: it echoes the probe's challenge.
+    pub async fn answer_probe(&self, me: &Identity, challenge: &str) -> anyhow::Result<()> {
+        let payload = json!({ "nonce": challenge }).to_string();
         self.send(me, Kind::Hello, payload.as_bytes()).await
     }
 

@@ -32,8 +32,8 @@ struct UdpProduct {
 /// What reached the product's wake port, each checked on arrival.
 #[derive(Debug, PartialEq)]
 enum Received {
-    /// A wake probe with the product's nonce.
-    Probe,
+    /// A wake probe, with its challenge.
+    Probe(String),
     /// A plain wake: fetch now.
     Wake,
     /// Anything else: malformed, badly signed, wrong product or sender.
@@ -103,19 +103,14 @@ impl UdpProduct {
             key: self.p.key.clone(),
             udp: self.p.udp.clone(),
         };
-        let (nonce, socket, wakes, seq) = (
-            self.nonce.clone(),
-            self.socket.clone(),
-            self.wakes.clone(),
-            self.seq.clone(),
-        );
+        let (socket, wakes, seq) = (self.socket.clone(), self.wakes.clone(), self.seq.clone());
         tokio::spawn(async move {
             let mut buf = vec![0u8; protocol::MAX_DATAGRAM + 1];
             loop {
                 let (n, from) = wakes.recv_from(&mut buf).await.unwrap();
-                let received = judge(&buf[..n], from.to_string(), &p, &nonce);
-                if received == Received::Probe && answer_probes {
-                    send_hello(&p, &nonce, &socket, &seq).await;
+                let received = judge(&buf[..n], from.to_string(), &p);
+                if let (Received::Probe(challenge), true) = (&received, answer_probes) {
+                    send_hello(&p, challenge, &socket, &seq).await;
                 }
                 let _ = tx.send(received);
             }
@@ -139,7 +134,7 @@ impl UdpProduct {
 }
 
 /// Checks a datagram from the node as a product would.
-fn judge(bytes: &[u8], from: String, p: &Product, nonce: &str) -> Received {
+fn judge(bytes: &[u8], from: String, p: &Product) -> Received {
     let Ok(d) = Datagram::parse(bytes) else {
         return Received::Bad("malformed".into());
     };
@@ -155,8 +150,8 @@ fn judge(bytes: &[u8], from: String, p: &Product, nonce: &str) -> Received {
     }
     let payload: Value = serde_json::from_slice(d.payload).unwrap_or(Value::Null);
     match payload["nonce"].as_str() {
-        Some(n) if n == nonce => Received::Probe,
-        Some(other) => Received::Bad(format!("probe with nonce {other}")),
+        Some(challenge) if challenge.len() >= 16 => Received::Probe(challenge.to_owned()),
+        Some(other) => Received::Bad(format!("probe with a weak challenge {other:?}")),
         None if d.payload.is_empty() => Received::Wake,
         None => Received::Bad(format!("payload {payload}")),
     }
@@ -199,7 +194,10 @@ async fn a_product_without_a_callback_is_woken_by_a_signed_datagram_and_gets_its
         product.hello().await;
         let (status, reply) = product.handshake(&a.url, json!({})).await;
         assert_eq!(status, 200, "{reply}");
-        assert_eq!(next(&mut received, "probe").await, Received::Probe);
+        assert!(matches!(
+            next(&mut received, "probe").await,
+            Received::Probe(_)
+        ));
         assert_eq!(
             (reply["transport"].as_str(), reply["mode"].as_str()),
             (Some("udp"), Some("two_way")),
@@ -253,7 +251,10 @@ async fn a_product_that_does_not_answer_the_wake_probe_stays_one_way() {
             "{}",
             db.engine
         );
-        assert_eq!(next(&mut received, "probe").await, Received::Probe);
+        assert!(matches!(
+            next(&mut received, "probe").await,
+            Received::Probe(_)
+        ));
 
         // One probe per hello: without a new hello, a new handshake sends
         // nothing (a product key cannot make the node send datagrams at will).
@@ -279,7 +280,10 @@ async fn a_failing_callback_falls_back_to_the_wake_datagram() {
         product.hello().await;
         let (_, reply) = product.handshake(&a.url, json!({})).await;
         assert_eq!(reply["mode"], "two_way", "{}: {reply}", db.engine);
-        assert_eq!(next(&mut received, "probe").await, Received::Probe);
+        assert!(matches!(
+            next(&mut received, "probe").await,
+            Received::Probe(_)
+        ));
 
         let (_, queued) = queue(&a.url, &cookie, &product.p.id, "ping").await;
         let cid = queued["id"].as_str().unwrap().to_owned();
@@ -312,7 +316,10 @@ async fn a_product_not_heard_from_lately_is_not_woken_and_its_command_ends_dead(
         product.hello().await;
         let (_, reply) = product.handshake(&a.url, json!({})).await;
         assert_eq!(reply["mode"], "two_way", "{}: {reply}", db.engine);
-        assert_eq!(next(&mut received, "probe").await, Received::Probe);
+        assert!(matches!(
+            next(&mut received, "probe").await,
+            Received::Probe(_)
+        ));
         // Silence past the product's offline_after (2 s here): the node no
         // longer knows where the product is.
         tokio::time::sleep(Duration::from_millis(2500)).await;

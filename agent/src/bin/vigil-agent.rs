@@ -74,11 +74,12 @@ async fn serve_wakes(udp: Arc<Datagrams>, identity: SharedIdentity, wake: Arc<No
             continue;
         };
         match agent::read_wake(&buf[..n], &me) {
-            Ok(Wake::Probe(nonce)) if nonce == me.nonce => {
-                let _ = udp.hello(&me).await;
+            // Signed with our key, so only a node can have sent it.
+            Ok(Wake::Probe(challenge)) => {
+                let _ = udp.answer_probe(&me, &challenge).await;
             }
             Ok(Wake::Fetch) => wake.notify_one(),
-            Ok(Wake::Probe(_)) | Err(_) => {}
+            Err(_) => {}
         }
     }
 }

@@ -159,10 +159,11 @@ async fn notify(app: &AppState, product: &KeyEntry) -> bool {
     .is_ok()
 }
 
-/// The handshake's test of the UDP wake path: a wake datagram carrying the
-/// product's nonce goes to `port` at the address its hello came from; the
-/// product passes when it answers with another hello in time. Only a hello
-/// of the last few seconds not probed before allows a probe.
+/// The handshake's test of the UDP wake path: a wake datagram carrying a
+/// fresh challenge goes to `port` at the address the product's hello came
+/// from; the product passes when a hello echoing that challenge comes back
+/// in time. Only a hello of the last few seconds not probed before allows a
+/// probe.
 async fn probe_udp_wake(app: &AppState, product: &KeyEntry, port: u16) -> bool {
     let hellos = &app.products.hellos;
     let Some(from) = hellos.take_for_probe(&product.id, PROBE_AFTER_HELLO) else {
@@ -171,8 +172,9 @@ async fn probe_udp_wake(app: &AppState, product: &KeyEntry, port: u16) -> bool {
     let Ok(id) = uuid::Uuid::parse_str(&product.id) else {
         return false;
     };
-    let sent = std::time::Instant::now();
-    let payload = serde_json::json!({ "nonce": product.nonce }).to_string();
+    let challenge = random_hex(16);
+    hellos.expect_answer(&product.id, &challenge);
+    let payload = serde_json::json!({ "nonce": challenge }).to_string();
     let target = std::net::SocketAddr::new(from.ip(), port);
     let probe = super::notify::wake_udp(
         &app.products,
@@ -185,10 +187,7 @@ async fn probe_udp_wake(app: &AppState, product: &KeyEntry, port: u16) -> bool {
         return false;
     }
     let deadline = tokio::time::Instant::now() + PROBE_WAIT;
-    hellos
-        .wait(&product.id, Some(sent), deadline)
-        .await
-        .is_some()
+    hellos.wait_answer(&product.id, &challenge, deadline).await
 }
 
 /// `POST /api/v1/products/{id}/handshake` (body: `app::api::HandshakeRequest`,

@@ -49,6 +49,9 @@ impl UdpStats {
 #[derive(Default)]
 pub struct Hellos {
     seen: Mutex<HashMap<String, Hello>>,
+    /// Wake probes waiting for their answer: product → challenge, and
+    /// whether the answer came.
+    probes: Mutex<HashMap<String, (String, bool)>>,
     pub bell: Notify,
 }
 
@@ -98,6 +101,59 @@ impl Hellos {
             .filter(|h| !h.probed && h.at.elapsed() < within)?;
         hello.probed = true;
         Some(hello.from)
+    }
+
+    /// Notes the challenge of a wake probe sent to `product` (replacing any
+    /// earlier one).
+    pub fn expect_answer(&self, product: &str, challenge: &str) {
+        let mut probes = self.probes.lock().expect("probes lock");
+        probes.insert(product.to_owned(), (challenge.to_owned(), false));
+    }
+
+    /// Takes a hello carrying `nonce` as the answer to `product`'s probe if
+    /// that is its challenge.
+    fn answered(&self, product: &str, nonce: &str) -> bool {
+        let mut probes = self.probes.lock().expect("probes lock");
+        let Some((challenge, done)) = probes.get_mut(product) else {
+            return false;
+        };
+        if *done || !crate::products::same_secret(challenge, nonce) {
+            return false;
+        }
+        *done = true;
+        drop(probes);
+        self.bell.notify_waiters();
+        true
+    }
+
+    /// Waits until the probe of `product` with `challenge` is answered, or
+    /// until `deadline`; forgets the probe either way.
+    pub async fn wait_answer(
+        &self,
+        product: &str,
+        challenge: &str,
+        deadline: tokio::time::Instant,
+    ) -> bool {
+        let answered = || {
+            let probes = self.probes.lock().expect("probes lock");
+            probes
+                .get(product)
+                .is_some_and(|(c, done)| *done && c == challenge)
+        };
+        let result = loop {
+            let bell = self.bell.notified();
+            if answered() {
+                break true;
+            }
+            if tokio::time::timeout_at(deadline, bell).await.is_err() {
+                break answered();
+            }
+        };
+        let mut probes = self.probes.lock().expect("probes lock");
+        if probes.get(product).is_some_and(|(c, _)| c == challenge) {
+            probes.remove(product);
+        }
+        result
     }
 
     /// Waits until a hello from `product` arrived (after `since`, if
@@ -192,14 +248,15 @@ pub async fn handle(bytes: &[u8], from: SocketAddr, db: &Db, products: &SharedPr
     }
     let (source, activity) = match d.kind {
         Kind::Hello => {
-            let nonce_ok = serde_json::from_slice::<serde_json::Value>(d.payload)
-                .ok()
-                .and_then(|p| p.get("nonce")?.as_str().map(|n| n == entry.nonce))
-                .unwrap_or(false);
-            if !nonce_ok {
-                return count(&stats.malformed);
+            let payload = serde_json::from_slice::<serde_json::Value>(d.payload).ok();
+            let nonce = payload.as_ref().and_then(|p| p.get("nonce")?.as_str());
+            match nonce {
+                // The hello of a handshake…
+                Some(n) if n == entry.nonce => products.hellos.saw(&entry.id, from),
+                // …or the answer to a wake probe, echoing its challenge.
+                Some(n) if products.hellos.answered(&entry.id, n) => {}
+                _ => return count(&stats.malformed),
             }
-            products.hellos.saw(&entry.id, from);
             (Source::UdpHello, &[][..])
         }
         _ => (Source::UdpHeartbeat, d.payload),
@@ -233,5 +290,20 @@ mod tests {
             hellos.take_for_probe("p", Duration::from_secs(10)),
             Some(from)
         );
+    }
+
+    #[tokio::test]
+    async fn only_the_probe_s_own_challenge_answers_it() {
+        let hellos = Hellos::default();
+        let soon = || tokio::time::Instant::now() + Duration::from_millis(50);
+        assert!(!hellos.answered("p", "c1"), "no probe out");
+        hellos.expect_answer("p", "c1");
+        assert!(!hellos.answered("p", "c2"));
+        assert!(!hellos.answered("q", "c1"));
+        assert!(!hellos.wait_answer("p", "c1", soon()).await);
+        hellos.expect_answer("p", "c1");
+        assert!(hellos.answered("p", "c1"));
+        assert!(!hellos.answered("p", "c1"), "a probe is answered once");
+        assert!(hellos.wait_answer("p", "c1", soon()).await);
     }
 }
