@@ -183,21 +183,41 @@ async fn next(rx: &mut mpsc::UnboundedReceiver<Received>, what: &str) -> Receive
         .unwrap()
 }
 
+/// Registers a product (wake port named at registration, or else in the
+/// handshake), says hello and shakes hands; checks that one wake probe
+/// came. Returns the product, what its wake port receives, and the
+/// handshake's reply.
+async fn shaken(
+    node: &str,
+    port_at_registration: bool,
+    callback_url: Option<&str>,
+    answer_probes: bool,
+) -> (UdpProduct, mpsc::UnboundedReceiver<Received>, Value) {
+    let product =
+        UdpProduct::register_with_callback(node, port_at_registration, callback_url).await;
+    let mut received = product.listen(answer_probes);
+    product.hello().await;
+    let body = if port_at_registration {
+        json!({})
+    } else {
+        json!({"udp_port": product.port()})
+    };
+    let (status, reply) = product.handshake(node, body).await;
+    assert_eq!(status, 200, "{reply}");
+    assert!(matches!(
+        next(&mut received, "probe").await,
+        Received::Probe(_)
+    ));
+    (product, received, reply)
+}
+
 #[tokio::test]
 async fn a_product_without_a_callback_is_woken_by_a_signed_datagram_and_gets_its_command() {
     for db in testkit::databases().await {
         let a = TestNode::start(queue_config(&db, "node-a")).await;
         let cookie = login(&a.url).await;
         // The wake port named at registration; the handshake body is empty.
-        let product = UdpProduct::register(&a.url, true).await;
-        let mut received = product.listen(true);
-        product.hello().await;
-        let (status, reply) = product.handshake(&a.url, json!({})).await;
-        assert_eq!(status, 200, "{reply}");
-        assert!(matches!(
-            next(&mut received, "probe").await,
-            Received::Probe(_)
-        ));
+        let (product, mut received, reply) = shaken(&a.url, true, None, true).await;
         assert_eq!(
             (reply["transport"].as_str(), reply["mode"].as_str()),
             (Some("udp"), Some("two_way")),
@@ -238,23 +258,13 @@ async fn a_product_without_a_callback_is_woken_by_a_signed_datagram_and_gets_its
 async fn a_product_that_does_not_answer_the_wake_probe_stays_one_way() {
     for db in testkit::databases().await {
         let a = TestNode::start(queue_config(&db, "node-a")).await;
-        let product = UdpProduct::register(&a.url, false).await;
-        let mut received = product.listen(false);
-        product.hello().await;
-        let (status, reply) = product
-            .handshake(&a.url, json!({"udp_port": product.port()}))
-            .await;
-        assert_eq!(status, 200, "{reply}");
+        let (product, mut received, reply) = shaken(&a.url, false, None, false).await;
         assert_eq!(
             (reply["transport"].as_str(), reply["mode"].as_str()),
             (Some("udp"), Some("one_way")),
             "{}",
             db.engine
         );
-        assert!(matches!(
-            next(&mut received, "probe").await,
-            Received::Probe(_)
-        ));
 
         // One probe per hello: without a new hello, a new handshake sends
         // nothing (a product key cannot make the node send datagrams at will).
@@ -274,16 +284,9 @@ async fn a_failing_callback_falls_back_to_the_wake_datagram() {
         let a = TestNode::start(queue_config(&db, "node-a")).await;
         let cookie = login(&a.url).await;
         // Nothing listens on port 9: every callback fails at once.
-        let product =
-            UdpProduct::register_with_callback(&a.url, true, Some("http://127.0.0.1:9/wake")).await;
-        let mut received = product.listen(true);
-        product.hello().await;
-        let (_, reply) = product.handshake(&a.url, json!({})).await;
+        let callback = Some("http://127.0.0.1:9/wake");
+        let (product, mut received, reply) = shaken(&a.url, true, callback, true).await;
         assert_eq!(reply["mode"], "two_way", "{}: {reply}", db.engine);
-        assert!(matches!(
-            next(&mut received, "probe").await,
-            Received::Probe(_)
-        ));
 
         let (_, queued) = queue(&a.url, &cookie, &product.p.id, "ping").await;
         let cid = queued["id"].as_str().unwrap().to_owned();
@@ -311,15 +314,8 @@ async fn a_product_not_heard_from_lately_is_not_woken_and_its_command_ends_dead(
         config.queue.max_attempts = 2;
         let a = TestNode::start(config).await;
         let cookie = login(&a.url).await;
-        let product = UdpProduct::register(&a.url, true).await;
-        let mut received = product.listen(true);
-        product.hello().await;
-        let (_, reply) = product.handshake(&a.url, json!({})).await;
+        let (product, mut received, reply) = shaken(&a.url, true, None, true).await;
         assert_eq!(reply["mode"], "two_way", "{}: {reply}", db.engine);
-        assert!(matches!(
-            next(&mut received, "probe").await,
-            Received::Probe(_)
-        ));
         // Silence past the product's offline_after (2 s here): the node no
         // longer knows where the product is.
         tokio::time::sleep(Duration::from_millis(2500)).await;
