@@ -213,10 +213,8 @@ pub async fn handshake(
     }
     let hellos = &app.products.hellos;
     let deadline = tokio::time::Instant::now() + HELLO_WAIT;
-    let (hello, mut two_way) = tokio::join!(
-        hellos.wait(&product.id, None, deadline),
-        notify(&app, &product)
-    );
+    let (hello, mut two_way) =
+        tokio::join!(hellos.wait(&product.id, deadline), notify(&app, &product));
     let udp = hello.is_some();
     if let Some(port) = req.udp_port {
         product.set_udp_port(port);

@@ -80,13 +80,12 @@ impl Hellos {
     }
 
     /// Where the latest valid hello from `product` came from, if it arrived
-    /// in the last minute (and after `since`, if given).
-    pub fn since(&self, product: &str, since: Option<Instant>) -> Option<SocketAddr> {
+    /// in the last minute.
+    pub fn latest(&self, product: &str) -> Option<SocketAddr> {
         self.seen
             .lock()
             .expect("hellos lock")
             .get(product)
-            .filter(|h| since.is_none_or(|s| h.at >= s))
             .filter(|h| h.at.elapsed() < HELLO_KEPT)
             .map(|h| h.from)
     }
@@ -156,21 +155,16 @@ impl Hellos {
         result
     }
 
-    /// Waits until a hello from `product` arrived (after `since`, if
-    /// given), or until `deadline`; returns where it came from.
-    pub async fn wait(
-        &self,
-        product: &str,
-        since: Option<Instant>,
-        deadline: tokio::time::Instant,
-    ) -> Option<SocketAddr> {
+    /// Waits until a hello from `product` arrived in the last minute, or
+    /// until `deadline`; returns where it came from.
+    pub async fn wait(&self, product: &str, deadline: tokio::time::Instant) -> Option<SocketAddr> {
         loop {
             let bell = self.bell.notified();
-            if let Some(from) = self.since(product, since) {
+            if let Some(from) = self.latest(product) {
                 return Some(from);
             }
             if tokio::time::timeout_at(deadline, bell).await.is_err() {
-                return self.since(product, since);
+                return self.latest(product);
             }
         }
     }
@@ -284,7 +278,7 @@ mod tests {
             Some(from)
         );
         assert_eq!(hellos.take_for_probe("p", Duration::from_secs(10)), None);
-        assert_eq!(hellos.since("p", None), Some(from), "still counts for UDP");
+        assert_eq!(hellos.latest("p"), Some(from), "still counts for UDP");
         hellos.saw("p", from);
         assert_eq!(
             hellos.take_for_probe("p", Duration::from_secs(10)),
