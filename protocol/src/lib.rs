@@ -14,6 +14,8 @@
 //! | 39 | N | payload: UTF-8 JSON object, may be empty |
 //! | 39+N | 32 | HMAC-SHA256 of bytes [0, 39+N), keyed with the product key |
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -161,6 +163,32 @@ pub fn encode(
     out
 }
 
+/// Sequence numbers for the datagrams of one sender: the clock in
+/// microseconds, or one more than the last number when the clock has not
+/// moved on, so they strictly increase however fast datagrams go (and many
+/// products may share one sender).
+#[derive(Debug, Default)]
+pub struct Sequence(AtomicU64);
+
+impl Sequence {
+    pub const fn new() -> Self {
+        Self(AtomicU64::new(0))
+    }
+
+    /// The next number, above every earlier one; `now_ms` is the sender's
+    /// clock in Unix milliseconds.
+    pub fn next(&self, now_ms: u64) -> u64 {
+        let now = now_ms.saturating_mul(1000);
+        let previous = self
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
+                Some(now.max(last + 1))
+            })
+            .expect("the update always succeeds");
+        now.max(previous + 1)
+    }
+}
+
 /// Hex HMAC-SHA256 of `body`: the `X-Vigil-Signature` of node → product
 /// notifications.
 pub fn sign_hex(body: &[u8], key: &[u8]) -> String {
@@ -246,6 +274,15 @@ mod tests {
                 let _ = d.verify(KEY);
             }
         }
+    }
+
+    #[test]
+    fn sequences_strictly_increase_even_when_the_clock_stands_still() {
+        let seq = Sequence::new();
+        assert_eq!(seq.next(5), 5000);
+        assert_eq!(seq.next(5), 5001);
+        assert_eq!(seq.next(4), 5002, "a clock going back does not matter");
+        assert_eq!(seq.next(7), 7000);
     }
 
     #[test]

@@ -169,11 +169,11 @@ pub fn router(app: AppState) -> Router {
     let product_api = Router::new()
         .route(
             "/api/v1/products/register",
-            post(products::handlers::register),
+            post(products::enroll::register),
         )
         .route(
             "/api/v1/products/{id}/handshake",
-            post(products::handlers::handshake),
+            post(products::enroll::handshake),
         )
         .route(
             "/api/v1/products/{id}/heartbeat",

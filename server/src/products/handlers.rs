@@ -1,5 +1,5 @@
-//! The product wire protocol over HTTP, the console's product API and
-//! `/metrics`.
+//! The product wire protocol over HTTP (registration and the handshake in
+//! [`super::enroll`]), the console's product API and `/metrics`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,16 +8,15 @@ use axum::extract::{FromRequestParts, Path, RawPathParams, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use rand::RngCore;
 use serde::Deserialize;
 
 use app::api::{
-    CommandResult, CommandsReply, FleetHistory, HandshakeReply, HandshakeRequest, LogsRequest,
-    ProductCommand, ProductDetail, ProductPage, RegisterReply, RegisterRequest, StatusCounts,
+    CommandResult, CommandsReply, FleetHistory, LogsRequest, ProductCommand, ProductDetail,
+    ProductPage, StatusCounts,
 };
 
 use super::keys::KeyEntry;
-use super::{history, now_ms, store, validate, Liveness, Registration, Source, Status};
+use super::{history, now_ms, store, Liveness, Source, Status};
 use super::{Products, SharedProducts};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, Json, Query};
@@ -27,63 +26,9 @@ use crate::queue::{clip_output, CommandState};
 use crate::AppState;
 use app::state::StateClass;
 
-/// How long a handshake waits for the product's UDP hello.
-const HELLO_WAIT: Duration = Duration::from_secs(2);
-/// How long it waits for the hello that answers a wake probe.
-const PROBE_WAIT: Duration = Duration::from_secs(1);
-/// A hello older than this allows no wake probe.
-const PROBE_AFTER_HELLO: Duration = Duration::from_secs(10);
 /// Most log lines in one upload.
 const MAX_LOG_ENTRIES: usize = 500;
 const MAX_LOG_MESSAGE: usize = 4096;
-
-fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    rand::rngs::OsRng.fill_bytes(&mut buf);
-    hex::encode(buf)
-}
-
-/// `POST /api/v1/products/register`.
-pub async fn register(
-    State(app): State<AppState>,
-    Json(req): Json<RegisterRequest>,
-) -> Result<Json<RegisterReply>, ApiError> {
-    if !crate::enrollment::accepts(&app.db, &req.enrollment_secret).await? {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "bad_enrollment_secret",
-            "the enrollment secret is wrong",
-        ));
-    }
-    let id = validate(&req).map_err(|m| ApiError::bad_request("invalid_registration", m))?;
-    let registration = Registration {
-        id: id.clone(),
-        name: req.name.trim().to_owned(),
-        product_type: req.product_type.trim().to_owned(),
-        version: req.version.trim().to_owned(),
-        callback_url: req.callback_url.clone(),
-        udp_port: req.udp_port,
-        key: random_hex(32),
-        nonce: random_hex(16),
-    };
-    let offline_after = app.config.product_offline_after();
-    store::register(&app.db, &registration, offline_after.as_millis() as i64).await?;
-    app.products.keys.registered(&registration);
-    let (records, now) = nodes::list(&app.db).await?;
-    tracing::info!(product = %id, name = %registration.name, "product registered");
-    Ok(Json(RegisterReply {
-        product_id: id,
-        key: registration.key,
-        nonce: registration.nonce,
-        udp_endpoint: app.products.udp_endpoint.clone(),
-        heartbeat_interval_s: app.config.heartbeat_interval.as_secs(),
-        offline_after_s: offline_after.as_secs(),
-        nodes: records
-            .iter()
-            .map(|n| n.summary(now, app.offline_after_ms()))
-            .collect(),
-    }))
-}
 
 /// A product authenticated by its bearer key; the id in the path must be
 /// its own.
@@ -144,97 +89,6 @@ fn record(products: &Products, product: &KeyEntry, source: Source, activity: Opt
         activity,
         source,
     });
-}
-
-/// Asks the product's callback to wake (the handshake's two-way test).
-async fn notify(app: &AppState, product: &KeyEntry) -> bool {
-    super::notify::wake(
-        &app.products,
-        &app.config.notify_only,
-        &product.id,
-        product.callback_url.as_deref(),
-        &product.key,
-    )
-    .await
-    .is_ok()
-}
-
-/// The handshake's test of the UDP wake path: a wake datagram carrying a
-/// fresh challenge goes to `port` at the address the product's hello came
-/// from; the product passes when a hello echoing that challenge comes back
-/// in time. Only a hello of the last few seconds not probed before allows a
-/// probe.
-async fn probe_udp_wake(app: &AppState, product: &KeyEntry, port: u16) -> bool {
-    let hellos = &app.products.hellos;
-    let Some(from) = hellos.take_for_probe(&product.id, PROBE_AFTER_HELLO) else {
-        return false;
-    };
-    let Ok(id) = uuid::Uuid::parse_str(&product.id) else {
-        return false;
-    };
-    let challenge = random_hex(16);
-    hellos.expect_answer(&product.id, &challenge);
-    let payload = serde_json::json!({ "nonce": challenge }).to_string();
-    let target = std::net::SocketAddr::new(from.ip(), port);
-    let probe = super::notify::wake_udp(
-        &app.products,
-        *id.as_bytes(),
-        &product.key,
-        target,
-        payload.as_bytes(),
-    );
-    if probe.await.is_err() {
-        return false;
-    }
-    let deadline = tokio::time::Instant::now() + PROBE_WAIT;
-    hellos.wait_answer(&product.id, &challenge, deadline).await
-}
-
-/// `POST /api/v1/products/{id}/handshake` (body: `app::api::HandshakeRequest`,
-/// or empty): waits briefly for the UDP hello and tries the callback, then
-/// records transport and mode. A product without a working callback that
-/// names a wake port is two-way if it answers a wake datagram.
-pub async fn handshake(
-    State(app): State<AppState>,
-    ProductCaller(product): ProductCaller,
-    body: axum::body::Bytes,
-) -> Result<Json<HandshakeReply>, ApiError> {
-    let req: HandshakeRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        HandshakeRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid body: {e}")))?
-    };
-    if req.udp_port == Some(0) {
-        return Err(ApiError::bad_request(
-            "invalid_handshake",
-            "udp_port must be 1 to 65535",
-        ));
-    }
-    let hellos = &app.products.hellos;
-    let deadline = tokio::time::Instant::now() + HELLO_WAIT;
-    let (hello, mut two_way) =
-        tokio::join!(hellos.wait(&product.id, deadline), notify(&app, &product));
-    let udp = hello.is_some();
-    if let Some(port) = req.udp_port {
-        product.set_udp_port(port);
-    }
-    if let (false, true, Some(port)) = (two_way, udp, product.udp_port()) {
-        two_way = probe_udp_wake(&app, &product, port).await;
-    }
-    let reply = HandshakeReply {
-        transport: if udp { "udp" } else { "http" }.into(),
-        mode: if two_way { "two_way" } else { "one_way" }.into(),
-    };
-    store::set_handshake(
-        &app.db,
-        &product.id,
-        &reply.transport,
-        &reply.mode,
-        req.udp_port,
-    )
-    .await?;
-    Ok(Json(reply))
 }
 
 /// The heartbeat body as received: the payload stays raw JSON text (it was

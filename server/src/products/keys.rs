@@ -99,7 +99,8 @@ pub struct Keys {
     unknown: RwLock<HashMap<[u8; 16], Instant>>,
 }
 
-fn id_bytes(id: &str) -> Option<[u8; 16]> {
+/// The 16 bytes of a product id in its text form.
+pub fn id_bytes(id: &str) -> Option<[u8; 16]> {
     uuid::Uuid::parse_str(id).ok().map(|u| *u.as_bytes())
 }
 

@@ -9,6 +9,7 @@
 //! nodes, so a late flush or a database outage never makes a product that
 //! kept reporting look offline.
 
+pub mod enroll;
 pub mod handlers;
 pub mod history;
 pub mod keys;
@@ -132,10 +133,16 @@ pub fn validate(req: &app::api::RegisterRequest) -> Result<String, String> {
             return Err("callback_url must be an http:// or https:// URL".into());
         }
     }
-    if req.udp_port == Some(0) {
-        return Err("udp_port must be 1 to 65535".into());
-    }
+    validate_udp_port(req.udp_port)?;
     Ok(id)
+}
+
+/// Checks a wake port, given at registration or in a handshake.
+pub fn validate_udp_port(port: Option<u16>) -> Result<(), String> {
+    match port {
+        Some(0) => Err("udp_port must be 1 to 65535".into()),
+        _ => Ok(()),
+    }
 }
 
 /// Activity data sent as raw bytes (a datagram payload): kept as sent if it

@@ -6,7 +6,6 @@
 //! datagram is not answered: the product's fetch that follows is its proof.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -110,29 +109,19 @@ async fn wake_by_datagram(
     heard_within: Duration,
 ) -> Result<String, Unreachable> {
     let port = path.udp_port.ok_or(Unreachable::NoCallback)?;
-    let id = uuid::Uuid::parse_str(path.product).map_err(|_| Unreachable::NotHeard)?;
+    let id = super::keys::id_bytes(path.product).ok_or(Unreachable::NotHeard)?;
     let heard = products
         .keys
-        .known(*id.as_bytes())
+        .known(id)
         .and_then(|entry| entry.udp_source(heard_within))
         .ok_or(Unreachable::NotHeard)?;
     let target = SocketAddr::new(heard.ip(), port);
-    wake_udp(products, *id.as_bytes(), path.key, target, b"").await?;
+    wake_udp(products, id, path.key, target, b"").await?;
     Ok(format!("UDP wake sent to {target}"))
 }
 
-/// Sequence numbers of wake datagrams: above every earlier one sent from
-/// this process (microseconds of the clock, or one more than the last).
-fn next_wake_seq() -> u64 {
-    static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = u64::try_from(now_ms()).unwrap_or(0).saturating_mul(1000);
-    let previous = LAST
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
-            Some(now.max(last + 1))
-        })
-        .expect("the update always succeeds");
-    now.max(previous + 1)
-}
+/// Sequence numbers of the wake datagrams this process sends.
+static WAKE_SEQ: protocol::Sequence = protocol::Sequence::new();
 
 /// Sends one signed wake datagram (`payload`: empty for "fetch now", or
 /// the handshake's `{"nonce": …}` probe) from the node's UDP socket, to the
@@ -145,7 +134,8 @@ pub async fn wake_udp(
     payload: &[u8],
 ) -> Result<(), Unreachable> {
     let sent_at = u64::try_from(now_ms()).unwrap_or(0);
-    let datagram = protocol::encode(Kind::Wake, product, next_wake_seq(), sent_at, payload, key);
+    let seq = WAKE_SEQ.next(sent_at);
+    let datagram = protocol::encode(Kind::Wake, product, seq, sent_at, payload, key);
     products
         .udp_socket
         .send_to(&datagram, target)
@@ -201,13 +191,6 @@ pub async fn wake(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wake_sequences_strictly_increase() {
-        let first = next_wake_seq();
-        let second = next_wake_seq();
-        assert!(second > first);
-    }
 
     #[test]
     fn reach_limits_callbacks_to_its_prefixes_and_can_change() {
