@@ -4,8 +4,14 @@
 //!
 //!     cargo bench -p server --bench queue
 //!
+//! Each pipeline runs in two shapes: `serial`, each node one step after
+//! the other; `staged`, each node's steps side by side as a node runs them
+//! (dispatcher, the products' fetches, their results), which also makes
+//! those batches meet on the same rows.
+//!
 //! PostgreSQL figures need `VIGIL_TEST_POSTGRES_URL` (an admin URL; `make
-//! bench-queue` starts a throwaway server). The pipeline runs the store
+//! bench-queue` starts a throwaway server). `VIGIL_BENCH_ENGINES=postgres`
+//! (or `sqlite`) measures one engine only. The pipeline runs the store
 //! functions the nodes run (the same batches a busy node's group commit
 //! makes), without HTTP; the latency part runs real nodes and products.
 
@@ -13,6 +19,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
 
 use app::api::NodeRole;
 use axum::extract::{Path, State};
@@ -66,10 +74,10 @@ fn registry(db: Db, nodes: usize, stop: Arc<AtomicBool>) -> tokio::task::JoinHan
     })
 }
 
-/// One node's share of the pipeline: claim, record the notification,
-/// deliver, ack, until `total`
-/// commands are done cluster-wide.
-async fn worker(db: Db, n: usize, done: Arc<Mutex<usize>>, total: usize) {
+/// One node's share of the pipeline, one step after the other: claim,
+/// record the notification, deliver, ack, until `total` commands are done
+/// cluster-wide (the shape of the figures before 2026-12-03).
+async fn serial_worker(db: Db, n: usize, done: Arc<Mutex<usize>>, total: usize) {
     let node = node_name(n);
     let rules = ClaimRules {
         routing: Routing::Affinity,
@@ -116,8 +124,77 @@ async fn worker(db: Db, n: usize, done: Arc<Mutex<usize>>, total: usize) {
     }
 }
 
+/// One node's share of the pipeline, in the stages a node runs side by
+/// side: its dispatcher claims and records notifications; the products'
+/// fetches and results reach its group-commit writers. Runs until `total`
+/// commands are done cluster-wide.
+async fn staged_worker(db: Db, n: usize, done: Arc<Mutex<usize>>, total: usize) {
+    let node = node_name(n);
+    let rules = ClaimRules {
+        routing: Routing::Affinity,
+        affinity_ms: 3_000,
+        node_offline_after_ms: 5_000,
+        lease_ms: 30_000,
+    };
+    let (woken_tx, mut woken) = mpsc::unbounded_channel::<Vec<String>>();
+    let (acks_tx, mut acks) = mpsc::unbounded_channel::<Ack>();
+    // The dispatcher: claims, wakes each product (recorded as notified).
+    let dispatcher = tokio::spawn({
+        let (db, node, done) = (db.clone(), node.clone(), done.clone());
+        async move {
+            while *done.lock().unwrap() < total {
+                let claimed = queue::claim(&db, &node, rules, BATCH as i64).await.unwrap();
+                if claimed.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    continue;
+                }
+                let notices: Vec<(String, String)> = claimed
+                    .iter()
+                    .map(|c| (c.id.clone(), "callback answered".to_owned()))
+                    .collect();
+                queue::notified_many(&db, &node, &notices).await.unwrap();
+                let _ = woken_tx.send(claimed.into_iter().map(|c| c.product_id).collect());
+            }
+        }
+    });
+    // Woken products fetch; their fetches are written together.
+    let fetches = tokio::spawn({
+        let (db, node) = (db.clone(), node.clone());
+        async move {
+            let mut batch = Vec::new();
+            while woken.recv_many(&mut batch, BATCH).await > 0 {
+                let mut products: Vec<String> = batch.drain(..).flatten().collect();
+                products.sort();
+                products.dedup();
+                let delivered = queue::deliver_many(&db, &node, &products, 30_000, BATCH)
+                    .await
+                    .unwrap();
+                for (p, list) in products.iter().zip(delivered) {
+                    for c in list {
+                        let _ = acks_tx.send(Ack {
+                            product: p.clone(),
+                            command: c.id,
+                            outcome: CommandState::Succeeded,
+                            output: "pong".into(),
+                        });
+                    }
+                }
+            }
+        }
+    });
+    // The products' results, written together.
+    let mut batch = Vec::new();
+    while acks.recv_many(&mut batch, BATCH).await > 0 {
+        let answers = queue::complete_many(&db, &node, &batch).await.unwrap();
+        batch.clear();
+        *done.lock().unwrap() += answers.iter().filter(|a| a.is_some()).count();
+    }
+    dispatcher.await.unwrap();
+    fetches.await.unwrap();
+}
+
 /// Commands per second through the whole pipeline.
-async fn pipeline(test: &TestDb, nodes: usize, total: usize) -> f64 {
+async fn pipeline(test: &TestDb, nodes: usize, total: usize, staged: bool) -> f64 {
     let db = Db::connect(&test.url).await.unwrap();
     let ids = fleet(&db, nodes).await;
     let stop = Arc::new(AtomicBool::new(false));
@@ -151,7 +228,14 @@ async fn pipeline(test: &TestDb, nodes: usize, total: usize) -> f64 {
         }
     });
     let workers: Vec<_> = (0..nodes)
-        .map(|n| tokio::spawn(worker(db.clone(), n, done.clone(), total)))
+        .map(|n| {
+            let (db, done) = (db.clone(), done.clone());
+            if staged {
+                tokio::spawn(staged_worker(db, n, done, total))
+            } else {
+                tokio::spawn(serial_worker(db, n, done, total))
+            }
+        })
         .collect();
     producer.await.unwrap();
     for w in workers {
@@ -253,9 +337,15 @@ async fn latency(test: &TestDb, samples: usize) -> (f64, f64) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let dbs = testkit::databases().await;
+    let only = std::env::var("VIGIL_BENCH_ENGINES").unwrap_or_default();
+    let wanted = |engine: &str| only.is_empty() || only.split(',').any(|e| e.trim() == engine);
+    let dbs: Vec<TestDb> = testkit::databases()
+        .await
+        .into_iter()
+        .filter(|d| wanted(d.engine))
+        .collect();
     println!("pipeline: enqueue → claim → notify → deliver → ack, {PRODUCTS} two-way products, batches of {BATCH}");
-    for engine in ["sqlite", "postgres"] {
+    for engine in ["sqlite", "postgres"].into_iter().filter(|e| wanted(e)) {
         for nodes in [1, 3] {
             let fresh = testkit::databases().await;
             let Some(test) = fresh.into_iter().find(|d| d.engine == engine) else {
@@ -263,8 +353,14 @@ async fn main() {
                 break;
             };
             let total = 60_000;
-            let rate = pipeline(&test, nodes, total).await;
-            println!("{engine:>8}, {nodes} node(s): {total} commands, {rate:.0} commands/s");
+            let serial = pipeline(&test, nodes, total, false).await;
+            let fresh = testkit::databases().await;
+            let test = fresh.into_iter().find(|d| d.engine == engine).unwrap();
+            let staged = pipeline(&test, nodes, total, true).await;
+            println!(
+                "{engine:>8}, {nodes} node(s): {total} commands, serial {serial:.0} commands/s, \
+                 staged {staged:.0} commands/s"
+            );
         }
     }
     println!(

@@ -166,3 +166,92 @@ async fn a_released_attempt_stays_on_the_timeline_before_the_next_one() {
         db.close().await;
     }
 }
+
+/// A node records its notifications while the woken products already fetch
+/// and other results arrive: batches over the same rows, each listing them
+/// in its own order, run at once and must all go through (on PostgreSQL a
+/// circle of row locks would end one of them with a deadlock error).
+#[tokio::test]
+async fn overlapping_notifications_fetches_and_results_all_go_through() {
+    for test in testkit::databases().await {
+        let db = Db::connect(&test.url).await.unwrap();
+        let mut products = Vec::new();
+        for i in 0..20 {
+            products.push(product(&db, &format!("p{i}")).await);
+        }
+        for round in 0..25 {
+            let batch: Vec<(String, NewCommand)> = (0..100)
+                .map(|i| {
+                    let c = NewCommand {
+                        product_id: products[i % products.len()].clone(),
+                        kind: "ping".into(),
+                        args: "{}".into(),
+                        created_by: "tester".into(),
+                    };
+                    (uuid::Uuid::new_v4().to_string(), c)
+                })
+                .collect();
+            queue::enqueue(&db, "node-a", &batch, 3_600_000, 5)
+                .await
+                .unwrap();
+            let claimed = queue::claim(&db, "node-a", RULES, 100).await.unwrap();
+            assert_eq!(claimed.len(), 100, "{} round {round}", test.engine);
+            // The notifications list the commands in the opposite order of
+            // the products' fetch; the results cover both halves.
+            let notices: Vec<(String, String)> = batch
+                .iter()
+                .rev()
+                .map(|(id, _)| (id.clone(), "callback answered".to_owned()))
+                .collect();
+            let mut reversed = products.clone();
+            reversed.reverse();
+            let acks = |ids: Vec<&String>| -> Vec<Ack> {
+                ids.into_iter()
+                    .map(|id| Ack {
+                        product: batch
+                            .iter()
+                            .find(|(c, _)| c == id)
+                            .unwrap()
+                            .1
+                            .product_id
+                            .clone(),
+                        command: id.clone(),
+                        outcome: CommandState::Succeeded,
+                        output: "pong".into(),
+                    })
+                    .collect()
+            };
+            let early = acks(batch.iter().rev().step_by(2).map(|(id, _)| id).collect());
+            let (notified, fetched, first, second) = tokio::join!(
+                queue::notified_many(&db, "node-a", &notices),
+                queue::deliver_many(&db, "node-a", &products, 30_000, 100),
+                queue::complete_many(&db, "node-b", &early),
+                queue::deliver_many(&db, "node-c", &reversed, 30_000, 100),
+            );
+            let engine = test.engine;
+            notified.unwrap_or_else(|e| panic!("{engine} round {round}: notification: {e}"));
+            let fetched = fetched.unwrap_or_else(|e| panic!("{engine} round {round}: fetch: {e}"));
+            let second = second.unwrap_or_else(|e| panic!("{engine} round {round}: fetch: {e}"));
+            first.unwrap_or_else(|e| panic!("{engine} round {round}: results: {e}"));
+            // Every command was handed over once, by one of the two fetches
+            // (or ended by a result before either reached it).
+            let handed = fetched.iter().chain(&second).flatten().count();
+            assert!(
+                handed <= 100,
+                "{engine} round {round}: {handed} handed over"
+            );
+            let rest = acks(batch.iter().map(|(id, _)| id).collect());
+            let answers = queue::complete_many(&db, "node-a", &rest).await.unwrap();
+            assert!(
+                answers.iter().all(|a| matches!(
+                    a,
+                    Some(Completion::Recorded | Completion::AlreadyFinal(CommandState::Succeeded))
+                )),
+                "{engine} round {round}: {answers:?}"
+            );
+            let (last, _, _) = queue::get(&db, &batch[99].0).await.unwrap().unwrap();
+            assert_eq!(last.state, "succeeded", "{engine} round {round}");
+        }
+        db.close().await;
+    }
+}

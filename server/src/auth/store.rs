@@ -176,10 +176,7 @@ pub async fn list_users(db: &Db) -> Result<Vec<app::api::UserSummary>, StoreErro
 }
 
 /// Admins other than `except`: the last admin is never removed or demoted.
-async fn other_admins(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    except: &str,
-) -> Result<i64, StoreError> {
+async fn other_admins(tx: &mut crate::db::WriteTx, except: &str) -> Result<i64, StoreError> {
     Ok(
         sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND username <> $1")
             .bind(except)

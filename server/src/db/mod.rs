@@ -2,6 +2,7 @@
 //! PostgreSQL (clusters), and the few places where their SQL differs.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -62,6 +63,22 @@ impl Dialect {
         }
     }
 
+    /// Locks the commands that `pick` (a `SELECT id FROM commands …`)
+    /// selects, in id order, for an `UPDATE commands … WHERE …` over a
+    /// batch: returns the statement's `WITH` prefix and a condition to add
+    /// to its `WHERE`. Two PostgreSQL batches over the same rows then wait
+    /// for each other in one order, never in a circle (a deadlock). SQLite
+    /// needs neither: its writers take turns.
+    pub fn lock_in_order(self, pick: &str) -> (String, &'static str) {
+        match self {
+            Self::Sqlite => (String::new(), ""),
+            Self::Postgres => (
+                format!("WITH held AS MATERIALIZED ({pick} ORDER BY id FOR UPDATE) "),
+                " AND commands.id IN (SELECT id FROM held)",
+            ),
+        }
+    }
+
     /// Subquery of the strings of a JSON array bound at `$n`: `x IN (…)`
     /// over a batch with one parameter, so the statement's text (and its
     /// prepared plan) is the same whatever the batch's size.
@@ -116,11 +133,47 @@ pub fn placeholders(first: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// How long a SQLite writer waits for its turn before it fails.
+const SQLITE_BUSY: Duration = Duration::from_secs(10);
+
 /// A handle on the shared database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
     dialect: Dialect,
+    /// SQLite lets one transaction write at a time and makes the others
+    /// retry on a timer, which is not fair: under load a writer can lose
+    /// every retry until its busy timeout fails it. This node's writers
+    /// queue here instead, first come first served.
+    writer: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// A transaction that is going to write; derefs to its connection and rolls
+/// back when dropped without [`WriteTx::commit`].
+pub struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    // Declared after `tx`, so released after it (fields drop in order).
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    /// Commits, then lets the next writer of this node in.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
 }
 
 impl Db {
@@ -139,8 +192,12 @@ impl Db {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
-                            .await?;
+                        let pragmas = format!(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON;",
+                            SQLITE_BUSY.as_millis()
+                        );
+                        conn.execute(pragmas.as_str()).await?;
                     }
                     Ok(())
                 })
@@ -148,7 +205,12 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
-        let db = Self { pool, dialect };
+        let writer = (dialect == Dialect::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        let db = Self {
+            pool,
+            dialect,
+            writer,
+        };
         db.migrate().await?;
         Ok(db)
     }
@@ -172,8 +234,19 @@ impl Db {
     }
 
     /// Opens a transaction that is going to write (see [`Dialect::begin_write`]).
-    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        Ok(self.pool.begin_with(self.dialect.begin_write()).await?)
+    pub async fn begin_write(&self) -> Result<WriteTx, StoreError> {
+        let turn = match &self.writer {
+            // As long as SQLite's own busy timeout: a writer that waits
+            // longer fails the same way.
+            Some(writer) => Some(
+                tokio::time::timeout(SQLITE_BUSY, writer.clone().lock_owned())
+                    .await
+                    .map_err(|_| sqlx::Error::PoolTimedOut)?,
+            ),
+            None => None,
+        };
+        let tx = self.pool.begin_with(self.dialect.begin_write()).await?;
+        Ok(WriteTx { tx, _turn: turn })
     }
 
     /// Closes the pool, waiting for connections in use.

@@ -47,7 +47,7 @@ pub async fn replace(db: &Db, secret: &str, by: &str) -> Result<(), StoreError> 
 
 async fn put(
     db: &Db,
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut crate::db::WriteTx,
     name: &str,
     value: &str,
     by: &str,

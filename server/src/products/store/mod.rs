@@ -190,7 +190,7 @@ pub async fn flush(
 
 async fn record_transition(
     dialect: Dialect,
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut crate::db::WriteTx,
     product: &str,
     from: &str,
     to: &str,

@@ -219,16 +219,20 @@ pub async fn rescue(
     let d = db.dialect();
     let now = d.now_ms();
     let mut tx = db.begin_write().await?;
+    // Rows other transactions are changing (a result arriving, a fetch) are
+    // skipped, not waited for: the next round sees them as they end up.
     let expired: Vec<String> = sqlx::query_scalar(&format!(
-        "SELECT id FROM commands WHERE state IN ('queued', 'dispatched', 'delivered') \
-         AND expires_at <= {now} LIMIT $1"
+        "SELECT c.id FROM commands c WHERE c.state IN ('queued', 'dispatched', 'delivered') \
+         AND c.expires_at <= {now} LIMIT $1{}",
+        d.skip_locked()
     ))
     .bind(limit)
     .fetch_all(&mut *tx)
     .await?;
     let lapsed = sqlx::query(&format!(
-        "SELECT id, holder, attempts, max_attempts FROM commands \
-         WHERE state IN ('dispatched', 'delivered') AND lease_until < {now} LIMIT $1"
+        "SELECT c.id, c.holder, c.attempts, c.max_attempts FROM commands c \
+         WHERE c.state IN ('dispatched', 'delivered') AND c.lease_until < {now} LIMIT $1{}",
+        d.skip_locked()
     ))
     .bind(limit)
     .fetch_all(&mut *tx)

@@ -2,7 +2,9 @@
 //! notified, deliver, complete), releases and rescue in [`detours`], what
 //! the console reads in [`views`]. Every
 //! operation takes a batch, so a busy queue costs a few statements per
-//! batch, not per command. The commands counter of the state string is
+//! batch, not per command. Batches that change rows another batch may be
+//! changing at the same time (a product's fetch, its node's notification,
+//! its result) lock them in id order first ([`crate::db::Dialect::lock_in_order`]). The commands counter of the state string is
 //! moved by the callers, after commit (see `keepalive::bumper`).
 
 mod detours;
@@ -17,7 +19,7 @@ use sqlx::Row;
 use super::{CommandState, NewCommand, Routing};
 use crate::db::{Db, StoreError};
 
-type Tx = sqlx::Transaction<'static, sqlx::Any>;
+type Tx = crate::db::WriteTx;
 
 /// A batch as the one JSON parameter of a statement.
 fn json(rows: impl serde::Serialize) -> String {
@@ -207,17 +209,22 @@ pub async fn notified_many(
             |(id, how)| serde_json::json!({"cid": id, "note": format!("product notified ({how})")}),
         )
         .collect();
+    let (held, if_held) = d.lock_in_order(&format!(
+        "SELECT id FROM commands WHERE id IN ({}) AND claimed_by = $1",
+        d.json_texts(3)
+    ));
     let sql = format!(
-        "UPDATE commands SET notified_at = {now}, notified_by = $1, notify_note = v.note \
-         FROM {} WHERE commands.id = v.cid AND commands.claimed_by = $1",
+        "{held}UPDATE commands SET notified_at = {now}, notified_by = $1, notify_note = v.note \
+         FROM {} WHERE commands.id = v.cid AND commands.claimed_by = $1{if_held}",
         d.json_table(2, "v", &["cid", "note"])
     );
+    let ids: Vec<&str> = notices.iter().map(|(id, _)| id.as_str()).collect();
+    let mut update = sqlx::query(&sql).bind(node).bind(json(rows));
+    if !held.is_empty() {
+        update = update.bind(json(ids));
+    }
     let mut tx = db.begin_write().await?;
-    sqlx::query(&sql)
-        .bind(node)
-        .bind(json(rows))
-        .execute(&mut *tx)
-        .await?;
+    update.execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -270,17 +277,29 @@ pub async fn deliver_many(
     // become `delivered`. Rows another transaction is changing are waited
     // for and checked again (a command claimed meanwhile is still this
     // product's to fetch; one fetched meanwhile is not).
+    let waiting = "state IN ('queued', 'dispatched')";
+    let pick = format!(
+        "SELECT w.id FROM (SELECT c.id, ROW_NUMBER() OVER (PARTITION BY c.product_id \
+         ORDER BY c.created_at, c.id) AS n FROM commands c WHERE c.product_id IN ({}) \
+         AND c.{waiting} AND c.expires_at > {now}) AS w WHERE w.n <= $4",
+        d.json_texts(3)
+    );
+    let (held, if_held) = d.lock_in_order(&format!(
+        "SELECT id FROM commands WHERE id IN ({pick}) AND {waiting} AND expires_at > {now}"
+    ));
+    // The choice is made once: in the prefix where rows are locked first,
+    // or here (its clock makes it volatile, so never repeat it per row).
+    let chosen = if held.is_empty() {
+        format!(" AND commands.id IN ({pick})")
+    } else {
+        if_held.to_owned()
+    };
     let sql = format!(
-        "UPDATE commands SET attempts = attempts + CASE WHEN state = 'queued' THEN 1 ELSE 0 END, \
+        "{held}UPDATE commands SET attempts = attempts + CASE WHEN state = 'queued' THEN 1 ELSE 0 END, \
          state = 'delivered', holder = $1, lease_until = {now} + $2, delivered_at = {now}, \
          delivered_by = $1, updated_at = {now} \
-         WHERE id IN (SELECT w.id FROM (SELECT c.id, ROW_NUMBER() OVER \
-         (PARTITION BY c.product_id ORDER BY c.created_at, c.id) AS n FROM commands c \
-         WHERE c.product_id IN ({}) AND c.state IN ('queued', 'dispatched') \
-         AND c.expires_at > {now}) AS w WHERE w.n <= $4) \
-         AND state IN ('queued', 'dispatched') AND expires_at > {now} \
-         RETURNING id, product_id, kind, args, created_at",
-        d.json_texts(3)
+         WHERE {waiting} AND expires_at > {now}{chosen} \
+         RETURNING id, product_id, kind, args, created_at"
     );
     let mut tx = db.begin_write().await?;
     let rows = sqlx::query(&sql)
@@ -363,20 +382,25 @@ pub async fn complete_many(
         })
         .collect();
     let mut tx = db.begin_write().await?;
+    let open = "state IN ('queued', 'dispatched', 'delivered')";
+    let (held, if_held) = d.lock_in_order(&format!(
+        "SELECT id FROM commands WHERE id IN ({}) AND {open}",
+        d.json_texts(3)
+    ));
     let sql = format!(
-        "UPDATE commands SET state = v.state, output = v.output, lease_until = NULL, \
+        "{held}UPDATE commands SET state = v.state, output = v.output, lease_until = NULL, \
          finished_at = {now}, finished_by = $1, holder = COALESCE(holder, $1), updated_at = {now} \
          FROM {} WHERE commands.id = v.cid AND commands.product_id = v.product \
-         AND commands.state IN ('queued', 'dispatched', 'delivered') RETURNING id, product_id",
+         AND commands.{open}{if_held} RETURNING id, product_id",
         d.json_table(2, "v", &["cid", "product", "state", "output"])
     );
-    let recorded: HashSet<(String, String)> = sqlx::query_as(&sql)
-        .bind(node)
-        .bind(json(rows))
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .collect();
+    let ids: Vec<&str> = firsts.keys().map(|(command, _)| *command).collect();
+    let mut update = sqlx::query_as(&sql).bind(node).bind(json(rows));
+    if !held.is_empty() {
+        update = update.bind(json(ids));
+    }
+    let recorded: HashSet<(String, String)> =
+        update.fetch_all(&mut *tx).await?.into_iter().collect();
     let mut others: Vec<&str> = Vec::new();
     for (i, a) in acks.iter().enumerate() {
         let first = firsts[&(a.command.as_str(), a.product.as_str())] == i;
