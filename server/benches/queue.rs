@@ -74,33 +74,43 @@ fn registry(db: Db, nodes: usize, stop: Arc<AtomicBool>) -> tokio::task::JoinHan
     })
 }
 
+const RULES: ClaimRules = ClaimRules {
+    routing: Routing::Affinity,
+    affinity_ms: 3_000,
+    node_offline_after_ms: 5_000,
+    lease_ms: 30_000,
+};
+
+/// A dispatcher round: claims up to a batch, wakes each product and records
+/// that it did; the woken products' ids (empty after a short pause when
+/// nothing was waiting).
+async fn claim_and_notify(db: &Db, node: &str) -> Vec<String> {
+    let claimed = queue::claim(db, node, RULES, BATCH as i64).await.unwrap();
+    if claimed.is_empty() {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        return Vec::new();
+    }
+    let notices: Vec<(String, String)> = claimed
+        .iter()
+        .map(|c| (c.id.clone(), "callback answered".to_owned()))
+        .collect();
+    queue::notified_many(db, node, &notices).await.unwrap();
+    claimed.into_iter().map(|c| c.product_id).collect()
+}
+
 /// One node's share of the pipeline, one step after the other: claim,
 /// record the notification, deliver, ack, until `total` commands are done
 /// cluster-wide (the shape of the figures before 2026-12-03).
 async fn serial_worker(db: Db, n: usize, done: Arc<Mutex<usize>>, total: usize) {
     let node = node_name(n);
-    let rules = ClaimRules {
-        routing: Routing::Affinity,
-        affinity_ms: 3_000,
-        node_offline_after_ms: 5_000,
-        lease_ms: 30_000,
-    };
     loop {
         if *done.lock().unwrap() >= total {
             return;
         }
-        let claimed = queue::claim(&db, &node, rules, BATCH as i64).await.unwrap();
-        if claimed.is_empty() {
-            tokio::time::sleep(Duration::from_millis(2)).await;
+        let mut products = claim_and_notify(&db, &node).await;
+        if products.is_empty() {
             continue;
         }
-        // The node notifies each product, then records that it did.
-        let notices: Vec<(String, String)> = claimed
-            .iter()
-            .map(|c| (c.id.clone(), "callback answered".to_owned()))
-            .collect();
-        queue::notified_many(&db, &node, &notices).await.unwrap();
-        let mut products: Vec<String> = claimed.iter().map(|c| c.product_id.clone()).collect();
         products.sort();
         products.dedup();
         let delivered = queue::deliver_many(&db, &node, &products, 30_000, BATCH)
@@ -130,12 +140,6 @@ async fn serial_worker(db: Db, n: usize, done: Arc<Mutex<usize>>, total: usize) 
 /// commands are done cluster-wide.
 async fn staged_worker(db: Db, n: usize, done: Arc<Mutex<usize>>, total: usize) {
     let node = node_name(n);
-    let rules = ClaimRules {
-        routing: Routing::Affinity,
-        affinity_ms: 3_000,
-        node_offline_after_ms: 5_000,
-        lease_ms: 30_000,
-    };
     let (woken_tx, mut woken) = mpsc::unbounded_channel::<Vec<String>>();
     let (acks_tx, mut acks) = mpsc::unbounded_channel::<Ack>();
     // The dispatcher: claims, wakes each product (recorded as notified).
@@ -143,17 +147,10 @@ async fn staged_worker(db: Db, n: usize, done: Arc<Mutex<usize>>, total: usize) 
         let (db, node, done) = (db.clone(), node.clone(), done.clone());
         async move {
             while *done.lock().unwrap() < total {
-                let claimed = queue::claim(&db, &node, rules, BATCH as i64).await.unwrap();
-                if claimed.is_empty() {
-                    tokio::time::sleep(Duration::from_millis(2)).await;
-                    continue;
+                let products = claim_and_notify(&db, &node).await;
+                if !products.is_empty() {
+                    let _ = woken_tx.send(products);
                 }
-                let notices: Vec<(String, String)> = claimed
-                    .iter()
-                    .map(|c| (c.id.clone(), "callback answered".to_owned()))
-                    .collect();
-                queue::notified_many(&db, &node, &notices).await.unwrap();
-                let _ = woken_tx.send(claimed.into_iter().map(|c| c.product_id).collect());
             }
         }
     });
