@@ -4,8 +4,10 @@
 //! operation takes a batch, so a busy queue costs a few statements per
 //! batch, not per command. Batches that change rows another batch may be
 //! changing at the same time (a product's fetch, its node's notification,
-//! its result) lock them in id order first ([`crate::db::Dialect::lock_in_order`]). The commands counter of the state string is
-//! moved by the callers, after commit (see `keepalive::bumper`).
+//! its result) lock them in id order first
+//! ([`crate::db::Dialect::lock_in_order`]). The commands counter of the
+//! state string is moved by the callers, after commit (see
+//! `keepalive::bumper`).
 
 mod detours;
 mod views;
@@ -210,21 +212,20 @@ pub async fn notified_many(
         )
         .collect();
     let (held, if_held) = d.lock_in_order(&format!(
-        "SELECT id FROM commands WHERE id IN ({}) AND claimed_by = $1",
-        d.json_texts(3)
+        "SELECT id FROM commands WHERE id IN (SELECT v.cid FROM {}) AND claimed_by = $1",
+        d.json_table(2, "v", &["cid", "note"])
     ));
     let sql = format!(
         "{held}UPDATE commands SET notified_at = {now}, notified_by = $1, notify_note = v.note \
          FROM {} WHERE commands.id = v.cid AND commands.claimed_by = $1{if_held}",
         d.json_table(2, "v", &["cid", "note"])
     );
-    let ids: Vec<&str> = notices.iter().map(|(id, _)| id.as_str()).collect();
-    let mut update = sqlx::query(&sql).bind(node).bind(json(rows));
-    if !held.is_empty() {
-        update = update.bind(json(ids));
-    }
     let mut tx = db.begin_write().await?;
-    update.execute(&mut *tx).await?;
+    sqlx::query(&sql)
+        .bind(node)
+        .bind(json(rows))
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -383,24 +384,23 @@ pub async fn complete_many(
         .collect();
     let mut tx = db.begin_write().await?;
     let open = "state IN ('queued', 'dispatched', 'delivered')";
+    let batch = d.json_table(2, "v", &["cid", "product", "state", "output"]);
     let (held, if_held) = d.lock_in_order(&format!(
-        "SELECT id FROM commands WHERE id IN ({}) AND {open}",
-        d.json_texts(3)
+        "SELECT id FROM commands WHERE id IN (SELECT v.cid FROM {batch}) AND {open}"
     ));
     let sql = format!(
         "{held}UPDATE commands SET state = v.state, output = v.output, lease_until = NULL, \
          finished_at = {now}, finished_by = $1, holder = COALESCE(holder, $1), updated_at = {now} \
-         FROM {} WHERE commands.id = v.cid AND commands.product_id = v.product \
-         AND commands.{open}{if_held} RETURNING id, product_id",
-        d.json_table(2, "v", &["cid", "product", "state", "output"])
+         FROM {batch} WHERE commands.id = v.cid AND commands.product_id = v.product \
+         AND commands.{open}{if_held} RETURNING id, product_id"
     );
-    let ids: Vec<&str> = firsts.keys().map(|(command, _)| *command).collect();
-    let mut update = sqlx::query_as(&sql).bind(node).bind(json(rows));
-    if !held.is_empty() {
-        update = update.bind(json(ids));
-    }
-    let recorded: HashSet<(String, String)> =
-        update.fetch_all(&mut *tx).await?.into_iter().collect();
+    let recorded: HashSet<(String, String)> = sqlx::query_as(&sql)
+        .bind(node)
+        .bind(json(rows))
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
     let mut others: Vec<&str> = Vec::new();
     for (i, a) in acks.iter().enumerate() {
         let first = firsts[&(a.command.as_str(), a.product.as_str())] == i;
