@@ -90,9 +90,13 @@ async fn claim_and_notify(db: &Db, node: &str) -> Vec<String> {
         tokio::time::sleep(Duration::from_millis(2)).await;
         return Vec::new();
     }
-    let notices: Vec<(String, String)> = claimed
+    let notices: Vec<queue::Notice> = claimed
         .iter()
-        .map(|c| (c.id.clone(), "callback answered".to_owned()))
+        .map(|c| queue::Notice {
+            command: c.id.clone(),
+            how: "callback answered".into(),
+            answered: Instant::now(),
+        })
         .collect();
     queue::notified_many(db, node, &notices).await.unwrap();
     claimed.into_iter().map(|c| c.product_id).collect()

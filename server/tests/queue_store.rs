@@ -18,6 +18,15 @@ async fn product(db: &Db, name: &str) -> String {
     testkit::two_way_product(db, name).await
 }
 
+/// The product of `command` answered its wake-up just now.
+fn notice(command: &str) -> queue::Notice {
+    queue::Notice {
+        command: command.to_owned(),
+        how: "callback answered".into(),
+        answered: std::time::Instant::now(),
+    }
+}
+
 /// Queues `n` pings for `product`, one statement each (distinct times).
 async fn queue_pings(db: &Db, product: &str, n: usize) -> Vec<String> {
     let mut ids = Vec::new();
@@ -119,19 +128,22 @@ async fn a_released_attempt_stays_on_the_timeline_before_the_next_one() {
         let cid = queue_pings(&db, &p, 1).await.remove(0);
         let claimed = queue::claim(&db, "node-a", RULES, 10).await.unwrap();
         assert_eq!(claimed.len(), 1, "{}", test.engine);
-        let notice = [(cid.clone(), "callback answered".to_owned())];
-        queue::notified_many(&db, "node-a", &notice).await.unwrap();
-        let released = queue::release(&db, "node-a", &cid, 0, "callback failed", true)
+        queue::notified_many(&db, "node-a", &[notice(&cid)])
+            .await
+            .unwrap();
+        // The timeline is in time order: the retry comes a little later.
+        let released = queue::release(&db, "node-a", &cid, 5, "callback failed", true)
             .await
             .unwrap();
         assert_eq!(released, Released::Requeued);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         assert_eq!(
             queue::claim(&db, "node-b", RULES, 10).await.unwrap().len(),
             1
         );
-        // A node that no longer holds the command records nothing.
-        queue::notified_many(&db, "node-a", &notice).await.unwrap();
-        queue::notified_many(&db, "node-b", &notice).await.unwrap();
+        queue::notified_many(&db, "node-b", &[notice(&cid)])
+            .await
+            .unwrap();
         queue::deliver_many(&db, "node-b", std::slice::from_ref(&p), 30_000, 5)
             .await
             .unwrap();
@@ -198,11 +210,8 @@ async fn overlapping_notifications_fetches_and_results_all_go_through() {
             assert_eq!(claimed.len(), 100, "{} round {round}", test.engine);
             // The notifications list the commands in the opposite order of
             // the products' fetch; the results cover both halves.
-            let notices: Vec<(String, String)> = batch
-                .iter()
-                .rev()
-                .map(|(id, _)| (id.clone(), "callback answered".to_owned()))
-                .collect();
+            let notices: Vec<queue::Notice> =
+                batch.iter().rev().map(|(id, _)| notice(id)).collect();
             let mut reversed = products.clone();
             reversed.reverse();
             let acks = |ids: Vec<&String>| -> Vec<Ack> {

@@ -50,7 +50,7 @@ impl Dialect {
     pub fn skip_locked(self) -> &'static str {
         match self {
             Self::Sqlite => "",
-            Self::Postgres => " FOR UPDATE OF c SKIP LOCKED",
+            Self::Postgres => " FOR NO KEY UPDATE OF c SKIP LOCKED",
         }
     }
 
@@ -59,22 +59,44 @@ impl Dialect {
     pub fn lock_rows(self) -> &'static str {
         match self {
             Self::Sqlite => "",
-            Self::Postgres => " FOR UPDATE",
+            Self::Postgres => " FOR NO KEY UPDATE",
         }
     }
 
-    /// Locks the commands that `pick` (a `SELECT id FROM commands …`)
-    /// selects, in id order, for an `UPDATE commands … WHERE …` over a
-    /// batch: returns the statement's `WITH` prefix and a condition to add
-    /// to its `WHERE`. Two PostgreSQL batches over the same rows then wait
-    /// for each other in one order, never in a circle (a deadlock). SQLite
-    /// needs neither: its writers take turns.
-    pub fn lock_in_order(self, pick: &str) -> (String, &'static str) {
-        match self {
-            Self::Sqlite => (String::new(), ""),
-            Self::Postgres => (
-                format!("WITH held AS MATERIALIZED ({pick} ORDER BY id FOR UPDATE) "),
-                " AND commands.id IN (SELECT id FROM held)",
+    /// How an `UPDATE commands SET …` over a batch reaches its rows: `rows`
+    /// (`FROM commands WHERE …`, the table unaliased) chooses them; `batch`
+    /// is the batch's table when the statement reads one (a
+    /// [`Self::json_table`] aliased `v`, keyed by its `cid` column). Returns
+    /// the statement's `WITH` prefix and what follows its `SET …`: the
+    /// `FROM` and the first condition of the `WHERE`.
+    ///
+    /// PostgreSQL locks the rows first, in id order: two batches over the
+    /// same rows (a product's fetch, a result, a rescue) then wait for each
+    /// other in one order, never in a circle (a deadlock). The update then
+    /// reaches each locked row by its address (`ctid`, which a lock that
+    /// waited reports for the row's newest version) instead of looking it
+    /// up again. SQLite needs no locks: its writers take turns.
+    pub fn locked_batch(self, rows: &str, batch: Option<&str>) -> (String, String) {
+        match (self, batch) {
+            (Self::Sqlite, Some(batch)) => (
+                String::new(),
+                format!("FROM {batch} WHERE commands.id = v.cid"),
+            ),
+            (Self::Sqlite, None) => (
+                String::new(),
+                format!("WHERE commands.id IN (SELECT id {rows})"),
+            ),
+            (Self::Postgres, batch) => (
+                format!(
+                    "WITH held AS MATERIALIZED (SELECT id, ctid {rows} ORDER BY id \
+                     FOR NO KEY UPDATE) "
+                ),
+                match batch {
+                    Some(batch) => format!(
+                        "FROM held JOIN {batch} ON v.cid = held.id WHERE commands.ctid = held.ctid"
+                    ),
+                    None => "FROM held WHERE commands.ctid = held.ctid".to_owned(),
+                },
             ),
         }
     }

@@ -144,7 +144,11 @@ async fn hand_over(app: &AppState, c: Claimed) {
     let woken = wake_any(&app.products, &app.config.notify_only, path, heard_within).await;
     let written = match woken {
         Ok(how) => {
-            let notice = (c.id.clone(), how);
+            let notice = store::Notice {
+                command: c.id.clone(),
+                how,
+                answered: std::time::Instant::now(),
+            };
             if let Some(Err(e)) = app.queue_io.notices.submit(notice).await {
                 tracing::warn!(command = %c.id, error = %e, "cannot record a notification");
             }

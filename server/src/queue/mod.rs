@@ -24,12 +24,12 @@ pub mod store;
 use std::time::Duration;
 
 /// The group-commit writers of products' fetches and results, and of the
-/// dispatcher's notifications (command id, how).
+/// dispatcher's notifications.
 #[derive(Clone)]
 pub struct Io {
     pub deliveries: batch::Batcher<String, Result<Vec<store::Deliverable>, String>>,
     pub acks: batch::Batcher<store::Ack, Result<Option<store::Completion>, String>>,
-    pub notices: batch::Batcher<(String, String), Result<(), String>>,
+    pub notices: batch::Batcher<store::Notice, Result<(), String>>,
 }
 
 /// Most commands handed over by one fetch.
@@ -55,16 +55,15 @@ impl Io {
             }
         });
         let (d, n) = (db.clone(), node.clone());
-        let (notices, notices_task) =
-            batch::Batcher::start(move |notices: Vec<(String, String)>| {
-                let (db, node) = (d.clone(), n.clone());
-                async move {
-                    let answer = store::notified_many(&db, &node, &notices)
-                        .await
-                        .map_err(|e| e.to_string());
-                    vec![answer; notices.len()]
-                }
-            });
+        let (notices, notices_task) = batch::Batcher::start(move |notices: Vec<store::Notice>| {
+            let (db, node) = (d.clone(), n.clone());
+            async move {
+                let answer = store::notified_many(&db, &node, &notices)
+                    .await
+                    .map_err(|e| e.to_string());
+                vec![answer; notices.len()]
+            }
+        });
         let (acks, acks_task) = batch::Batcher::start(move |acks: Vec<store::Ack>| {
             let (db, node) = (db.clone(), node.clone());
             async move {

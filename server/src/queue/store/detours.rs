@@ -1,7 +1,8 @@
 //! The queue's writes off the usual path: a node giving a command back
 //! (released, dead, failed) and the rescue of lapsed leases and expired
-//! commands. Only these write timeline rows; each first copies the ended
-//! attempt's columns there ([`archive`]), so the timeline stays whole.
+//! commands. With the notifications, only these write timeline rows; each
+//! first copies the ended attempt's columns there ([`archive`]), so the
+//! timeline stays whole.
 
 use sqlx::Row;
 
@@ -9,11 +10,10 @@ use super::{json, Tx};
 use crate::db::{Db, Dialect, StoreError};
 use crate::queue::CommandState;
 
-/// Clears the columns of the current attempt (claim, notification,
-/// fetch), after [`archive`] copied them to the timeline.
+/// Clears the columns of the current attempt (claim, fetch), after
+/// [`archive`] copied them to the timeline.
 const CLEAR_ATTEMPT: &str = "claimed_at = NULL, claimed_by = NULL, claim_note = NULL, \
-     notified_at = NULL, notified_by = NULL, notify_note = NULL, delivered_at = NULL, \
-     delivered_by = NULL";
+     delivered_at = NULL, delivered_by = NULL";
 
 /// One change of one command, for the timeline.
 pub struct Event<'a> {
@@ -50,8 +50,8 @@ async fn record(
     Ok(())
 }
 
-/// Copies the current attempt of each command (claim, notification, fetch,
-/// kept in columns on the usual path) to the timeline, before a change off
+/// Copies the current attempt of each command (claim, fetch, kept in
+/// columns on the usual path) to the timeline, before a change off
 /// that path clears them.
 async fn archive(d: Dialect, tx: &mut Tx, ids: &[&str]) -> Result<(), StoreError> {
     if ids.is_empty() {
@@ -62,8 +62,6 @@ async fn archive(d: Dialect, tx: &mut Tx, ids: &[&str]) -> Result<(), StoreError
         "INSERT INTO command_events (command_id, at, node, state, note) \
          SELECT id, claimed_at, claimed_by, 'dispatched', claim_note FROM commands \
          WHERE id IN ({list}) AND claimed_at IS NOT NULL \
-         UNION ALL SELECT id, notified_at, notified_by, 'dispatched', notify_note FROM commands \
-         WHERE id IN ({list}) AND notified_at IS NOT NULL \
          UNION ALL SELECT id, delivered_at, delivered_by, 'delivered', 'fetched by the product' \
          FROM commands WHERE id IN ({list}) AND delivered_at IS NOT NULL"
     );

@@ -3,9 +3,9 @@
 //! the console reads in [`views`]. Every
 //! operation takes a batch, so a busy queue costs a few statements per
 //! batch, not per command. Batches that change rows another batch may be
-//! changing at the same time (a product's fetch, its node's notification,
-//! its result) lock them in id order first
-//! ([`crate::db::Dialect::lock_in_order`]). The commands counter of the
+//! changing at the same time (a product's fetch, its result) lock them in
+//! id order first ([`crate::db::Dialect::locked_batch`]); notifications
+//! only add timeline rows, so they lock nothing. The commands counter of the
 //! state string is moved by the callers, after commit (see
 //! `keepalive::bumper`).
 
@@ -191,34 +191,42 @@ pub async fn claim(
     Ok(claimed)
 }
 
-/// Notes on the timelines that `node` woke the products of these commands
-/// (id, how), in one statement. The state does not change, so the
-/// commands counter does not move (the product's fetch moves it a moment
-/// later). A command that another node claimed meanwhile is left alone.
-pub async fn notified_many(
-    db: &Db,
-    node: &str,
-    notices: &[(String, String)],
-) -> Result<(), StoreError> {
+/// A product woken for one of its commands.
+#[derive(Clone, Debug)]
+pub struct Notice {
+    pub command: String,
+    /// How it was woken (for the timeline).
+    pub how: String,
+    /// When the product answered.
+    pub answered: std::time::Instant,
+}
+
+/// Notes on the timelines that `node` woke the products of these commands,
+/// at the time each answered, in one statement. The command's row is not
+/// touched: its state does not change, so the commands counter does not
+/// move (the product's fetch moves it a moment later), and nothing waits
+/// for a fetch or a result that holds the row.
+pub async fn notified_many(db: &Db, node: &str, notices: &[Notice]) -> Result<(), StoreError> {
     if notices.is_empty() {
         return Ok(());
     }
     let d = db.dialect();
-    let now = d.now_ms();
     let rows: Vec<serde_json::Value> = notices
         .iter()
-        .map(
-            |(id, how)| serde_json::json!({"cid": id, "note": format!("product notified ({how})")}),
-        )
+        .map(|n| {
+            serde_json::json!({
+                "cid": n.command,
+                "note": format!("product notified ({})", n.how),
+                // The database's clock dates the row: how long ago, by ours.
+                "ago": n.answered.elapsed().as_millis().to_string(),
+            })
+        })
         .collect();
-    let (held, if_held) = d.lock_in_order(&format!(
-        "SELECT id FROM commands WHERE id IN (SELECT v.cid FROM {}) AND claimed_by = $1",
-        d.json_table(2, "v", &["cid", "note"])
-    ));
     let sql = format!(
-        "{held}UPDATE commands SET notified_at = {now}, notified_by = $1, notify_note = v.note \
-         FROM {} WHERE commands.id = v.cid AND commands.claimed_by = $1{if_held}",
-        d.json_table(2, "v", &["cid", "note"])
+        "INSERT INTO command_events (command_id, at, node, state, note) \
+         SELECT v.cid, {} - CAST(v.ago AS BIGINT), $1, 'dispatched', v.note FROM {}",
+        d.now_ms(),
+        d.json_table(2, "v", &["cid", "note", "ago"])
     );
     let mut tx = db.begin_write().await?;
     sqlx::query(&sql)
@@ -285,22 +293,17 @@ pub async fn deliver_many(
          AND c.{waiting} AND c.expires_at > {now}) AS w WHERE w.n <= $4",
         d.json_texts(3)
     );
-    let (held, if_held) = d.lock_in_order(&format!(
-        "SELECT id FROM commands WHERE id IN ({pick}) AND {waiting} AND expires_at > {now}"
-    ));
-    // The choice is made once: in the prefix where rows are locked first,
-    // or here (its clock makes it volatile, so never repeat it per row).
-    let chosen = if held.is_empty() {
-        format!(" AND commands.id IN ({pick})")
-    } else {
-        if_held.to_owned()
-    };
+    let (held, locked) = d.locked_batch(
+        &format!("FROM commands WHERE id IN ({pick}) AND {waiting} AND expires_at > {now}"),
+        None,
+    );
     let sql = format!(
         "{held}UPDATE commands SET attempts = attempts + CASE WHEN state = 'queued' THEN 1 ELSE 0 END, \
          state = 'delivered', holder = $1, lease_until = {now} + $2, delivered_at = {now}, \
          delivered_by = $1, updated_at = {now} \
-         WHERE {waiting} AND expires_at > {now}{chosen} \
-         RETURNING id, product_id, kind, args, created_at"
+         {locked} AND {waiting} AND expires_at > {now} \
+         RETURNING commands.id, commands.product_id, commands.kind, commands.args, \
+         commands.created_at"
     );
     let mut tx = db.begin_write().await?;
     let rows = sqlx::query(&sql)
@@ -385,14 +388,15 @@ pub async fn complete_many(
     let mut tx = db.begin_write().await?;
     let open = "state IN ('queued', 'dispatched', 'delivered')";
     let batch = d.json_table(2, "v", &["cid", "product", "state", "output"]);
-    let (held, if_held) = d.lock_in_order(&format!(
-        "SELECT id FROM commands WHERE id IN (SELECT v.cid FROM {batch}) AND {open}"
-    ));
+    let (held, locked) = d.locked_batch(
+        &format!("FROM commands WHERE id IN (SELECT v.cid FROM {batch}) AND {open}"),
+        Some(&batch),
+    );
     let sql = format!(
         "{held}UPDATE commands SET state = v.state, output = v.output, lease_until = NULL, \
          finished_at = {now}, finished_by = $1, holder = COALESCE(holder, $1), updated_at = {now} \
-         FROM {batch} WHERE commands.id = v.cid AND commands.product_id = v.product \
-         AND commands.{open}{if_held} RETURNING id, product_id"
+         {locked} AND commands.product_id = v.product AND commands.{open} \
+         RETURNING commands.id, commands.product_id"
     );
     let recorded: HashSet<(String, String)> = sqlx::query_as(&sql)
         .bind(node)

@@ -89,15 +89,14 @@ pub async fn get(
         .map_err(StoreError::Other)
 }
 
-/// A command's timeline, oldest first: its timeline rows (attempts that
-/// left the usual path, releases, expiry) merged with what its row keeps of
-/// the usual path (queued, the current attempt's claim, notification and
-/// fetch, the posted result).
+/// A command's timeline, oldest first: its timeline rows (notifications,
+/// attempts that left the usual path, releases, expiry) merged with what
+/// its row keeps of the usual path (queued, the current attempt's claim
+/// and fetch, the posted result).
 pub async fn events(db: &Db, id: &str) -> Result<Vec<CommandEvent>, StoreError> {
     let row = sqlx::query(
         "SELECT state, created_at, created_on, created_by, claimed_at, claimed_by, claim_note, \
-         notified_at, notified_by, notify_note, delivered_at, delivered_by, finished_at, \
-         finished_by FROM commands WHERE id = $1",
+         delivered_at, delivered_by, finished_at, finished_by FROM commands WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(db.pool())
@@ -111,54 +110,48 @@ pub async fn events(db: &Db, id: &str) -> Result<Vec<CommandEvent>, StoreError> 
     .bind(id)
     .fetch_all(db.pool())
     .await?;
-    let mut timeline = Vec::with_capacity(rows.len() + 5);
-    let from_row = |row: &AnyRow| -> Result<Vec<CommandEvent>, sqlx::Error> {
+    let from_row = |row: &AnyRow| -> Result<(CommandEvent, Vec<CommandEvent>), sqlx::Error> {
         let state: String = row.try_get("state")?;
         let by: String = row.try_get("created_by")?;
-        let mut out = vec![CommandEvent {
+        let queued = CommandEvent {
             at: row.try_get("created_at")?,
             node: row.try_get("created_on")?,
             state: "queued".into(),
             note: format!("queued by {by}"),
-        }];
-        let steps = [
-            ("claimed_at", "claimed_by", "dispatched", Some("claim_note")),
-            (
-                "notified_at",
-                "notified_by",
-                "dispatched",
-                Some("notify_note"),
-            ),
-            ("delivered_at", "delivered_by", "delivered", None),
-            ("finished_at", "finished_by", state.as_str(), None),
+        };
+        let mut steps = Vec::with_capacity(3);
+        let columns = [
+            ("claimed_at", "claimed_by", "dispatched"),
+            ("delivered_at", "delivered_by", "delivered"),
+            ("finished_at", "finished_by", state.as_str()),
         ];
-        for (at, node, step_state, note) in steps {
+        for (at, node, step_state) in columns {
             let (Some(at), Some(node)) = (
                 row.try_get::<Option<i64>, _>(at)?,
                 row.try_get::<Option<String>, _>(node)?,
             ) else {
                 continue;
             };
-            let note = match note {
-                Some(column) => row
-                    .try_get::<Option<String>, _>(column)?
+            let note = match step_state {
+                "dispatched" => row
+                    .try_get::<Option<String>, _>("claim_note")?
                     .unwrap_or_default(),
-                None if step_state == "delivered" => "fetched by the product".into(),
-                None => format!("result posted: {state}"),
+                "delivered" => "fetched by the product".into(),
+                _ => format!("result posted: {state}"),
             };
-            out.push(CommandEvent {
+            steps.push(CommandEvent {
                 at,
                 node,
                 state: step_state.to_owned(),
                 note,
             });
         }
-        Ok(out)
+        Ok((queued, steps))
     };
-    let mut usual = from_row(&row).map_err(StoreError::Other)?;
-    // "Queued" comes first; rows written off the usual path come before the
-    // current attempt, which began after them.
-    timeline.push(usual.remove(0));
+    let (queued, usual) = from_row(&row).map_err(StoreError::Other)?;
+    // In time order after "queued" (a stable sort: timeline rows keep
+    // their order within a step).
+    let mut timeline = Vec::with_capacity(rows.len() + usual.len() + 1);
     for r in &rows {
         timeline.push(CommandEvent {
             at: r.try_get("at").map_err(StoreError::Other)?,
@@ -168,5 +161,19 @@ pub async fn events(db: &Db, id: &str) -> Result<Vec<CommandEvent>, StoreError> 
         });
     }
     timeline.extend(usual);
+    timeline.sort_by_key(|e| (e.at, step(e)));
+    timeline.insert(0, queued);
     Ok(timeline)
+}
+
+/// Where an event falls among the steps of one attempt, for events of the
+/// same millisecond: the claim, the notification it led to, the fetch,
+/// then how the attempt ended.
+fn step(e: &CommandEvent) -> u8 {
+    match e.state.as_str() {
+        "dispatched" if e.note.starts_with("claimed") => 0,
+        "dispatched" => 1,
+        "delivered" => 2,
+        _ => 3,
+    }
 }
