@@ -3,6 +3,7 @@
 //! row.
 
 use server::db::Db;
+use server::products::store as products;
 use server::queue::store::{self as queue, Ack, ClaimRules, Completion, Released};
 use server::queue::{CommandState, NewCommand, Routing};
 use server::testkit;
@@ -261,6 +262,57 @@ async fn overlapping_notifications_fetches_and_results_all_go_through() {
             let (last, _, _) = queue::get(&db, &batch[99].0).await.unwrap().unwrap();
             assert_eq!(last.state, "succeeded", "{engine} round {round}");
         }
+        db.close().await;
+    }
+}
+
+/// Only two-way products' commands are claimed, and a product's queued
+/// commands follow it when its handshake changes its mode.
+#[tokio::test]
+async fn queued_commands_follow_their_products_mode() {
+    for test in testkit::databases().await {
+        let engine = test.engine;
+        let db = Db::connect(&test.url).await.unwrap();
+        let p = product(&db, "p").await;
+        products::set_handshake(&db, &p, "http", "one_way", None)
+            .await
+            .unwrap();
+        let cid = queue_pings(&db, &p, 1).await.remove(0);
+        assert!(
+            queue::claim(&db, "node-a", RULES, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{engine}: a one-way product's command waits for its poll"
+        );
+        products::set_handshake(&db, &p, "http", "two_way", None)
+            .await
+            .unwrap();
+        let claimed = queue::claim(&db, "node-a", RULES, 10).await.unwrap();
+        assert_eq!(
+            claimed.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            [cid.as_str()],
+            "{engine}"
+        );
+        // Queued for a product that does not exist: nothing of the batch.
+        let stranger = NewCommand {
+            product_id: "no-such-product".into(),
+            kind: "ping".into(),
+            args: "{}".into(),
+            created_by: "tester".into(),
+        };
+        let mine = NewCommand {
+            product_id: p.clone(),
+            ..stranger.clone()
+        };
+        let batch = [("c1".to_owned(), mine), ("c2".to_owned(), stranger)];
+        assert!(
+            queue::enqueue(&db, "node-a", &batch, 60_000, 5)
+                .await
+                .is_err(),
+            "{engine}"
+        );
+        assert!(queue::get(&db, "c1").await.unwrap().is_none(), "{engine}");
         db.close().await;
     }
 }

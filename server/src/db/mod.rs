@@ -63,6 +63,16 @@ impl Dialect {
         }
     }
 
+    /// Suffix of a `SELECT` that reads rows of `alias` another transaction
+    /// must not change until this one ends: PostgreSQL takes a share lock
+    /// (a writer waits, and this waits for a writer); SQLite needs nothing.
+    pub fn lock_shared(self, alias: &str) -> String {
+        match self {
+            Self::Sqlite => String::new(),
+            Self::Postgres => format!(" FOR SHARE OF {alias}"),
+        }
+    }
+
     /// How an `UPDATE commands SET …` over a batch reaches its rows: `rows`
     /// (`FROM commands WHERE …`, the table unaliased) chooses them; `batch`
     /// is the batch's table when the statement reads one (a

@@ -104,6 +104,7 @@ pub async fn set_handshake(
     .bind(udp_port.map(i64::from))
     .execute(&mut *tx)
     .await?;
+    crate::queue::store::follow_mode(&mut tx, id, mode).await?;
     bump(&mut *tx, StateClass::Products).await?;
     tx.commit().await?;
     Ok(())

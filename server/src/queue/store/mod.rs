@@ -30,6 +30,9 @@ fn json(rows: impl serde::Serialize) -> String {
 
 /// Queues commands (ids chosen by the caller) on behalf of `node`. Their
 /// "queued" entry of the timeline is the row's own `created_*` columns.
+/// Each takes its product's mode (`wake` for two-way products, see
+/// [`follow_mode`]); a command for a product that does not exist fails the
+/// whole batch.
 pub async fn enqueue(
     db: &Db,
     node: &str,
@@ -53,20 +56,42 @@ pub async fn enqueue(
         .collect();
     let sql = format!(
         "INSERT INTO commands (id, product_id, kind, args, state, created_at, created_by, \
-         created_on, expires_at, attempts, max_attempts, ready_at, updated_at) \
+         created_on, expires_at, attempts, max_attempts, ready_at, updated_at, wake) \
          SELECT v.cid, v.product, v.kind, v.args, 'queued', {now}, v.creator, $2, {now} + $3, 0, \
-         $4, {now}, {now} FROM {}",
-        d.json_table(1, "v", &["cid", "product", "kind", "args", "creator"])
+         $4, {now}, {now}, CASE WHEN p.mode = 'two_way' THEN 1 ELSE 0 END \
+         FROM {} JOIN products p ON p.id = v.product{}",
+        d.json_table(1, "v", &["cid", "product", "kind", "args", "creator"]),
+        d.lock_shared("p")
     );
     let mut tx = db.begin_write().await?;
-    sqlx::query(&sql)
+    let queued = sqlx::query(&sql)
         .bind(json(rows))
         .bind(node)
         .bind(ttl_ms)
         .bind(max_attempts)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+    if queued != commands.len() as u64 {
+        // Dropped, so the batch rolls back.
+        return Err(StoreError::NotFound);
+    }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Keeps the queued commands of a product in step with its mode (in the
+/// transaction that changes it): only two-way products' commands are
+/// claimed by the dispatchers.
+pub async fn follow_mode(tx: &mut Tx, product: &str, mode: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE commands SET wake = CASE WHEN $2 = 'two_way' THEN 1 ELSE 0 END \
+         WHERE product_id = $1 AND state = 'queued'",
+    )
+    .bind(product)
+    .bind(mode)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -122,8 +147,8 @@ pub async fn claim(
         "SELECT c.id, c.product_id, c.attempts, c.max_attempts, p.callback_url, p.udp_port, \
          p.product_key, p.home_node, CASE WHEN {home_up} THEN 1 ELSE 0 END AS home_up \
          FROM commands c JOIN products p ON p.id = c.product_id \
-         WHERE c.state = 'queued' AND c.ready_at <= {now} AND c.expires_at > {now} \
-         AND p.mode = 'two_way' {routing} \
+         WHERE c.state = 'queued' AND c.wake = 1 AND c.ready_at <= {now} \
+         AND c.expires_at > {now} AND p.mode = 'two_way' {routing} \
          ORDER BY c.ready_at LIMIT $2{}",
         d.skip_locked()
     );

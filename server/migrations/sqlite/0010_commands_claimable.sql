@@ -1,0 +1,9 @@
+-- 1 when the command's product takes wake-ups (two-way), kept in step with
+-- the product's mode: the dispatcher claims only these, oldest first from
+-- their own index, instead of walking every two-way product for queued
+-- commands (one-way products' queued commands wait for their poll and must
+-- not be walked past at every claim).
+ALTER TABLE commands ADD COLUMN wake INTEGER NOT NULL DEFAULT 0;
+UPDATE commands SET wake = 1 WHERE product_id IN (SELECT id FROM products WHERE mode = 'two_way');
+DROP INDEX commands_ready;
+CREATE INDEX commands_claimable ON commands (ready_at) WHERE state = 'queued' AND wake = 1;
