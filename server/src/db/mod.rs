@@ -85,8 +85,16 @@ impl Dialect {
     /// other in one order, never in a circle (a deadlock). The update then
     /// reaches each locked row by its address (`ctid`, which a lock that
     /// waited reports for the row's newest version) instead of looking it
-    /// up again. SQLite needs no locks: its writers take turns.
-    pub fn locked_batch(self, rows: &str, batch: Option<&str>) -> (String, String) {
+    /// up again. With `skip_busy`, rows another transaction holds are left
+    /// out instead of waited for. SQLite needs no locks: its writers take
+    /// turns.
+    pub fn locked_batch(
+        self,
+        rows: &str,
+        batch: Option<&str>,
+        skip_busy: bool,
+    ) -> (String, String) {
+        let skip = if skip_busy { " SKIP LOCKED" } else { "" };
         match (self, batch) {
             (Self::Sqlite, Some(batch)) => (
                 String::new(),
@@ -99,7 +107,7 @@ impl Dialect {
             (Self::Postgres, batch) => (
                 format!(
                     "WITH held AS MATERIALIZED (SELECT id, ctid {rows} ORDER BY id \
-                     FOR NO KEY UPDATE) "
+                     FOR NO KEY UPDATE{skip}) "
                 ),
                 match batch {
                     Some(batch) => format!(

@@ -308,9 +308,9 @@ pub async fn deliver_many(
         .map(|(i, p)| (p.as_str(), i))
         .collect();
     // One statement: the oldest `limit` waiting commands of each product
-    // become `delivered`. Rows another transaction is changing are waited
-    // for and checked again (a command claimed meanwhile is still this
-    // product's to fetch; one fetched meanwhile is not).
+    // become `delivered`. Rows another transaction is changing are left for
+    // it: a fetch elsewhere hands them over; a claim wakes the product
+    // again; a rescue moves the commands counter, which ends long polls.
     let waiting = "state IN ('queued', 'dispatched')";
     let pick = format!(
         "SELECT w.id FROM (SELECT c.id, ROW_NUMBER() OVER (PARTITION BY c.product_id \
@@ -321,6 +321,7 @@ pub async fn deliver_many(
     let (held, locked) = d.locked_batch(
         &format!("FROM commands WHERE id IN ({pick}) AND {waiting} AND expires_at > {now}"),
         None,
+        true,
     );
     let sql = format!(
         "{held}UPDATE commands SET attempts = attempts + CASE WHEN state = 'queued' THEN 1 ELSE 0 END, \
@@ -416,6 +417,7 @@ pub async fn complete_many(
     let (held, locked) = d.locked_batch(
         &format!("FROM commands WHERE id IN (SELECT v.cid FROM {batch}) AND {open}"),
         Some(&batch),
+        false,
     );
     let sql = format!(
         "{held}UPDATE commands SET state = v.state, output = v.output, lease_until = NULL, \
