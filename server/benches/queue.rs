@@ -194,6 +194,23 @@ async fn staged_worker(db: Db, n: usize, done: Arc<Mutex<usize>>, total: usize) 
     fetches.await.unwrap();
 }
 
+/// Drops a pipeline's PostgreSQL database, so that its clean-up (autovacuum
+/// of its finished commands) does not run during the next measurement.
+async fn discard(test: &TestDb) {
+    use sqlx::Connection;
+    if test.engine != "postgres" {
+        return;
+    }
+    let (base, name) = test.url.rsplit_once('/').unwrap();
+    let admin =
+        std::env::var("VIGIL_TEST_POSTGRES_URL").unwrap_or_else(|_| format!("{base}/postgres"));
+    let mut conn = sqlx::postgres::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
 /// Commands per second through the whole pipeline.
 async fn pipeline(test: &TestDb, nodes: usize, total: usize, staged: bool) -> f64 {
     let db = Db::connect(&test.url).await.unwrap();
@@ -246,6 +263,7 @@ async fn pipeline(test: &TestDb, nodes: usize, total: usize, staged: bool) -> f6
     stop.store(true, Ordering::Relaxed);
     registry.await.unwrap();
     db.close().await;
+    discard(test).await;
     rate
 }
 
