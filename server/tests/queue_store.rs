@@ -316,3 +316,59 @@ async fn queued_commands_follow_their_products_mode() {
         db.close().await;
     }
 }
+
+/// The time to live bounds a command's wait; once handed over, its lease
+/// does: a result within the lease counts, and a lease that lapses past the
+/// time to live ends the command as expired, not queued again.
+#[tokio::test]
+async fn a_handed_over_command_outlives_its_time_to_live_until_its_lease_ends() {
+    use std::time::Duration;
+    for test in testkit::databases().await {
+        let engine = test.engine;
+        let db = Db::connect(&test.url).await.unwrap();
+        let (p, idle) = (product(&db, "p").await, product(&db, "idle").await);
+        let batch: Vec<(String, NewCommand)> = [&p, &p, &idle]
+            .iter()
+            .enumerate()
+            .map(|(i, product)| {
+                let c = NewCommand {
+                    product_id: (*product).clone(),
+                    kind: "ping".into(),
+                    args: "{}".into(),
+                    created_by: "tester".into(),
+                };
+                (format!("c{i}"), c)
+            })
+            .collect();
+        queue::enqueue(&db, "node-a", &batch, 200, 5).await.unwrap();
+        let handed = queue::deliver_many(&db, "node-a", std::slice::from_ref(&p), 1_000, 5)
+            .await
+            .unwrap();
+        assert_eq!(handed[0].len(), 2, "{engine}");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        // Past the time to live: the queued command ends, the delivered ones
+        // are within their lease.
+        let rescued = queue::rescue(&db, "node-a", 100, |_| 0).await.unwrap();
+        assert_eq!(rescued.expired, 1, "{engine}: {rescued:?}");
+        let state = |id: &'static str| {
+            let db = db.clone();
+            async move { queue::get(&db, id).await.unwrap().unwrap().0.state }
+        };
+        assert_eq!(state("c2").await, "expired", "{engine}");
+        let ack = Ack {
+            product: p.clone(),
+            command: "c0".into(),
+            outcome: CommandState::Succeeded,
+            output: "pong".into(),
+        };
+        let answers = queue::complete_many(&db, "node-a", &[ack]).await.unwrap();
+        assert_eq!(answers, [Some(Completion::Recorded)], "{engine}");
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        let rescued = queue::rescue(&db, "node-a", 100, |_| 0).await.unwrap();
+        assert_eq!(rescued.expired, 1, "{engine}: {rescued:?}");
+        assert_eq!(rescued.requeued, 0, "{engine}: {rescued:?}");
+        assert_eq!(state("c0").await, "succeeded", "{engine}");
+        assert_eq!(state("c1").await, "expired", "{engine}");
+        db.close().await;
+    }
+}

@@ -205,9 +205,12 @@ pub struct Rescued {
     pub expired: usize,
 }
 
-/// Ends commands past their TTL, and returns to the queue (or declares
-/// dead) commands whose claim or delivery lease ran out, at most `limit`
-/// of each per round. `delay_ms` gives the backoff of an item by attempts.
+/// Ends queued commands past their TTL, and returns to the queue (or
+/// declares dead) commands whose claim or delivery lease ran out, at most
+/// `limit` of each per round; a lapsed one past its TTL expires instead.
+/// (The TTL bounds a command's wait for a node and its product; once handed
+/// over, its lease bounds it, so a result posted within the lease counts.)
+/// `delay_ms` gives the backoff of an item by attempts.
 pub async fn rescue(
     db: &Db,
     node: &str,
@@ -219,22 +222,28 @@ pub async fn rescue(
     let mut tx = db.begin_write().await?;
     // Rows other transactions are changing (a result arriving, a fetch) are
     // skipped, not waited for: the next round sees them as they end up.
-    let expired: Vec<String> = sqlx::query_scalar(&format!(
-        "SELECT c.id FROM commands c WHERE c.state IN ('queued', 'dispatched', 'delivered') \
-         AND c.expires_at <= {now} LIMIT $1{}",
+    let mut expired: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT c.id FROM commands c WHERE c.state = 'queued' AND c.expires_at <= {now} \
+         LIMIT $1{}",
         d.skip_locked()
     ))
     .bind(limit)
     .fetch_all(&mut *tx)
     .await?;
     let lapsed = sqlx::query(&format!(
-        "SELECT c.id, c.holder, c.attempts, c.max_attempts FROM commands c \
+        "SELECT c.id, c.holder, c.attempts, c.max_attempts, \
+         CASE WHEN c.expires_at <= {now} THEN 1 ELSE 0 END AS past_ttl FROM commands c \
          WHERE c.state IN ('dispatched', 'delivered') AND c.lease_until < {now} LIMIT $1{}",
         d.skip_locked()
     ))
     .bind(limit)
     .fetch_all(&mut *tx)
     .await?;
+    for row in &lapsed {
+        if row.try_get::<i64, _>("past_ttl")? == 1 {
+            expired.push(row.try_get("id")?);
+        }
+    }
     let lapsed_ids: Vec<String> = lapsed
         .iter()
         .map(|r| r.try_get("id"))
