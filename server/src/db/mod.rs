@@ -73,43 +73,24 @@ impl Dialect {
         }
     }
 
-    /// The column holding a row's physical address: `ctid` on PostgreSQL
-    /// (it changes with every update), `rowid` on SQLite.
-    pub fn address(self) -> &'static str {
-        match self {
-            Self::Sqlite => "rowid",
-            Self::Postgres => "ctid",
-        }
-    }
-
-    /// A condition true for the rows whose addresses ([`Self::address`])
-    /// `subquery` selects: a direct fetch of each on both engines.
-    pub fn at_addresses(self, subquery: &str) -> String {
-        match self {
-            Self::Sqlite => format!("rowid IN ({subquery})"),
-            Self::Postgres => format!("ctid = ANY(ARRAY({subquery}))"),
-        }
-    }
-
-    /// How an `UPDATE commands SET …` over a batch reaches its rows: `cond`
-    /// (a condition on `commands`, its columns qualified when a batch is
-    /// given) chooses them; `batch` is the batch's table when the statement
-    /// reads one (a [`Self::json_table`] aliased `v`, keyed by its `cid`
-    /// column), which the statement then reads as `v`. Returns the
-    /// statement's `WITH` prefix and what follows its `SET …`: the `FROM`
-    /// and the first condition of the `WHERE`.
+    /// How an `UPDATE commands SET …` over a batch reaches its rows: `rows`
+    /// (`FROM commands WHERE …`, the table unaliased) chooses them; `batch`
+    /// is the batch's table when the statement reads one (a
+    /// [`Self::json_table`] aliased `v`, keyed by its `cid` column). Returns
+    /// the statement's `WITH` prefix and what follows its `SET …`: the
+    /// `FROM` and the first condition of the `WHERE`.
     ///
     /// PostgreSQL locks the rows first, in id order: two batches over the
     /// same rows (a product's fetch, a result, a rescue) then wait for each
     /// other in one order, never in a circle (a deadlock). The update then
     /// reaches each locked row by its address (`ctid`, which a lock that
-    /// waited reports for the row's newest version) and reads the batch
-    /// from the locked rows, instead of looking both up again. With
-    /// `skip_busy`, rows another transaction holds are left out instead of
-    /// waited for. SQLite needs no locks: its writers take turns.
+    /// waited reports for the row's newest version) instead of looking it
+    /// up again. With `skip_busy`, rows another transaction holds are left
+    /// out instead of waited for. SQLite needs no locks: its writers take
+    /// turns.
     pub fn locked_batch(
         self,
-        cond: &str,
+        rows: &str,
         batch: Option<&str>,
         skip_busy: bool,
     ) -> (String, String) {
@@ -121,22 +102,19 @@ impl Dialect {
             ),
             (Self::Sqlite, None) => (
                 String::new(),
-                format!("WHERE commands.id IN (SELECT id FROM commands WHERE {cond})"),
+                format!("WHERE commands.id IN (SELECT id {rows})"),
             ),
-            (Self::Postgres, Some(batch)) => (
+            (Self::Postgres, batch) => (
                 format!(
-                    "WITH held AS MATERIALIZED (SELECT v.*, commands.ctid AS at FROM commands \
-                     JOIN {batch} ON commands.id = v.cid WHERE {cond} ORDER BY commands.id \
-                     FOR NO KEY UPDATE OF commands{skip}) "
+                    "WITH held AS MATERIALIZED (SELECT id, ctid {rows} ORDER BY id \
+                     FOR NO KEY UPDATE{skip}) "
                 ),
-                "FROM held AS v WHERE commands.ctid = v.at".to_owned(),
-            ),
-            (Self::Postgres, None) => (
-                format!(
-                    "WITH held AS MATERIALIZED (SELECT ctid AS at FROM commands WHERE {cond} \
-                     ORDER BY id FOR NO KEY UPDATE{skip}) "
-                ),
-                "FROM held WHERE commands.ctid = held.at".to_owned(),
+                match batch {
+                    Some(batch) => format!(
+                        "FROM held JOIN {batch} ON v.cid = held.id WHERE commands.ctid = held.ctid"
+                    ),
+                    None => "FROM held WHERE commands.ctid = held.ctid".to_owned(),
+                },
             ),
         }
     }

@@ -308,20 +308,18 @@ pub async fn deliver_many(
         .map(|(i, p)| (p.as_str(), i))
         .collect();
     // One statement: the oldest `limit` waiting commands of each product
-    // become `delivered`, each reached by its address. Rows another
-    // transaction is changing (or changed since the statement began) are
-    // left for it: a fetch elsewhere hands them over; a claim wakes the product
+    // become `delivered`. Rows another transaction is changing are left for
+    // it: a fetch elsewhere hands them over; a claim wakes the product
     // again; a rescue moves the commands counter, which ends long polls.
     let waiting = "state IN ('queued', 'dispatched')";
-    let pick = d.at_addresses(&format!(
-        "SELECT w.at FROM (SELECT c.{} AS at, ROW_NUMBER() OVER (PARTITION BY c.product_id \
+    let pick = format!(
+        "SELECT w.id FROM (SELECT c.id, ROW_NUMBER() OVER (PARTITION BY c.product_id \
          ORDER BY c.created_at, c.id) AS n FROM commands c WHERE c.product_id IN ({}) \
          AND c.{waiting} AND c.expires_at > {now}) AS w WHERE w.n <= $4",
-        d.address(),
         d.json_texts(3)
-    ));
+    );
     let (held, locked) = d.locked_batch(
-        &format!("{pick} AND {waiting} AND expires_at > {now}"),
+        &format!("FROM commands WHERE id IN ({pick}) AND {waiting} AND expires_at > {now}"),
         None,
         true,
     );
@@ -416,7 +414,11 @@ pub async fn complete_many(
     let mut tx = db.begin_write().await?;
     let open = "state IN ('queued', 'dispatched', 'delivered')";
     let batch = d.json_table(2, "v", &["cid", "product", "state", "output"]);
-    let (held, locked) = d.locked_batch(&format!("commands.{open}"), Some(&batch), false);
+    let (held, locked) = d.locked_batch(
+        &format!("FROM commands WHERE id IN (SELECT v.cid FROM {batch}) AND {open}"),
+        Some(&batch),
+        false,
+    );
     let sql = format!(
         "{held}UPDATE commands SET state = v.state, output = v.output, lease_until = NULL, \
          finished_at = {now}, finished_by = $1, holder = COALESCE(holder, $1), updated_at = {now} \
