@@ -173,7 +173,8 @@ pub struct QueueConfig {
     pub lease: Duration,
     /// Attempts (claims and deliveries) before an item is `dead`.
     pub max_attempts: u32,
-    /// A command not finished by then is `expired`.
+    /// A command still queued by then is `expired`; one handed over keeps
+    /// its lease, and expires if that runs out past this time.
     pub ttl: Duration,
     /// First retry delay; doubles each attempt up to `backoff_max`.
     pub backoff_base: Duration,
