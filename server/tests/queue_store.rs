@@ -28,18 +28,22 @@ fn notice(command: &str) -> queue::Notice {
     }
 }
 
+/// A ping for `product`, queued by "tester".
+fn ping(product: &str) -> NewCommand {
+    NewCommand {
+        product_id: product.into(),
+        kind: "ping".into(),
+        args: "{}".into(),
+        created_by: "tester".into(),
+    }
+}
+
 /// Queues `n` pings for `product`, one statement each (distinct times).
 async fn queue_pings(db: &Db, product: &str, n: usize) -> Vec<String> {
     let mut ids = Vec::new();
     for _ in 0..n {
         let id = uuid::Uuid::new_v4().to_string();
-        let c = NewCommand {
-            product_id: product.into(),
-            kind: "ping".into(),
-            args: "{}".into(),
-            created_by: "tester".into(),
-        };
-        queue::enqueue(db, "node-a", &[(id.clone(), c)], 3_600_000, 5)
+        queue::enqueue(db, "node-a", &[(id.clone(), ping(product))], 3_600_000, 5)
             .await
             .unwrap();
         ids.push(id);
@@ -195,12 +199,7 @@ async fn overlapping_notifications_fetches_and_results_all_go_through() {
         for round in 0..25 {
             let batch: Vec<(String, NewCommand)> = (0..100)
                 .map(|i| {
-                    let c = NewCommand {
-                        product_id: products[i % products.len()].clone(),
-                        kind: "ping".into(),
-                        args: "{}".into(),
-                        created_by: "tester".into(),
-                    };
+                    let c = ping(&products[i % products.len()]);
                     (uuid::Uuid::new_v4().to_string(), c)
                 })
                 .collect();
@@ -295,17 +294,10 @@ async fn queued_commands_follow_their_products_mode() {
             "{engine}"
         );
         // Queued for a product that does not exist: nothing of the batch.
-        let stranger = NewCommand {
-            product_id: "no-such-product".into(),
-            kind: "ping".into(),
-            args: "{}".into(),
-            created_by: "tester".into(),
-        };
-        let mine = NewCommand {
-            product_id: p.clone(),
-            ..stranger.clone()
-        };
-        let batch = [("c1".to_owned(), mine), ("c2".to_owned(), stranger)];
+        let batch = [
+            ("c1".to_owned(), ping(&p)),
+            ("c2".to_owned(), ping("no-such-product")),
+        ];
         assert!(
             queue::enqueue(&db, "node-a", &batch, 60_000, 5)
                 .await
@@ -330,15 +322,7 @@ async fn a_handed_over_command_outlives_its_time_to_live_until_its_lease_ends() 
         let batch: Vec<(String, NewCommand)> = [&p, &p, &idle]
             .iter()
             .enumerate()
-            .map(|(i, product)| {
-                let c = NewCommand {
-                    product_id: (*product).clone(),
-                    kind: "ping".into(),
-                    args: "{}".into(),
-                    created_by: "tester".into(),
-                };
-                (format!("c{i}"), c)
-            })
+            .map(|(i, product)| (format!("c{i}"), ping(product)))
             .collect();
         queue::enqueue(&db, "node-a", &batch, 200, 5).await.unwrap();
         let handed = queue::deliver_many(&db, "node-a", std::slice::from_ref(&p), 1_000, 5)

@@ -94,29 +94,25 @@ impl Dialect {
         batch: Option<&str>,
         skip_busy: bool,
     ) -> (String, String) {
-        let skip = if skip_busy { " SKIP LOCKED" } else { "" };
-        match (self, batch) {
-            (Self::Sqlite, Some(batch)) => (
-                String::new(),
-                format!("FROM {batch} WHERE commands.id = v.cid"),
-            ),
-            (Self::Sqlite, None) => (
-                String::new(),
-                format!("WHERE commands.id IN (SELECT id {rows})"),
-            ),
-            (Self::Postgres, batch) => (
-                format!(
-                    "WITH held AS MATERIALIZED (SELECT id, ctid {rows} ORDER BY id \
-                     FOR NO KEY UPDATE{skip}) "
-                ),
-                match batch {
-                    Some(batch) => format!(
-                        "FROM held JOIN {batch} ON v.cid = held.id WHERE commands.ctid = held.ctid"
-                    ),
-                    None => "FROM held WHERE commands.ctid = held.ctid".to_owned(),
-                },
-            ),
+        if self == Self::Sqlite {
+            let reach = match batch {
+                Some(batch) => format!("FROM {batch} WHERE commands.id = v.cid"),
+                None => format!("WHERE commands.id IN (SELECT id {rows})"),
+            };
+            return (String::new(), reach);
         }
+        let skip = if skip_busy { " SKIP LOCKED" } else { "" };
+        let held = format!(
+            "WITH held AS MATERIALIZED (SELECT id, ctid {rows} ORDER BY id \
+             FOR NO KEY UPDATE{skip}) "
+        );
+        let reach = match batch {
+            Some(batch) => {
+                format!("FROM held JOIN {batch} ON v.cid = held.id WHERE commands.ctid = held.ctid")
+            }
+            None => "FROM held WHERE commands.ctid = held.ctid".to_owned(),
+        };
+        (held, reach)
     }
 
     /// Subquery of the strings of a JSON array bound at `$n`: `x IN (…)`
