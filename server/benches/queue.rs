@@ -12,7 +12,9 @@
 //! PostgreSQL figures need `VIGIL_TEST_POSTGRES_URL` (an admin URL; `make
 //! bench-queue` starts a throwaway server). `VIGIL_BENCH_ENGINES=postgres`
 //! (or `sqlite`) measures one engine only; `VIGIL_BENCH_RUNS` sets how many
-//! runs each pipeline figure is the median of (3). The pipeline runs the store
+//! runs each pipeline figure is the median of (3); `VIGIL_BENCH_ONLY` runs
+//! only the parts it lists (of `1-serial,1-staged,3-serial,3-staged,latency`);
+//! `VIGIL_BENCH_COMMANDS` sets how many commands a pipeline runs (60 000). The pipeline runs the store
 //! functions the nodes run (the same batches a busy node's group commit
 //! makes), without HTTP; the latency part runs real nodes and products.
 
@@ -264,7 +266,9 @@ async fn pipeline(test: &TestDb, nodes: usize, total: usize, staged: bool) -> f6
     stop.store(true, Ordering::Relaxed);
     registry.await.unwrap();
     db.close().await;
-    discard(test).await;
+    if std::env::var("VIGIL_BENCH_KEEP").is_err() {
+        discard(test).await;
+    }
     rate
 }
 
@@ -357,6 +361,9 @@ async fn latency(test: &TestDb, samples: usize) -> (f64, f64) {
 
 /// "median (lowest–highest)" of some rates.
 fn spread(rates: &mut [f64]) -> String {
+    if rates.is_empty() {
+        return "not run".into();
+    }
     rates.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let median = rates[rates.len() / 2];
     format!(
@@ -370,6 +377,8 @@ fn spread(rates: &mut [f64]) -> String {
 async fn main() {
     let only = std::env::var("VIGIL_BENCH_ENGINES").unwrap_or_default();
     let wanted = |engine: &str| only.is_empty() || only.split(',').any(|e| e.trim() == engine);
+    let parts = std::env::var("VIGIL_BENCH_ONLY").unwrap_or_default();
+    let part = |name: &str| parts.is_empty() || parts.split(',').any(|p| p.trim() == name);
     let dbs: Vec<TestDb> = testkit::databases()
         .await
         .into_iter()
@@ -389,7 +398,10 @@ async fn main() {
             .into_iter()
             .find(|d| d.engine == engine)
     };
-    let total = 60_000;
+    let total: usize = std::env::var("VIGIL_BENCH_COMMANDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(60_000);
     for engine in ["sqlite", "postgres"].into_iter().filter(|e| wanted(e)) {
         if fresh(engine).await.is_none() {
             println!("{engine}: skipped (no VIGIL_TEST_POSTGRES_URL)");
@@ -398,10 +410,17 @@ async fn main() {
         for nodes in [1, 3] {
             let (mut serial, mut staged) = (Vec::new(), Vec::new());
             for _ in 0..runs {
-                let test = fresh(engine).await.unwrap();
-                serial.push(pipeline(&test, nodes, total, false).await);
-                let test = fresh(engine).await.unwrap();
-                staged.push(pipeline(&test, nodes, total, true).await);
+                if part(&format!("{nodes}-serial")) {
+                    let test = fresh(engine).await.unwrap();
+                    serial.push(pipeline(&test, nodes, total, false).await);
+                }
+                if part(&format!("{nodes}-staged")) {
+                    let test = fresh(engine).await.unwrap();
+                    staged.push(pipeline(&test, nodes, total, true).await);
+                }
+            }
+            if serial.is_empty() && staged.is_empty() {
+                continue;
             }
             println!(
                 "{engine:>8}, {nodes} node(s): {total} commands, {runs} run(s), commands/s: \
@@ -410,6 +429,9 @@ async fn main() {
                 spread(&mut staged)
             );
         }
+    }
+    if !part("latency") {
+        return;
     }
     println!(
         "latency: enqueue on one node → notification by the product's home node (200 commands)"

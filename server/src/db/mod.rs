@@ -73,46 +73,44 @@ impl Dialect {
         }
     }
 
-    /// How an `UPDATE commands SET …` over a batch reaches its rows: `rows`
-    /// (`FROM commands WHERE …`, the table unaliased) chooses them; `batch`
-    /// is the batch's table when the statement reads one (a
-    /// [`Self::json_table`] aliased `v`, keyed by its `cid` column). Returns
-    /// the statement's `WITH` prefix and what follows its `SET …`: the
-    /// `FROM` and the first condition of the `WHERE`.
+    /// How an `UPDATE commands SET …` reaches, for each product of the JSON
+    /// array of ids bound at `$products`, its oldest `$limit` commands that
+    /// match `filter` (on alias `c`). Returns the statement's `WITH` prefix
+    /// and what follows its `SET …`: the `FROM` and the first condition of
+    /// the `WHERE`.
     ///
-    /// PostgreSQL locks the rows first, in id order: two batches over the
-    /// same rows (a product's fetch, a result, a rescue) then wait for each
-    /// other in one order, never in a circle (a deadlock). The update then
-    /// reaches each locked row by its address (`ctid`, which a lock that
-    /// waited reports for the row's newest version) instead of looking it
-    /// up again. With `skip_busy`, rows another transaction holds are left
-    /// out instead of waited for. SQLite needs no locks: its writers take
-    /// turns.
-    pub fn locked_batch(
+    /// PostgreSQL locks each product's rows as it finds them, skipping rows
+    /// another transaction holds (so it never waits, and never deadlocks),
+    /// then reaches each locked row by its address (`ctid`, which a lock
+    /// reports for the row's newest version): no second lookup by id.
+    /// SQLite needs no locks (its writers take turns) and has no `LATERAL`:
+    /// it numbers each product's rows.
+    pub fn oldest_per_product(
         self,
-        rows: &str,
-        batch: Option<&str>,
-        skip_busy: bool,
+        products: usize,
+        limit: usize,
+        filter: &str,
     ) -> (String, String) {
-        if self == Self::Sqlite {
-            let reach = match batch {
-                Some(batch) => format!("FROM {batch} WHERE commands.id = v.cid"),
-                None => format!("WHERE commands.id IN (SELECT id {rows})"),
-            };
-            return (String::new(), reach);
+        match self {
+            Self::Sqlite => (
+                String::new(),
+                format!(
+                    "WHERE commands.id IN (SELECT w.id FROM (SELECT c.id, ROW_NUMBER() OVER \
+                     (PARTITION BY c.product_id ORDER BY c.created_at, c.id) AS n \
+                     FROM commands c WHERE c.product_id IN (SELECT value FROM json_each(${products})) \
+                     AND {filter}) AS w WHERE w.n <= ${limit})"
+                ),
+            ),
+            Self::Postgres => (
+                format!(
+                    "WITH held AS MATERIALIZED (SELECT c.ctid FROM \
+                     json_array_elements_text(${products}::json) AS w(product) CROSS JOIN LATERAL \
+                     (SELECT c.ctid FROM commands c WHERE c.product_id = w.product AND {filter} \
+                     ORDER BY c.created_at, c.id LIMIT ${limit} FOR NO KEY UPDATE SKIP LOCKED) AS c) "
+                ),
+                "FROM held WHERE commands.ctid = held.ctid".to_owned(),
+            ),
         }
-        let skip = if skip_busy { " SKIP LOCKED" } else { "" };
-        let held = format!(
-            "WITH held AS MATERIALIZED (SELECT id, ctid {rows} ORDER BY id \
-             FOR NO KEY UPDATE{skip}) "
-        );
-        let reach = match batch {
-            Some(batch) => {
-                format!("FROM held JOIN {batch} ON v.cid = held.id WHERE commands.ctid = held.ctid")
-            }
-            None => "FROM held WHERE commands.ctid = held.ctid".to_owned(),
-        };
-        (held, reach)
     }
 
     /// Subquery of the strings of a JSON array bound at `$n`: `x IN (…)`

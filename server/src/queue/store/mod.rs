@@ -2,10 +2,11 @@
 //! notified, deliver, complete), releases and rescue in [`detours`], what
 //! the console reads in [`views`]. Every
 //! operation takes a batch, so a busy queue costs a few statements per
-//! batch, not per command. Batches that change rows another batch may be
-//! changing at the same time (a product's fetch, its result) lock them in
-//! id order first ([`crate::db::Dialect::locked_batch`]); notifications
-//! only add timeline rows, so they lock nothing. The commands counter of the
+//! batch, not per command. Batches that wait for rows another batch holds
+//! (results) change them in id order; the others (claims, fetches,
+//! rescues) skip held rows instead of waiting
+//! ([`crate::db::Dialect::oldest_per_product`]); notifications only add
+//! timeline rows, so they lock nothing. The commands counter of the
 //! state string is moved by the callers, after commit (see
 //! `keepalive::bumper`).
 
@@ -312,17 +313,8 @@ pub async fn deliver_many(
     // it: a fetch elsewhere hands them over; a claim wakes the product
     // again; a rescue moves the commands counter, which ends long polls.
     let waiting = "state IN ('queued', 'dispatched')";
-    let pick = format!(
-        "SELECT w.id FROM (SELECT c.id, ROW_NUMBER() OVER (PARTITION BY c.product_id \
-         ORDER BY c.created_at, c.id) AS n FROM commands c WHERE c.product_id IN ({}) \
-         AND c.{waiting} AND c.expires_at > {now}) AS w WHERE w.n <= $4",
-        d.json_texts(3)
-    );
-    let (held, locked) = d.locked_batch(
-        &format!("FROM commands WHERE id IN ({pick}) AND {waiting} AND expires_at > {now}"),
-        None,
-        true,
-    );
+    let (held, locked) =
+        d.oldest_per_product(3, 4, &format!("c.{waiting} AND c.expires_at > {now}"));
     let sql = format!(
         "{held}UPDATE commands SET attempts = attempts + CASE WHEN state = 'queued' THEN 1 ELSE 0 END, \
          state = 'delivered', holder = $1, lease_until = {now} + $2, delivered_at = {now}, \
@@ -411,20 +403,20 @@ pub async fn complete_many(
             })
         })
         .collect();
-    let mut tx = db.begin_write().await?;
+    // The rows are changed in id order (the batch sorted, each row found by
+    // its id): two batches over the same commands (a repeated result)
+    // wait for each other in one order, never in a circle. Fetches and
+    // rescues skip rows held here rather than wait.
     let open = "state IN ('queued', 'dispatched', 'delivered')";
-    let batch = d.json_table(2, "v", &["cid", "product", "state", "output"]);
-    let (held, locked) = d.locked_batch(
-        &format!("FROM commands WHERE id IN (SELECT v.cid FROM {batch}) AND {open}"),
-        Some(&batch),
-        false,
-    );
     let sql = format!(
-        "{held}UPDATE commands SET state = v.state, output = v.output, lease_until = NULL, \
+        "UPDATE commands SET state = v.state, output = v.output, lease_until = NULL, \
          finished_at = {now}, finished_by = $1, holder = COALESCE(holder, $1), updated_at = {now} \
-         {locked} AND commands.product_id = v.product AND commands.{open} \
-         RETURNING commands.id, commands.product_id"
+         FROM (SELECT v.cid, v.product, v.state, v.output FROM {} ORDER BY v.cid) AS v \
+         WHERE commands.id = v.cid AND commands.product_id = v.product AND commands.{open} \
+         RETURNING commands.id, commands.product_id",
+        d.json_table(2, "v", &["cid", "product", "state", "output"])
     );
+    let mut tx = db.begin_write().await?;
     let recorded: HashSet<(String, String)> = sqlx::query_as(&sql)
         .bind(node)
         .bind(json(rows))
