@@ -14,7 +14,9 @@
 //! (or `sqlite`) measures one engine only; `VIGIL_BENCH_RUNS` sets how many
 //! runs each pipeline figure is the median of (3); `VIGIL_BENCH_ONLY` runs
 //! only the parts it lists (of `1-serial,1-staged,3-serial,3-staged,latency`);
-//! `VIGIL_BENCH_COMMANDS` sets how many commands a pipeline runs (60 000). The pipeline runs the store
+//! `VIGIL_BENCH_COMMANDS` sets how many commands a pipeline runs (60 000);
+//! `VIGIL_BENCH_KEEP=1` keeps each pipeline's PostgreSQL database, to look
+//! at its tables and indexes afterwards. The pipeline runs the store
 //! functions the nodes run (the same batches a busy node's group commit
 //! makes), without HTTP; the latency part runs real nodes and products.
 
