@@ -267,6 +267,69 @@ async fn overlapping_notifications_fetches_and_results_all_go_through() {
 
 /// Only two-way products' commands are claimed, and a product's queued
 /// commands follow it when its handshake changes its mode.
+/// A product that repeats its results through two nodes at once (its first
+/// node answered too late): both batches go through, their commands listed
+/// in opposite orders, and each command is recorded once.
+#[tokio::test]
+async fn the_same_results_through_two_nodes_at_once_are_recorded_once() {
+    for test in testkit::databases().await {
+        let engine = test.engine;
+        let db = Db::connect(&test.url).await.unwrap();
+        let mut products = Vec::new();
+        for i in 0..10 {
+            products.push(product(&db, &format!("p{i}")).await);
+        }
+        for round in 0..10 {
+            let batch: Vec<(String, NewCommand)> = (0..200)
+                .map(|i| {
+                    let id = uuid::Uuid::new_v4().to_string();
+                    (id, ping(&products[i % products.len()]))
+                })
+                .collect();
+            queue::enqueue(&db, "node-a", &batch, 3_600_000, 5)
+                .await
+                .unwrap();
+            let delivered = queue::deliver_many(&db, "node-a", &products, 30_000, 100)
+                .await
+                .unwrap();
+            assert_eq!(delivered.iter().flatten().count(), 200, "{engine}");
+            let acks: Vec<Ack> = batch
+                .iter()
+                .map(|(id, c)| Ack {
+                    product: c.product_id.clone(),
+                    command: id.clone(),
+                    outcome: CommandState::Succeeded,
+                    output: "pong".into(),
+                })
+                .collect();
+            let mut reversed = acks.clone();
+            reversed.reverse();
+            let (first, second) = tokio::join!(
+                queue::complete_many(&db, "node-a", &acks),
+                queue::complete_many(&db, "node-b", &reversed),
+            );
+            let first = first.unwrap_or_else(|e| panic!("{engine} round {round}: {e}"));
+            let mut second = second.unwrap_or_else(|e| panic!("{engine} round {round}: {e}"));
+            second.reverse();
+            for (i, answers) in first.iter().zip(&second).enumerate() {
+                let recorded = [answers.0, answers.1]
+                    .iter()
+                    .filter(|a| **a == &Some(Completion::Recorded))
+                    .count();
+                let repeated = [answers.0, answers.1]
+                    .iter()
+                    .filter(|a| **a == &Some(Completion::AlreadyFinal(CommandState::Succeeded)))
+                    .count();
+                assert_eq!(
+                    (recorded, repeated),
+                    (1, 1),
+                    "{engine} round {round}, command {i}: {answers:?}"
+                );
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn queued_commands_follow_their_products_mode() {
     for test in testkit::databases().await {
