@@ -76,8 +76,7 @@ impl Dialect {
     /// How an `UPDATE commands SET …` reaches, for each product of the JSON
     /// array of ids bound at `$products`, its oldest `$limit` commands that
     /// match `filter` (on alias `c`). Returns the statement's `WITH` prefix
-    /// and what follows its `SET …`: the `FROM` and the first condition of
-    /// the `WHERE`.
+    /// and what follows its `SET …` (its `FROM` and `WHERE`).
     ///
     /// PostgreSQL locks each product's rows as it finds them, skipping rows
     /// another transaction holds (so it never waits, and never deadlocks),

@@ -318,8 +318,7 @@ pub async fn deliver_many(
     let sql = format!(
         "{held}UPDATE commands SET attempts = attempts + CASE WHEN state = 'queued' THEN 1 ELSE 0 END, \
          state = 'delivered', holder = $1, lease_until = {now} + $2, delivered_at = {now}, \
-         delivered_by = $1, updated_at = {now} \
-         {locked} AND {waiting} AND expires_at > {now} \
+         delivered_by = $1, updated_at = {now} {locked} \
          RETURNING commands.id, commands.product_id, commands.kind, commands.args, \
          commands.created_at"
     );
