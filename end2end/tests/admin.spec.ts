@@ -1,7 +1,7 @@
 // Administration from the console: the enrollment secret is shown to
 // admins and rotated for the whole cluster.
 import { expect, test } from "@playwright/test";
-import { Cluster, Node } from "./support/cluster";
+import { Cluster, ENROLLMENT_SECRET, Node } from "./support/cluster";
 import { openSignedIn } from "./support/console";
 
 let cluster: Cluster;
@@ -34,18 +34,18 @@ test("an admin sees the default enrollment secret and rotates it for every node"
   const secret = card.getByLabel("Enrollment secret");
   await expect(secret).not.toContainText("vigil-default");
   await card.getByRole("button", { name: "Show secret" }).click();
-  await expect(secret).toHaveText("vigil-default-enrollment-secret");
+  await expect(secret).toHaveText(ENROLLMENT_SECRET);
 
   await card.getByRole("button", { name: "Rotate secret" }).click();
   await card.getByRole("group", { name: "Confirm rotation" }).getByRole("button", { name: "Rotate now" }).click();
-  await expect(secret).not.toHaveText("vigil-default-enrollment-secret");
+  await expect(secret).not.toHaveText(ENROLLMENT_SECRET);
   await expect(card.getByRole("alert")).toHaveCount(0);
   await expect(card).toContainText("Set by admin");
   const rotated = (await secret.textContent())!.trim();
   expect(rotated).toMatch(/^[0-9a-f]{48}$/);
 
   // Node B took it at once.
-  expect(await enroll(b, "vigil-default-enrollment-secret")).toBe(401);
+  expect(await enroll(b, ENROLLMENT_SECRET)).toBe(401);
   expect(await enroll(b, rotated)).toBe(200);
 });
 

@@ -15,6 +15,9 @@ use app::api::NodeRole;
 /// The admin password of test nodes.
 pub const ADMIN_PASSWORD: &str = "test-admin-password";
 
+/// The enrollment secret of test nodes.
+pub const ENROLLMENT_SECRET: &str = "test-enrollment-secret-0123456789";
+
 /// One empty database on one engine.
 #[derive(Clone, Debug)]
 pub struct TestDb {
@@ -83,6 +86,7 @@ pub fn config(db: &TestDb, name: &str, role: NodeRole) -> Config {
         role,
         data_dir: db.dir.clone(),
         admin_password: Some(Secret::new(ADMIN_PASSWORD)),
+        enrollment_secret: Secret::new(ENROLLMENT_SECRET),
         ..Config::default()
     }
 }
@@ -151,7 +155,7 @@ pub async fn two_way_product(db: &crate::db::Db, name: &str) -> String {
     id
 }
 
-/// Registers a product on the node at `url` with the default enrollment
+/// Registers a product on the node at `url` with the test enrollment
 /// secret (benchmarks' fleets); returns the registration reply.
 pub async fn register_product(
     http: &reqwest::Client,
@@ -163,7 +167,7 @@ pub async fn register_product(
     let callback_url = callback_url.map(|base| format!("{base}{uuid}"));
     http.post(format!("{url}/api/v1/products/register"))
         .json(&serde_json::json!({
-            "enrollment_secret": crate::config::DEFAULT_ENROLLMENT_SECRET,
+            "enrollment_secret": ENROLLMENT_SECRET,
             "uuid": uuid, "name": name, "product_type": "bench", "version": "1",
             "callback_url": callback_url,
         }))

@@ -10,7 +10,7 @@ use common::queue::*;
 use common::{error_code, login, post};
 use reqwest::StatusCode;
 use serde_json::json;
-use server::config::DEFAULT_ENROLLMENT_SECRET;
+use server::testkit::ENROLLMENT_SECRET;
 use server::testkit::{self, TestNode};
 
 #[tokio::test]
@@ -30,7 +30,7 @@ async fn provisioning_hellos_are_processed_by_the_node_that_received_them() {
         let (status, body) = post(
             &url,
             None,
-            hello(DEFAULT_ENROLLMENT_SECRET, &device, "10.0.0.300"),
+            hello(ENROLLMENT_SECRET, &device, "10.0.0.300"),
         )
         .await;
         assert_eq!(
@@ -40,7 +40,7 @@ async fn provisioning_hellos_are_processed_by_the_node_that_received_them() {
         let (status, body) = post(
             &url,
             None,
-            hello(DEFAULT_ENROLLMENT_SECRET, &device, "10.0.0.7"),
+            hello(ENROLLMENT_SECRET, &device, "10.0.0.7"),
         )
         .await;
         assert_eq!(status, StatusCode::ACCEPTED, "{}: {body}", db.engine);

@@ -7,6 +7,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 export const ADMIN_PASSWORD = "e2e-admin-password";
+/** The enrollment secret every test cluster is started with. */
+export const ENROLLMENT_SECRET = "e2e-enrollment-secret-0123456789";
 
 const BIN = process.env.VIGIL_BIN ?? path.resolve(__dirname, "../../../target/debug/vigil");
 const SITE_ROOT = process.env.VIGIL_SITE_ROOT ?? path.resolve(__dirname, "../../../target/site");
@@ -61,7 +63,7 @@ export class Agent {
    */
   static async start(node: Node, name: string, dir: string, wake: "callback" | "datagram" | "poll",
     intervalS = 1): Promise<Agent> {
-    const args = ["--server", node.url, "--enroll", "vigil-default-enrollment-secret", "--name", name,
+    const args = ["--server", node.url, "--enroll", ENROLLMENT_SECRET, "--name", name,
       "--interval", String(intervalS), "--state", path.join(dir, `${name}.json`)];
     if (wake === "callback") args.push("--callback-listen", "127.0.0.1:0");
     if (wake === "datagram") args.push("--udp-wake");
@@ -146,6 +148,7 @@ export class Cluster {
         VIGIL_DATA_DIR: this.dir,
         VIGIL_SITE_ROOT: SITE_ROOT,
         VIGIL_ADMIN_PASSWORD: ADMIN_PASSWORD,
+        VIGIL_ENROLLMENT_SECRET: ENROLLMENT_SECRET,
         VIGIL_UDP_LISTEN: `${host}:0`,
         ...extraEnv,
       },

@@ -8,7 +8,8 @@ use app::api::NodeRole;
 use protocol::Kind;
 use reqwest::header::AUTHORIZATION;
 use serde_json::{json, Value};
-use server::config::{Config, DEFAULT_ENROLLMENT_SECRET};
+use server::config::Config;
+use server::testkit::ENROLLMENT_SECRET;
 use server::testkit::{self, TestDb};
 
 use super::{client, get};
@@ -31,7 +32,7 @@ pub async fn register(node: &str, uuid: &str, callback: Option<&str>) -> (u16, V
     let response = client()
         .post(format!("{node}/api/v1/products/register"))
         .json(&json!({
-            "enrollment_secret": DEFAULT_ENROLLMENT_SECRET,
+            "enrollment_secret": ENROLLMENT_SECRET,
             "uuid": uuid,
             "name": format!("product-{}", &uuid[..4]),
             "product_type": "firewall",
