@@ -14,13 +14,14 @@ WASM_TARGET := wasm32-unknown-unknown
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help run demo build test tools test-deps site-debug site-release lint unit e2e bench-queue clean
+.PHONY: help run demo build test tools test-deps site-debug site-release lint unit e2e bench-queue bench-security clean
 
 help:
 	@echo "make run    build (release) and start one node on SQLite at http://127.0.0.1:3000"
 	@echo "make demo   the same on a separate database (./demo-data) with a simulated fleet and two agents"
 	@echo "make test   lint, unit + integration tests (SQLite and PostgreSQL), end-to-end tests"
 	@echo "make bench-queue   the command queue benchmark on SQLite and a throwaway PostgreSQL"
+	@echo "make bench-security   login, UDP and connection floods against a release node (figures, PASS/FAIL)"
 
 ## ---- tools -------------------------------------------------------------
 
@@ -131,6 +132,15 @@ bench-queue: test-deps
 	trap '.ci/postgres.sh stop '"$$pgdir" EXIT; \
 	url=$$(.ci/postgres.sh start $$pgdir $$port); \
 	VIGIL_TEST_POSTGRES_URL=$$url $(CARGO) bench -p server --bench queue
+
+# The security benchmarks of issue #14, each on its own fresh release node:
+# a wrong-password login flood, a UDP flood of unknown products beside one
+# real product, and idle and slow-header connections held open. They print
+# their figures and a PASS/FAIL line; they report, they do not fail the run.
+bench-security: build
+	python3 bench/login_flood.py
+	python3 bench/udp_flood.py
+	python3 bench/conn_flood.py
 
 clean:
 	$(CARGO) clean

@@ -327,10 +327,9 @@ pub struct EnrollmentSecret {
     pub secret: String,
     /// Unix milliseconds of the last change.
     pub updated_at: i64,
-    /// The admin who rotated it, or `configuration`.
+    /// The admin who rotated it, `configuration`, or `generated` (at the
+    /// cluster's first start).
     pub updated_by: String,
-    /// Still the well-known default: anyone can enroll a product.
-    pub is_default: bool,
 }
 
 /// `POST /api/v1/users` (admins): a new console user.

@@ -58,14 +58,32 @@ pub struct Config {
     /// Password of the `admin` user created on first start; generated and
     /// logged once when unset.
     pub admin_password: Option<Secret>,
-    /// Failed logins (per client address and user name) before lockout.
+    /// Failed logins of one account (cluster-wide) before each further
+    /// attempt must wait a delay that doubles with every failure.
     pub login_max_failures: u32,
-    /// How long a locked-out login stays refused.
+    /// The longest such delay.
     pub login_lockout: Duration,
+    /// Failed logins from one client address before this node refuses it
+    /// for `login_lockout`.
+    pub login_max_failures_per_address: u32,
+    /// Threads hashing passwords (each hash takes about 19 MiB).
+    pub login_workers: usize,
+    /// How long a login waits for a free hashing thread before the node
+    /// answers 503 busy.
+    pub login_wait: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (CIDRs).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Open HTTP connections beyond which new ones are closed at once.
+    pub max_connections: usize,
+    /// A request's headers must arrive within this.
+    pub header_timeout: Duration,
+    /// A connection with no request in flight is closed after this.
+    pub idle_timeout: Duration,
     /// How long a console's session hand-off token (failover) stays valid.
     pub handoff_ttl: Duration,
-    /// Shared secret products present to register.
-    pub enrollment_secret: Secret,
+    /// Shared secret products present to register; when unset, the cluster
+    /// generates one at its first start (admins see it in the console).
+    pub enrollment_secret: Option<Secret>,
     /// UDP listen address for product datagrams.
     pub udp_listen: SocketAddr,
     /// How often products are asked to send a heartbeat.
@@ -101,9 +119,16 @@ impl Default for Config {
             admin_password: None,
             login_max_failures: 5,
             login_lockout: Duration::from_secs(15 * 60),
+            login_max_failures_per_address: 20,
+            login_workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            login_wait: Duration::from_secs(1),
+            trusted_proxies: Vec::new(),
+            max_connections: 10_000,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
             console_defaults: String::new(),
             handoff_ttl: Duration::from_secs(120),
-            enrollment_secret: Secret::new(DEFAULT_ENROLLMENT_SECRET),
+            enrollment_secret: None,
             udp_listen: SocketAddr::from(([127, 0, 0, 1], 3001)),
             heartbeat_interval: Duration::from_secs(10),
             offline_after: None,
@@ -113,9 +138,6 @@ impl Default for Config {
         }
     }
 }
-
-/// Works out of the box, and makes the node warn at start.
-pub const DEFAULT_ENROLLMENT_SECRET: &str = "vigil-default-enrollment-secret";
 
 fn sqlite_url(data_dir: &Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("vigil.db").display())
@@ -181,6 +203,15 @@ pub struct ServeArgs {
     /// Callback URL prefixes this node may notify, comma-separated.
     #[arg(long, env = "VIGIL_NOTIFY_ONLY", value_delimiter = ',')]
     pub notify_only: Option<Vec<String>>,
+    /// Reverse proxies trusted for X-Forwarded-For (CIDRs, comma-separated).
+    #[arg(long, env = "VIGIL_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<ipnet::IpNet>>,
+    /// Open HTTP connections beyond which new ones are closed at once.
+    #[arg(long, env = "VIGIL_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Threads hashing passwords (default: one per core).
+    #[arg(long, env = "VIGIL_LOGIN_WORKERS")]
+    pub login_workers: Option<usize>,
 }
 
 /// The TOML file: the same keys as the flags, with underscores.
@@ -212,6 +243,13 @@ struct FileConfig {
     queue_max_attempts: Option<u32>,
     command_ttl: Option<String>,
     notify_only: Option<Vec<String>>,
+    login_max_failures_per_address: Option<u32>,
+    login_workers: Option<usize>,
+    login_wait: Option<String>,
+    trusted_proxies: Option<Vec<ipnet::IpNet>>,
+    max_connections: Option<usize>,
+    header_timeout: Option<String>,
+    idle_timeout: Option<String>,
 }
 
 impl Config {
@@ -271,13 +309,10 @@ impl Config {
             (None, Some(t)) => Some(parse_duration(&t).map_err(anyhow::Error::msg)?),
             (None, None) => None,
         };
-        if let Some(secret) = args
+        c.enrollment_secret = args
             .enrollment_secret
             .map(Secret::new)
-            .or(file.enrollment_secret)
-        {
-            c.enrollment_secret = secret;
-        }
+            .or(file.enrollment_secret);
         c.udp_listen = args.udp_listen.or(file.udp_listen).unwrap_or(c.udp_listen);
         c.log_retention = file.log_retention.unwrap_or(c.log_retention);
         if let Some(url) = args.database_url.map(Secret::new).or(file.database_url) {
@@ -312,6 +347,26 @@ impl Config {
         if let Some(prefixes) = args.notify_only.or(file.notify_only) {
             c.notify_only = Reach::only(prefixes);
         }
+        c.login_max_failures_per_address = file
+            .login_max_failures_per_address
+            .unwrap_or(c.login_max_failures_per_address);
+        c.login_workers = args
+            .login_workers
+            .or(file.login_workers)
+            .unwrap_or(c.login_workers);
+        c.login_wait = duration(None, file.login_wait, c.login_wait).map_err(anyhow::Error::msg)?;
+        c.trusted_proxies = args
+            .trusted_proxies
+            .or(file.trusted_proxies)
+            .unwrap_or_default();
+        c.max_connections = args
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(c.max_connections);
+        c.header_timeout =
+            duration(None, file.header_timeout, c.header_timeout).map_err(anyhow::Error::msg)?;
+        c.idle_timeout =
+            duration(None, file.idle_timeout, c.idle_timeout).map_err(anyhow::Error::msg)?;
         c.validate()?;
         Ok(c)
     }
@@ -335,6 +390,17 @@ impl Config {
         }
         if self.queue.max_attempts == 0 || self.queue.lease < Duration::from_secs(1) {
             anyhow::bail!("queue_max_attempts must be at least 1 and queue_lease at least 1s");
+        }
+        if let Some(secret) = &self.enrollment_secret {
+            if secret.expose().trim().len() < 16 {
+                anyhow::bail!("enrollment_secret must be at least 16 characters");
+            }
+        }
+        if self.login_workers == 0 || self.max_connections == 0 {
+            anyhow::bail!("login_workers and max_connections must be at least 1");
+        }
+        if self.header_timeout.is_zero() || self.idle_timeout.is_zero() {
+            anyhow::bail!("header_timeout and idle_timeout must be above zero");
         }
         if self.node_offline_after < Duration::from_secs(2) {
             anyhow::bail!("node_offline_after must be at least 2s (nodes refresh every second)");

@@ -24,6 +24,7 @@
 //! - [`provision`]: device "hello" requests, processed by the receiving node.
 //! - [`console`]: the Leptos pages, their static files and login guard.
 //! - [`error`]: the JSON error every failure is answered with.
+//! - [`listener`]: the accept loop and its connection limits and timeouts.
 //!
 //! [`serve`] runs a node on a listener until a shutdown signal; [`router`]
 //! builds its routes (integration tests start real nodes with both).
@@ -35,6 +36,7 @@ pub mod db;
 pub mod enrollment;
 pub mod error;
 pub mod keepalive;
+pub mod listener;
 pub mod nodes;
 pub mod products;
 pub mod provision;
@@ -43,7 +45,6 @@ pub mod queue;
 pub mod testkit;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, FromRef};
@@ -57,7 +58,8 @@ use tokio::sync::watch;
 
 use app::state::StateString;
 
-use crate::auth::limiter::LoginLimiter;
+use crate::auth::limiter::AddressLimiter;
+use crate::auth::password::Hasher;
 use crate::config::Config;
 use crate::db::{Db, Dialect};
 use crate::error::ApiError;
@@ -96,7 +98,12 @@ pub struct Shared {
     pub db: Db,
     pub config: Arc<Config>,
     pub node: Arc<NodeIdentity>,
-    pub limiter: Arc<LoginLimiter>,
+    /// Failed logins per client address, on this node.
+    pub addresses: Arc<AddressLimiter>,
+    /// The password hashing threads.
+    pub hasher: Arc<Hasher>,
+    /// What the listener's limits closed.
+    pub connections: Arc<listener::ConnStats>,
     pub leptos: LeptosOptions,
     /// The latest state string, for waiting keep-alives.
     pub state_watch: Arc<watch::Sender<StateString>>,
@@ -203,6 +210,8 @@ pub fn router(app: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(error::json_errors))
+        .layer(middleware::from_fn(console::security_headers))
         .with_state(app)
 }
 
@@ -245,7 +254,7 @@ impl Node {
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", config.data_dir.display()))?;
         }
         let db = Db::connect(config.database_url.expose()).await?;
-        enrollment::seed(&db, config.enrollment_secret.expose()).await?;
+        enrollment::seed(&db, config.enrollment_secret.as_ref().map(|s| s.expose())).await?;
         let socket = products::udp::bind(config.udp_listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on UDP {}: {e}", config.udp_listen))?;
         let socket = Arc::new(socket);
@@ -274,10 +283,12 @@ impl Node {
             queue::Io::start(db.clone(), config.node_name.clone(), config.queue.lease);
         let app = AppState(Arc::new(Shared {
             db: db.clone(),
-            limiter: Arc::new(LoginLimiter::new(
-                config.login_max_failures,
+            addresses: Arc::new(AddressLimiter::new(
+                config.login_max_failures_per_address,
                 config.login_lockout,
             )),
+            hasher: Arc::new(Hasher::new(config.login_workers, config.login_wait)),
+            connections: Default::default(),
             node: Arc::new(node.clone()),
             config: Arc::new(config.clone()),
             leptos,
@@ -370,16 +381,18 @@ impl Node {
         } = self;
         let (db, node, closing) = (app.db.clone(), app.node.clone(), app.closing.clone());
         tracing::info!(node = %node.name, role = %node.role.get(), url = %node.url, "node serving");
-        axum::serve(
-            listener,
-            router(app).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let limits = listener::Limits {
+            max_connections: app.config.max_connections,
+            header_timeout: app.config.header_timeout,
+            idle_timeout: app.config.idle_timeout,
+        };
+        let stats = app.connections.clone();
+        listener::serve(listener, router(app), limits, stats, async move {
             shutdown.await;
             // Waiting keep-alives answer now instead of holding the exit.
             closing.send_replace(true);
         })
-        .await?;
+        .await;
         drop((follower, udp, dispatcher, rescuer, queue_tasks));
         // These stop between writes, and the flusher writes what it holds.
         registry.finish().await;

@@ -39,6 +39,7 @@ async fn main() {
 async fn run(args: ServeArgs) -> Result<(), anyhow::Error> {
     let config = Config::load(args)?;
     tracing::info!(?config, "starting");
+    server::listener::raise_open_file_limit();
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;

@@ -86,7 +86,7 @@ pub fn config(db: &TestDb, name: &str, role: NodeRole) -> Config {
         role,
         data_dir: db.dir.clone(),
         admin_password: Some(Secret::new(ADMIN_PASSWORD)),
-        enrollment_secret: Secret::new(ENROLLMENT_SECRET),
+        enrollment_secret: Some(Secret::new(ENROLLMENT_SECRET)),
         ..Config::default()
     }
 }

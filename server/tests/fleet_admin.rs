@@ -11,7 +11,8 @@ use common::products::{fast_config, register};
 use common::{client, error_code, get, login, post, user_session};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use server::config::{Secret, DEFAULT_ENROLLMENT_SECRET};
+use server::config::Secret;
+use server::testkit::ENROLLMENT_SECRET;
 use server::testkit::{self, TestNode};
 
 async fn register_with(node: &str, secret: &str) -> StatusCode {
@@ -73,8 +74,7 @@ async fn a_rotated_enrollment_secret_applies_on_every_node_at_once() {
         let admin = login(&a.url).await;
         let (status, body) = get(&format!("{}/api/v1/enrollment", a.url), Some(&admin)).await;
         assert_eq!(status, 200, "{}: {body}", db.engine);
-        assert_eq!(body["secret"], DEFAULT_ENROLLMENT_SECRET);
-        assert_eq!(body["is_default"], true);
+        assert_eq!(body["secret"], ENROLLMENT_SECRET);
         assert_eq!(body["updated_by"], "configuration");
 
         let operator = user_session(&a.url, &admin, "op", "operator").await;
@@ -87,14 +87,11 @@ async fn a_rotated_enrollment_secret_applies_on_every_node_at_once() {
         let (status, rotated) = post(&rotate, Some(&admin), Value::Null).await;
         assert_eq!(status, 200, "{rotated}");
         let secret = rotated["secret"].as_str().unwrap().to_owned();
-        assert_ne!(secret, DEFAULT_ENROLLMENT_SECRET);
-        assert_eq!(
-            (rotated["is_default"].clone(), rotated["updated_by"].clone()),
-            (json!(false), json!("admin"))
-        );
+        assert_ne!(secret, ENROLLMENT_SECRET);
+        assert_eq!(rotated["updated_by"], json!("admin"));
         // The other node refuses the old secret and takes the new one.
         assert_eq!(
-            register_with(&b.url, DEFAULT_ENROLLMENT_SECRET).await,
+            register_with(&b.url, ENROLLMENT_SECRET).await,
             StatusCode::UNAUTHORIZED
         );
         assert_eq!(register_with(&b.url, &secret).await, StatusCode::OK);
@@ -110,7 +107,7 @@ async fn a_rotated_enrollment_secret_applies_on_every_node_at_once() {
         );
         // …and a node configured with a new secret sets it for the cluster.
         let mut config = testkit::config(&db, "node-c", NodeRole::Active);
-        config.enrollment_secret = Secret::new("configured-anew-0123456789");
+        config.enrollment_secret = Some(Secret::new("configured-anew-0123456789"));
         let c = TestNode::start(config).await;
         assert_eq!(
             register_with(&a.url, "configured-anew-0123456789").await,
@@ -254,6 +251,67 @@ async fn admins_change_roles_and_remove_users_but_never_the_last_admin() {
         assert_eq!(status, StatusCode::NO_CONTENT);
         let (status, _) = get(&format!("{}/api/v1/me", a.url), Some(&viewer)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
+        a.stop().await;
+    }
+}
+
+/// With no secret configured, the first node generates one; the next node
+/// keeps it, and the well-known secret of earlier versions enrolls nothing.
+#[tokio::test]
+async fn a_cluster_without_a_configured_secret_generates_one_at_first_start() {
+    for db in testkit::databases().await {
+        let unconfigured = |name: &str| {
+            let mut config = testkit::config(&db, name, NodeRole::Active);
+            config.enrollment_secret = None;
+            config
+        };
+        let a = TestNode::start(unconfigured("node-a")).await;
+        let admin = login(&a.url).await;
+        let (status, body) = get(&format!("{}/api/v1/enrollment", a.url), Some(&admin)).await;
+        assert_eq!(status, 200, "{}: {body}", db.engine);
+        let secret = body["secret"].as_str().unwrap().to_owned();
+        assert_eq!(secret.len(), 48, "{secret}");
+        assert!(secret.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(body["updated_by"], "generated");
+
+        let b = TestNode::start(unconfigured("node-b")).await;
+        assert_eq!(register_with(&b.url, &secret).await, StatusCode::OK);
+        for guess in ["vigil-default-enrollment-secret", ENROLLMENT_SECRET, ""] {
+            assert_eq!(
+                register_with(&b.url, guess).await,
+                StatusCode::UNAUTHORIZED,
+                "{}: {guess:?}",
+                db.engine
+            );
+        }
+        a.stop().await;
+        b.stop().await;
+    }
+}
+
+/// A cluster that still enrolled with the built-in secret of earlier
+/// versions gets a generated one at its next start.
+#[tokio::test]
+async fn the_old_built_in_secret_is_replaced_at_start() {
+    for db in testkit::databases().await {
+        let mut config = testkit::config(&db, "node-a", NodeRole::Active);
+        config.enrollment_secret = Some(Secret::new("vigil-default-enrollment-secret"));
+        let a = TestNode::start(config).await;
+        assert_eq!(
+            register_with(&a.url, "vigil-default-enrollment-secret").await,
+            StatusCode::OK,
+            "configured explicitly, it is what the operator asked for"
+        );
+        a.stop().await;
+        let mut config = testkit::config(&db, "node-a", NodeRole::Active);
+        config.enrollment_secret = None;
+        let a = TestNode::start(config).await;
+        assert_eq!(
+            register_with(&a.url, "vigil-default-enrollment-secret").await,
+            StatusCode::UNAUTHORIZED,
+            "{}",
+            db.engine
+        );
         a.stop().await;
     }
 }

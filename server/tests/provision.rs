@@ -27,22 +27,13 @@ async fn provisioning_hellos_are_processed_by_the_node_that_received_them() {
             (status, error_code(&body)),
             (StatusCode::UNAUTHORIZED, "bad_enrollment_secret")
         );
-        let (status, body) = post(
-            &url,
-            None,
-            hello(ENROLLMENT_SECRET, &device, "10.0.0.300"),
-        )
-        .await;
+        let (status, body) =
+            post(&url, None, hello(ENROLLMENT_SECRET, &device, "10.0.0.300")).await;
         assert_eq!(
             (status, error_code(&body)),
             (StatusCode::BAD_REQUEST, "invalid_hello")
         );
-        let (status, body) = post(
-            &url,
-            None,
-            hello(ENROLLMENT_SECRET, &device, "10.0.0.7"),
-        )
-        .await;
+        let (status, body) = post(&url, None, hello(ENROLLMENT_SECRET, &device, "10.0.0.7")).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{}: {body}", db.engine);
         let request = body["request_id"].as_str().unwrap().to_owned();
 

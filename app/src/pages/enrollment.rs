@@ -57,9 +57,6 @@ pub fn EnrollmentCard() -> impl IntoView {
         }
         Card::Failed(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
         Card::Secret(s) => view! {
-            {s.is_default.then(|| view! {
-                <p class="error" role="alert">"This is the well-known default secret: anyone can enroll a product. Rotate it."</p>
-            })}
             <p>
                 "Secret: "
                 <code class="secret" aria-label="Enrollment secret">

@@ -1,9 +1,12 @@
 //! Cross-site request forgery guard for state-changing requests.
 //!
 //! Session cookies are SameSite=Lax, so browsers do not send them on
-//! cross-site POSTs; on top of that, any state-changing request that a browser
-//! marks as coming from another site is refused here. Non-browser clients
-//! (agents, scripts) send neither `Origin` nor `Sec-Fetch-Site` and pass.
+//! cross-site POSTs; on top of that, a state-changing request that a browser
+//! marks as coming from another site is refused here, and so is one whose
+//! `Origin` (scheme, host and port) is not a URL of the cluster's own nodes
+//! as registered. The `Host` header is not trusted for this: anyone who can
+//! point a name at the node chooses it. Non-browser clients (agents,
+//! scripts) send neither `Origin` nor `Sec-Fetch-Site` and pass.
 
 use axum::extract::{Request, State};
 use axum::http::{header, Method};
@@ -25,12 +28,15 @@ pub async fn guard(State(app): State<AppState>, request: Request, next: Next) ->
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v == "cross-site");
-    let origin_ok = match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("null").to_owned());
+    let origin_ok = match origin {
         None => true,
-        Some(origin) => {
-            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-            same_origin(origin, host, &app.node.url)
-        }
+        Some(origin) => match origin_of(&origin) {
+            None => false, // includes the opaque origin "null"
+            Some(origin) => is_cluster_origin(&app, &origin).await,
+        },
     };
     if cross_site || !origin_ok {
         return ApiError::forbidden("cross-site request refused").into_response();
@@ -38,47 +44,89 @@ pub async fn guard(State(app): State<AppState>, request: Request, next: Next) ->
     next.run(request).await
 }
 
-/// Whether `origin` names this node: the `Host` it was reached at, or its
-/// public URL.
-fn same_origin(origin: &str, host: Option<&str>, public_url: &str) -> bool {
-    let authority = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"));
-    let Some(authority) = authority else {
-        return false; // includes the opaque origin "null"
-    };
-    host == Some(authority) || public_url.trim_end_matches('/') == origin
+/// `scheme://host[:port]` of a URL, with default ports left out.
+fn origin_of(url: &str) -> Option<String> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return None;
+    }
+    Some(parsed.origin().ascii_serialization())
+}
+
+/// Whether `origin` is this node's public URL, or another registered node's.
+/// A node left at its default address (no public URL, loopback) is also
+/// reached as `localhost`.
+async fn is_cluster_origin(app: &AppState, origin: &str) -> bool {
+    if own_origins(&app.node.url, app.config.public_url.is_none())
+        .iter()
+        .any(|o| o == origin)
+    {
+        return true;
+    }
+    match crate::nodes::store::list(&app.db).await {
+        Ok((nodes, _)) => nodes
+            .iter()
+            .any(|n| origin_of(&n.url).as_deref() == Some(origin)),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the node registry for an origin check");
+            false
+        }
+    }
+}
+
+/// The origins this node answers to by itself.
+fn own_origins(url: &str, derived: bool) -> Vec<String> {
+    let mut origins: Vec<String> = origin_of(url).into_iter().collect();
+    let loopback = reqwest::Url::parse(url).ok().filter(|u| {
+        derived
+            && u.host_str()
+                .and_then(|h| h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok())
+                .is_some_and(|ip| ip.is_loopback())
+    });
+    if let Some(u) = loopback {
+        if let Some(port) = u.port_or_known_default() {
+            origins.push(format!("{}://localhost:{port}", u.scheme()));
+        }
+    }
+    origins
 }
 
 #[cfg(test)]
 mod tests {
-    use super::same_origin;
+    use super::*;
 
     #[test]
-    fn same_host_is_accepted() {
-        assert!(same_origin(
-            "http://127.0.0.1:3000",
-            Some("127.0.0.1:3000"),
-            "http://x"
-        ));
-        assert!(same_origin(
-            "https://vigil.example",
-            None,
-            "https://vigil.example/"
-        ));
+    fn origins_compare_scheme_host_and_port() {
+        assert_eq!(
+            origin_of("https://vigil.example:443/").as_deref(),
+            Some("https://vigil.example")
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:3000").as_deref(),
+            Some("http://127.0.0.1:3000")
+        );
+        assert_eq!(origin_of("null"), None);
+        assert_eq!(origin_of("file:///etc/passwd"), None);
+        assert_ne!(
+            origin_of("https://127.0.0.1:3000"),
+            origin_of("http://127.0.0.1:3000"),
+            "the scheme counts"
+        );
     }
 
     #[test]
-    fn other_sites_and_null_are_refused() {
-        assert!(!same_origin(
-            "http://evil.example",
-            Some("127.0.0.1:3000"),
-            "http://127.0.0.1:3000"
-        ));
-        assert!(!same_origin(
-            "null",
-            Some("127.0.0.1:3000"),
-            "http://127.0.0.1:3000"
-        ));
+    fn a_node_at_its_default_loopback_address_also_answers_to_localhost() {
+        assert_eq!(
+            own_origins("http://127.0.0.1:3000", true),
+            ["http://127.0.0.1:3000", "http://localhost:3000"]
+        );
+        assert_eq!(
+            own_origins("http://127.0.0.1:3000", false),
+            ["http://127.0.0.1:3000"]
+        );
+        assert_eq!(
+            own_origins("https://vigil.example", true),
+            ["https://vigil.example"]
+        );
     }
 }

@@ -1,9 +1,7 @@
 //! Sign-in and sign-out, as JSON API calls and as plain HTML form posts (the
 //! console's login form works before the WASM has loaded).
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Form, State};
+use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -11,19 +9,29 @@ use serde::Deserialize;
 use app::api::{Handoff, LoginRequest, Me};
 use app::params::encode;
 
-use super::{safe_next, set_cookie, CurrentUser, LoginError};
+use super::client::ClientIp;
+use super::{device_token, safe_next, set_cookie, Attempt, CurrentUser, LoginError};
 use crate::error::{ApiError, Json, Query};
 use crate::AppState;
 
 /// `POST /api/v1/auth/login`.
 pub async fn login_json(
     State(app): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
+    request_headers: HeaderMap,
     Json(req): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let (cookie, user) = super::login(&app, client.ip(), &req.username, &req.password).await?;
+    let attempt = Attempt {
+        client,
+        device: device_token(&request_headers),
+        username: &req.username,
+        password: &req.password,
+    };
+    let (cookies, user) = super::login(&app, attempt).await?;
     let mut headers = HeaderMap::new();
-    set_cookie(&mut headers, cookie);
+    for cookie in cookies {
+        set_cookie(&mut headers, cookie);
+    }
     Ok((headers, Json(user.me())).into_response())
 }
 
@@ -53,20 +61,30 @@ pub struct LoginForm {
 /// `POST /auth/login`: redirects to `next` or back to the login page.
 pub async fn login_form(
     State(app): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
+    request_headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let next = safe_next(form.next.as_deref()).to_owned();
-    match super::login(&app, client.ip(), &form.username, &form.password).await {
-        Ok((cookie, _)) => {
+    let attempt = Attempt {
+        client,
+        device: device_token(&request_headers),
+        username: &form.username,
+        password: &form.password,
+    };
+    match super::login(&app, attempt).await {
+        Ok((cookies, _)) => {
             let mut headers = HeaderMap::new();
-            set_cookie(&mut headers, cookie);
+            for cookie in cookies {
+                set_cookie(&mut headers, cookie);
+            }
             (headers, Redirect::to(&next)).into_response()
         }
         Err(e) => {
             let reason = match e {
                 LoginError::Invalid => "invalid",
                 LoginError::LockedOut(_) => "locked",
+                LoginError::Busy => "busy",
                 LoginError::Internal(cause) => {
                     tracing::error!(%cause, "login failed");
                     "internal"

@@ -1,24 +1,42 @@
-//! Login throttling: after too many failures for one user name from one
-//! client address, further attempts are refused for a while.
+//! Login throttling, in two parts:
+//!
+//! - **per account, across the cluster**: failures are counted in the shared
+//!   database; past a few, each further attempt on that account must wait a
+//!   delay that doubles with every failure (see [`account_delay`]). A browser
+//!   that signed in to the account before carries a device cookie and is not
+//!   held by that delay, so an attacker who guesses at an account cannot lock
+//!   its owner out everywhere;
+//! - **per client address, on this node** ([`AddressLimiter`]): too many
+//!   failures from one address refuse it for a while, whatever the account.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Past this many tracked keys, expired entries are dropped on insert.
+/// Past this many tracked addresses, expired entries are dropped on insert.
 const MAX_TRACKED: usize = 10_000;
 
-/// Per-node failure counts; a std mutex because it is held for a map lookup
-/// only, never across an await.
-#[derive(Debug)]
-pub struct LoginLimiter {
-    max_failures: u32,
-    window: Duration,
-    failures: Mutex<HashMap<(IpAddr, String), (u32, Instant)>>,
+/// How long an account must wait after its `failures`-th failure in a row:
+/// nothing for the first `free` failures, then 1 s, 2 s, 4 s … up to `cap`.
+pub fn account_delay(failures: u32, free: u32, cap: Duration) -> Duration {
+    if failures < free {
+        return Duration::ZERO;
+    }
+    let doublings = (failures - free).min(30);
+    Duration::from_secs(1u64 << doublings).min(cap)
 }
 
-impl LoginLimiter {
+/// Per-node failure counts by client address; a std mutex because it is
+/// held for a map lookup only, never across an await.
+#[derive(Debug)]
+pub struct AddressLimiter {
+    max_failures: u32,
+    window: Duration,
+    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+}
+
+impl AddressLimiter {
     pub fn new(max_failures: u32, window: Duration) -> Self {
         Self {
             max_failures,
@@ -27,10 +45,10 @@ impl LoginLimiter {
         }
     }
 
-    /// `Err(wait)` while the key is locked out.
-    pub fn check(&self, ip: IpAddr, username: &str) -> Result<(), Duration> {
+    /// `Err(wait)` while the address is refused.
+    pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
         let map = self.failures.lock().expect("limiter lock");
-        match map.get(&(ip, username.to_lowercase())) {
+        match map.get(&ip) {
             Some(&(count, since)) if count >= self.max_failures => {
                 let elapsed = since.elapsed();
                 if elapsed < self.window {
@@ -43,26 +61,21 @@ impl LoginLimiter {
         }
     }
 
-    pub fn failed(&self, ip: IpAddr, username: &str) {
+    pub fn failed(&self, ip: IpAddr) {
         let mut map = self.failures.lock().expect("limiter lock");
         if map.len() >= MAX_TRACKED {
             let window = self.window;
             map.retain(|_, (_, since)| since.elapsed() < window);
         }
-        let entry = map
-            .entry((ip, username.to_lowercase()))
-            .or_insert((0, Instant::now()));
+        let entry = map.entry(ip).or_insert((0, Instant::now()));
         if entry.1.elapsed() >= self.window {
             *entry = (0, Instant::now());
         }
         entry.0 += 1;
     }
 
-    pub fn succeeded(&self, ip: IpAddr, username: &str) {
-        self.failures
-            .lock()
-            .expect("limiter lock")
-            .remove(&(ip, username.to_lowercase()));
+    pub fn succeeded(&self, ip: IpAddr) {
+        self.failures.lock().expect("limiter lock").remove(&ip);
     }
 }
 
@@ -71,32 +84,46 @@ mod tests {
     use super::*;
 
     const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    const OTHER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
 
     #[test]
-    fn locks_out_after_max_failures() {
-        let limiter = LoginLimiter::new(3, Duration::from_secs(60));
+    fn an_address_is_refused_after_max_failures_and_only_then() {
+        let limiter = AddressLimiter::new(3, Duration::from_secs(60));
         for _ in 0..3 {
-            assert!(limiter.check(IP, "admin").is_ok());
-            limiter.failed(IP, "admin");
+            assert!(limiter.check(IP).is_ok());
+            limiter.failed(IP);
         }
-        assert!(limiter.check(IP, "Admin").is_err());
-        assert!(limiter.check(IP, "other").is_ok());
+        let wait = limiter.check(IP).unwrap_err();
+        assert!(wait > Duration::from_secs(55), "{wait:?}");
+        assert!(limiter.check(OTHER).is_ok());
     }
 
     #[test]
     fn success_clears_failures() {
-        let limiter = LoginLimiter::new(2, Duration::from_secs(60));
-        limiter.failed(IP, "admin");
-        limiter.succeeded(IP, "admin");
-        limiter.failed(IP, "admin");
-        assert!(limiter.check(IP, "admin").is_ok());
+        let limiter = AddressLimiter::new(2, Duration::from_secs(60));
+        limiter.failed(IP);
+        limiter.failed(IP);
+        assert!(limiter.check(IP).is_err(), "refused first");
+        limiter.succeeded(IP);
+        limiter.failed(IP);
+        assert!(limiter.check(IP).is_ok());
     }
 
     #[test]
-    fn lockout_ends_after_the_window() {
-        let limiter = LoginLimiter::new(1, Duration::from_millis(1));
-        limiter.failed(IP, "admin");
+    fn refusal_ends_after_the_window() {
+        let limiter = AddressLimiter::new(1, Duration::from_millis(1));
+        limiter.failed(IP);
         std::thread::sleep(Duration::from_millis(5));
-        assert!(limiter.check(IP, "admin").is_ok());
+        assert!(limiter.check(IP).is_ok());
+    }
+
+    #[test]
+    fn account_delays_double_after_the_free_attempts_up_to_the_cap() {
+        let cap = Duration::from_secs(60);
+        assert_eq!(account_delay(4, 5, cap), Duration::ZERO);
+        assert_eq!(account_delay(5, 5, cap), Duration::from_secs(1));
+        assert_eq!(account_delay(6, 5, cap), Duration::from_secs(2));
+        assert_eq!(account_delay(9, 5, cap), Duration::from_secs(16));
+        assert_eq!(account_delay(40, 5, cap), cap);
     }
 }

@@ -4,6 +4,7 @@
 //! is signed in on every node of the cluster. The browser holds a random
 //! token in an HttpOnly, SameSite=Lax cookie; the database holds its SHA-256.
 
+pub mod client;
 pub mod csrf;
 pub mod handlers;
 pub mod limiter;
@@ -27,6 +28,12 @@ use crate::AppState;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "vigil_session";
+/// Name of the cookie of a browser that signed in before (see [`limiter`]).
+pub const DEVICE_COOKIE: &str = "vigil_device";
+/// How long a browser stays known after its last sign-in.
+const DEVICE_TTL: std::time::Duration = std::time::Duration::from_secs(90 * 24 * 3600);
+/// How long an account's failed logins are remembered.
+const FAILURES_KEPT_MS: i64 = 24 * 3600 * 1000;
 
 /// The signed-in user of a request; extracting it answers 401 when missing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,13 +75,22 @@ pub async fn session_user(
 
 /// The session token from the `Cookie` headers.
 pub fn session_token(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, SESSION_COOKIE)
+}
+
+/// The device token from the `Cookie` headers.
+pub fn device_token(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, DEVICE_COOKIE)
+}
+
+fn cookie<'h>(headers: &'h HeaderMap, wanted: &str) -> Option<&'h str> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value)
         .filter(|v| !v.is_empty())
 }
@@ -94,7 +110,10 @@ fn new_token() -> String {
 #[derive(Debug)]
 pub enum LoginError {
     Invalid,
+    /// The account or the client address must wait this long.
     LockedOut(std::time::Duration),
+    /// Every password worker stayed busy.
+    Busy,
     Internal(anyhow::Error),
 }
 
@@ -114,43 +133,119 @@ impl From<LoginError> for ApiError {
                     "too many failed logins; try again in {} s",
                     wait.as_secs() + 1
                 ),
-            ),
+            )
+            .retry_after(wait.as_secs() + 1),
+            LoginError::Busy => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "too many sign-ins at once; try again in a moment",
+            )
+            .retry_after(1),
             LoginError::Internal(cause) => ApiError::internal(cause),
         }
     }
 }
 
-/// Checks the credentials and opens a session; returns the cookie to set.
+/// Who is signing in, and from where.
+pub struct Attempt<'a> {
+    pub client: IpAddr,
+    /// The request's device cookie, if any.
+    pub device: Option<&'a str>,
+    pub username: &'a str,
+    pub password: &'a str,
+}
+
+/// Checks the credentials and opens a session; returns the cookies to set
+/// (the session's, and the device's on a browser new to the account).
+///
+/// Cheap refusals come first (the client address); then a password worker
+/// is reserved, and only its holder reads the database and hashes, so one
+/// node's login work is bounded however many attempts arrive.
 pub async fn login(
     app: &AppState,
-    client: IpAddr,
-    username: &str,
-    password: &str,
-) -> Result<(HeaderValue, CurrentUser), LoginError> {
-    app.limiter
-        .check(client, username)
-        .map_err(LoginError::LockedOut)?;
+    attempt: Attempt<'_>,
+) -> Result<(Vec<HeaderValue>, CurrentUser), LoginError> {
+    let Attempt {
+        client,
+        device,
+        username,
+        password,
+    } = attempt;
+    app.addresses.check(client).map_err(LoginError::LockedOut)?;
+    let slot = app.hasher.slot().await.map_err(|e| match e {
+        password::HashError::Busy => LoginError::Busy,
+        other => LoginError::Internal(other.into()),
+    })?;
+    let internal = |e: StoreError| LoginError::Internal(e.into());
+    let account = username.to_lowercase();
     let found = store::find_user(&app.db, username)
         .await
-        .map_err(|e| LoginError::Internal(e.into()))?;
+        .map_err(internal)?;
+    let known_device = match (device, &found) {
+        (Some(token), Some(row)) => {
+            store::device_user(&app.db, &token_hash(token))
+                .await
+                .map_err(internal)?
+                == Some(row.user.id)
+        }
+        _ => false,
+    };
+    if !known_device {
+        let failures = store::login_failures(&app.db, &account, FAILURES_KEPT_MS)
+            .await
+            .map_err(internal)?;
+        if let Some((failures, age_ms)) = failures {
+            let delay = limiter::account_delay(
+                failures,
+                app.config.login_max_failures,
+                app.config.login_lockout,
+            );
+            let age = std::time::Duration::from_millis(age_ms.max(0) as u64);
+            if age < delay {
+                return Err(LoginError::LockedOut(delay - age));
+            }
+        }
+    }
     let stored = found.as_ref().map(|u| u.password_hash.clone());
-    let ok = password::verify(password.to_owned(), stored)
+    let ok = slot
+        .verify(password.to_owned(), stored)
         .await
-        .map_err(LoginError::Internal)?;
+        .map_err(|e| LoginError::Internal(e.into()))?;
     let user = match found {
         Some(row) if ok => row.user,
         _ => {
-            app.limiter.failed(client, username);
+            app.addresses.failed(client);
+            store::login_failed(&app.db, &account, FAILURES_KEPT_MS)
+                .await
+                .map_err(internal)?;
             tracing::info!(%client, username, "login refused");
             return Err(LoginError::Invalid);
         }
     };
-    app.limiter.succeeded(client, username);
-    let cookie = open_session(app, user.id)
+    app.addresses.succeeded(client);
+    store::login_succeeded(&app.db, &account)
         .await
-        .map_err(|e| LoginError::Internal(e.into()))?;
+        .map_err(internal)?;
+    let mut cookies = vec![open_session(app, user.id).await.map_err(internal)?];
+    if !known_device {
+        let token = new_token();
+        store::add_device(
+            &app.db,
+            &token_hash(&token),
+            user.id,
+            DEVICE_TTL.as_millis() as i64,
+        )
+        .await
+        .map_err(internal)?;
+        cookies.push(cookie_header(
+            app,
+            DEVICE_COOKIE,
+            &token,
+            DEVICE_TTL.as_secs(),
+        ));
+    }
     tracing::info!(%client, username, "signed in");
-    Ok((cookie, user))
+    Ok((cookies, user))
 }
 
 /// Starts a session for a user; returns the cookie to set.
@@ -204,14 +299,17 @@ pub async fn logout(app: &AppState, headers: &HeaderMap) -> Result<HeaderValue, 
 }
 
 fn session_cookie(app: &AppState, token: &str, max_age_s: u64) -> HeaderValue {
+    cookie_header(app, SESSION_COOKIE, token, max_age_s)
+}
+
+fn cookie_header(app: &AppState, name: &str, token: &str, max_age_s: u64) -> HeaderValue {
     let secure = if app.node.url.starts_with("https://") {
         "; Secure"
     } else {
         ""
     };
-    let cookie = format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}"
-    );
+    let cookie =
+        format!("{name}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}");
     HeaderValue::from_str(&cookie).expect("cookie is ASCII")
 }
 
@@ -230,7 +328,9 @@ pub async fn bootstrap_admin(app: &AppState) -> Result<(), anyhow::Error> {
         Some(p) => (p.expose().to_owned(), false),
         None => (password::generate(), true),
     };
-    let hash = password::hash(password.clone()).await?;
+    password::check_policy(&password)
+        .map_err(|m| anyhow::anyhow!("the configured admin password is refused: {m}"))?;
+    let hash = app.hasher.hash(password.clone()).await?;
     // Another node starting at the same moment may win; then nothing happens.
     if store::create_user(&app.db, "admin", &hash, UserRole::Admin).await? && generated {
         tracing::warn!(
@@ -250,10 +350,7 @@ pub fn check_new_user(username: &str, password: &str) -> Result<(), String> {
     if !name_ok {
         return Err("username must be 1 to 64 letters, digits or . _ - @".into());
     }
-    if password.chars().count() < 10 || password.len() > 1024 {
-        return Err("password must be 10 to 1024 characters".into());
-    }
-    Ok(())
+    password::check_policy(password)
 }
 
 /// Keeps only same-site relative paths for post-login redirects.
@@ -293,6 +390,7 @@ mod tests {
         assert!(check_new_user("", "long enough pw").is_err());
         assert!(check_new_user("a b", "long enough pw").is_err());
         assert!(check_new_user("viewer", "short").is_err());
+        assert!(check_new_user("viewer", "          ").is_err());
     }
 
     #[test]

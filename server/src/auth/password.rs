@@ -1,47 +1,213 @@
-//! Password hashing (argon2id). Hashing is slow on purpose, so it always runs
-//! off the async runtime.
+//! Password hashing (argon2id). Hashing is slow and memory-hungry on purpose
+//! (about 19 MiB per hash), so a node hashes on a fixed set of worker
+//! threads and never queues more than it can finish in a moment: a flood of
+//! logins gets "busy" answers instead of the node's memory.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use rand::distributions::{Alphanumeric, DistString};
 use rand::rngs::OsRng;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
-/// Hashes a password into a PHC string.
-pub async fn hash(password: String) -> Result<String, anyhow::Error> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| anyhow::anyhow!("cannot hash password: {e}"))
-    })
-    .await?
+/// Why no hash was computed.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Every worker stayed busy for the whole wait.
+    #[error("every password worker is busy")]
+    Busy,
+    #[error("{0}")]
+    Failed(String),
 }
 
-/// Checks a password against a stored PHC string. When there is no stored
-/// hash (unknown user), the same work is done anyway so that response times
-/// do not tell which user names exist.
-pub async fn verify(password: String, stored: Option<String>) -> Result<bool, anyhow::Error> {
-    tokio::task::spawn_blocking(move || match stored {
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed number of hashing threads and a bounded wait for one of them.
+///
+/// Dedicated threads, not `spawn_blocking`: the allocator keeps an arena per
+/// thread, and a hash's 19 MiB stays cached in each arena that ever ran one,
+/// so hundreds of blocking threads hashing at once kept gigabytes after a
+/// flood. Here at most `workers` hashes exist at any moment.
+pub struct Hasher {
+    slots: Arc<Semaphore>,
+    wait: Duration,
+    jobs: mpsc::SyncSender<Job>,
+}
+
+impl Hasher {
+    /// Starts `workers` threads (at least one); a caller waits at most
+    /// `wait` for a free one.
+    pub fn new(workers: usize, wait: Duration) -> Self {
+        let workers = workers.max(1);
+        let (jobs, queue) = mpsc::sync_channel::<Job>(workers);
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..workers {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("vigil-hash-{n}"))
+                .spawn(move || loop {
+                    // The lock is held only while waiting for the next job.
+                    let job = queue.lock().map(|q| q.recv());
+                    match job {
+                        Ok(Ok(job)) => job(),
+                        _ => return, // the node is gone
+                    }
+                })
+                .expect("start a password worker");
+        }
+        Self {
+            slots: Arc::new(Semaphore::new(workers)),
+            wait,
+            jobs,
+        }
+    }
+
+    /// A free worker, waited for at most the configured wait. Whoever holds
+    /// one may do a little work before hashing (a login's lookups), so that
+    /// work is bounded by the number of workers too.
+    pub async fn slot(&self) -> Result<Slot, HashError> {
+        let permit = tokio::time::timeout(self.wait, self.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| HashError::Busy)?
+            .map_err(|_| HashError::Busy)?;
+        Ok(Slot {
+            permit,
+            jobs: self.jobs.clone(),
+        })
+    }
+
+    /// Hashes a password into a PHC string.
+    pub async fn hash(&self, password: String) -> Result<String, HashError> {
+        self.slot().await?.hash(password).await
+    }
+}
+
+/// A hashing worker reserved for one caller.
+pub struct Slot {
+    permit: OwnedSemaphorePermit,
+    jobs: mpsc::SyncSender<Job>,
+}
+
+impl Slot {
+    /// Runs `work` on the reserved worker.
+    async fn run<T: Send + 'static>(
+        self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        let Slot { permit, jobs } = self;
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(work());
+            drop(permit);
+        });
+        // Never blocks: a job is sent only with a permit, and the channel
+        // holds as many jobs as there are permits.
+        jobs.try_send(job)
+            .map_err(|_| HashError::Failed("password workers stopped".into()))?;
+        result
+            .await
+            .map_err(|_| HashError::Failed("password worker failed".into()))
+    }
+
+    /// Hashes a password into a PHC string.
+    pub async fn hash(self, password: String) -> Result<String, HashError> {
+        self.run(move || hash_now(&password)).await?
+    }
+
+    /// Checks a password against a stored PHC string. When there is no
+    /// stored hash (unknown user), the same work is done anyway so that
+    /// response times do not tell which user names exist.
+    pub async fn verify(self, password: String, stored: Option<String>) -> Result<bool, HashError> {
+        self.run(move || verify_now(&password, stored.as_deref()))
+            .await?
+    }
+}
+
+fn hash_now(password: &str) -> Result<String, HashError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| HashError::Failed(format!("cannot hash password: {e}")))
+}
+
+fn verify_now(password: &str, stored: Option<&str>) -> Result<bool, HashError> {
+    match stored {
         Some(stored) => {
-            let parsed = PasswordHash::new(&stored)
-                .map_err(|e| anyhow::anyhow!("stored password hash is invalid: {e}"))?;
+            let parsed = PasswordHash::new(stored)
+                .map_err(|e| HashError::Failed(format!("stored password hash is invalid: {e}")))?;
             Ok(Argon2::default()
                 .verify_password(password.as_bytes(), &parsed)
                 .is_ok())
         }
         None => {
-            let salt = SaltString::generate(&mut OsRng);
-            let _ = Argon2::default().hash_password(password.as_bytes(), &salt);
+            let _ = hash_now(password);
             Ok(false)
         }
-    })
-    .await?
+    }
 }
 
 /// A random password for the first admin when none was configured.
 pub fn generate() -> String {
     Alphanumeric.sample_string(&mut rand::thread_rng(), 20)
+}
+
+/// Passwords seen first in every guessing list; refused whatever their
+/// length (compared without case, spaces, dashes and trailing digits).
+const COMMON: &[&str] = &[
+    "password",
+    "passwordpassword",
+    "qwertyuiop",
+    "qwertyuiopasdf",
+    "administrator",
+    "letmeinplease",
+    "changemechangeme",
+    "iloveyou",
+    "welcometovigil",
+    "vigiladmin",
+    "adminadmin",
+    "adminpassword",
+    "abcdefghijkl",
+    "abcdefghijklmnop",
+    "passw0rdpassw0rd",
+    "trustno1trustno1",
+    "correcthorsebatterystaple",
+    "monkeymonkey",
+    "dragondragon",
+    "superman",
+    "football",
+    "baseball",
+    "sunshine",
+];
+
+/// The one password policy of every way a password is set (the first
+/// admin's from the configuration, new users through the API): at least
+/// 12 characters, at most 1 024 bytes, not only whitespace, not a well-known
+/// password or a run of one character or of digits.
+pub fn check_policy(password: &str) -> Result<(), String> {
+    if password.chars().count() < 12 || password.len() > 1024 {
+        return Err("password must be 12 to 1024 characters".into());
+    }
+    if password.trim().is_empty() {
+        return Err("password must not be only spaces".into());
+    }
+    let folded: String = password
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-' && *c != '_' && *c != '.')
+        .flat_map(char::to_lowercase)
+        .collect();
+    let stem = folded.trim_end_matches(|c: char| c.is_ascii_digit());
+    let mut chars = folded.chars();
+    let first = chars.next();
+    let one_char = chars.all(|c| Some(c) == first);
+    let all_digits = folded.chars().all(|c| c.is_ascii_digit());
+    if one_char || all_digits || COMMON.contains(&stem) || COMMON.contains(&folded.as_str()) {
+        return Err("password is too easy to guess; choose a less common one".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -50,12 +216,40 @@ mod tests {
 
     #[tokio::test]
     async fn right_password_verifies_and_wrong_does_not() {
-        let stored = hash("correct horse".into()).await.unwrap();
+        let hasher = Hasher::new(1, Duration::from_secs(5));
+        let stored = hasher.hash("correct horse".into()).await.unwrap();
         assert!(stored.starts_with("$argon2id$"));
-        assert!(verify("correct horse".into(), Some(stored.clone()))
-            .await
-            .unwrap());
-        assert!(!verify("battery staple".into(), Some(stored)).await.unwrap());
-        assert!(!verify("anything".into(), None).await.unwrap());
+        let verify = |password: &str, stored: Option<String>| {
+            let password = password.to_owned();
+            let hasher = &hasher;
+            async move { hasher.slot().await?.verify(password, stored).await }
+        };
+        assert!(verify("correct horse", Some(stored.clone())).await.unwrap());
+        assert!(!verify("battery staple", Some(stored)).await.unwrap());
+        assert!(!verify("anything", None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_finds_every_worker_busy_is_told_so_at_once() {
+        let hasher = Hasher::new(1, Duration::from_millis(20));
+        let held = hasher.slot().await.unwrap();
+        let refused = hasher.slot().await;
+        assert!(matches!(refused, Err(HashError::Busy)));
+        drop(held);
+        let slot = hasher.slot().await.unwrap();
+        assert!(!slot.verify("x".into(), None).await.unwrap());
+    }
+
+    #[test]
+    fn one_policy_refuses_short_blank_and_common_passwords() {
+        assert!(check_policy("a").is_err());
+        assert!(check_policy("          ").is_err(), "ten spaces");
+        assert!(check_policy("              ").is_err(), "fourteen spaces");
+        assert!(check_policy("Password-2024").is_err());
+        assert!(check_policy("aaaaaaaaaaaaaa").is_err());
+        assert!(check_policy("123456789012").is_err());
+        assert!(check_policy("eleven char").is_err());
+        assert!(check_policy("mauve lantern 42").is_ok());
+        assert!(check_policy(&"x".repeat(1025)).is_err());
     }
 }

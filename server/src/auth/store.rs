@@ -24,7 +24,8 @@ pub async fn count_users(db: &Db) -> Result<i64, StoreError> {
         .await?)
 }
 
-/// Creates a user; `false` when the name is taken (nothing is changed then).
+/// Creates a user; `false` when the name is taken, in any case (nothing is
+/// changed then).
 pub async fn create_user(
     db: &Db,
     username: &str,
@@ -33,7 +34,7 @@ pub async fn create_user(
 ) -> Result<bool, StoreError> {
     let sql = format!(
         "INSERT INTO users (username, password_hash, role, created_at) \
-         VALUES ($1, $2, $3, {}) ON CONFLICT (username) DO NOTHING",
+         VALUES ($1, $2, $3, {}) ON CONFLICT DO NOTHING",
         db.dialect().now_ms()
     );
     let done = sqlx::query(&sql)
@@ -45,12 +46,14 @@ pub async fn create_user(
     Ok(done.rows_affected() == 1)
 }
 
+/// The user of a name, whatever its case.
 pub async fn find_user(db: &Db, username: &str) -> Result<Option<UserRow>, StoreError> {
-    let row =
-        sqlx::query("SELECT id, username, role, password_hash FROM users WHERE username = $1")
-            .bind(username)
-            .fetch_optional(db.pool())
-            .await?;
+    let row = sqlx::query(
+        "SELECT id, username, role, password_hash FROM users WHERE lower(username) = lower($1)",
+    )
+    .bind(username)
+    .fetch_optional(db.pool())
+    .await?;
     let Some(row) = row else { return Ok(None) };
     Ok(Some(UserRow {
         user: CurrentUser {
@@ -177,12 +180,12 @@ pub async fn list_users(db: &Db) -> Result<Vec<app::api::UserSummary>, StoreErro
 
 /// Admins other than `except`: the last admin is never removed or demoted.
 async fn other_admins(tx: &mut crate::db::WriteTx, except: &str) -> Result<i64, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND username <> $1")
-            .bind(except)
-            .fetch_one(&mut **tx)
-            .await?,
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND lower(username) <> lower($1)",
     )
+    .bind(except)
+    .fetch_one(&mut **tx)
+    .await?)
 }
 
 /// Changes a user's role (`NotFound`, or `Conflict` for the last admin).
@@ -193,7 +196,7 @@ pub async fn set_user_role(db: &Db, username: &str, role: UserRole) -> Result<()
             "the cluster needs at least one admin".into(),
         ));
     }
-    let done = sqlx::query("UPDATE users SET role = $2 WHERE username = $1")
+    let done = sqlx::query("UPDATE users SET role = $2 WHERE lower(username) = lower($1)")
         .bind(username)
         .bind(role.as_str())
         .execute(&mut *tx)
@@ -214,7 +217,7 @@ pub async fn delete_user(db: &Db, username: &str) -> Result<(), StoreError> {
             "the cluster needs at least one admin".into(),
         ));
     }
-    let done = sqlx::query("DELETE FROM users WHERE username = $1")
+    let done = sqlx::query("DELETE FROM users WHERE lower(username) = lower($1)")
         .bind(username)
         .execute(&mut *tx)
         .await?;
@@ -223,4 +226,103 @@ pub async fn delete_user(db: &Db, username: &str) -> Result<(), StoreError> {
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// An account's failed logins in a row, and how long ago the last one was
+/// (database clock); `None` when it has none within `window_ms`.
+pub async fn login_failures(
+    db: &Db,
+    account: &str,
+    window_ms: i64,
+) -> Result<Option<(u32, i64)>, StoreError> {
+    let now = db.dialect().now_ms();
+    let row = sqlx::query(&format!(
+        "SELECT failures, {now} - last_failure_at AS age FROM login_failures \
+         WHERE account = $1 AND last_failure_at > {now} - $2"
+    ))
+    .bind(account)
+    .bind(window_ms)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let failures: i64 = row.try_get("failures")?;
+    Ok(Some((
+        u32::try_from(failures).unwrap_or(u32::MAX),
+        row.try_get("age")?,
+    )))
+}
+
+/// Counts a failed login of an account (starting again at one when the
+/// last failure is older than `window_ms`); also forgets accounts quiet for
+/// longer than that, which keeps the table small without a separate task.
+pub async fn login_failed(db: &Db, account: &str, window_ms: i64) -> Result<(), StoreError> {
+    let now = db.dialect().now_ms();
+    let mut tx = db.begin_write().await?;
+    sqlx::query(&format!(
+        "INSERT INTO login_failures (account, failures, last_failure_at) VALUES ($1, 1, {now}) \
+         ON CONFLICT (account) DO UPDATE SET failures = CASE \
+         WHEN login_failures.last_failure_at > {now} - $2 THEN login_failures.failures + 1 ELSE 1 END, \
+         last_failure_at = excluded.last_failure_at"
+    ))
+    .bind(account)
+    .bind(window_ms)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(&format!(
+        "DELETE FROM login_failures WHERE last_failure_at < {now} - $1"
+    ))
+    .bind(window_ms)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Forgets an account's failures (it signed in).
+pub async fn login_succeeded(db: &Db, account: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM login_failures WHERE account = $1")
+        .bind(account)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Remembers a browser that signed in to a user's account; also drops
+/// expired devices.
+pub async fn add_device(
+    db: &Db,
+    token_hash: &str,
+    user_id: i64,
+    ttl_ms: i64,
+) -> Result<(), StoreError> {
+    let now = db.dialect().now_ms();
+    let mut tx = db.begin_write().await?;
+    sqlx::query(&format!(
+        "DELETE FROM login_devices WHERE expires_at < {now}"
+    ))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(&format!(
+        "INSERT INTO login_devices (token_hash, user_id, expires_at) VALUES ($1, $2, {now} + $3) \
+         ON CONFLICT (token_hash) DO UPDATE SET expires_at = excluded.expires_at"
+    ))
+    .bind(token_hash)
+    .bind(user_id)
+    .bind(ttl_ms)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The user whose account a live device cookie signed in to.
+pub async fn device_user(db: &Db, token_hash: &str) -> Result<Option<i64>, StoreError> {
+    let sql = format!(
+        "SELECT user_id FROM login_devices WHERE token_hash = $1 AND expires_at > {}",
+        db.dialect().now_ms()
+    );
+    Ok(sqlx::query_scalar(&sql)
+        .bind(token_hash)
+        .fetch_optional(db.pool())
+        .await?)
 }

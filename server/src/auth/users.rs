@@ -1,5 +1,6 @@
 //! Console users, managed by admins: list, add, change a role, remove.
-//! The last admin can be neither demoted nor removed.
+//! The last admin can be neither demoted nor removed, and no admin can
+//! demote or remove themselves.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -45,14 +46,20 @@ pub async fn create(
     let username = new.username.trim();
     check_new_user(username, &new.password)
         .map_err(|m| ApiError::bad_request("invalid_user", m))?;
-    let hash = password::hash(new.password)
-        .await
-        .map_err(ApiError::internal)?;
+    let hash = app.hasher.hash(new.password).await.map_err(|e| match e {
+        password::HashError::Busy => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the node is busy; try again",
+        )
+        .retry_after(1),
+        other => ApiError::internal(other),
+    })?;
     if !store::create_user(&app.db, username, &hash, new.role).await? {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "user_exists",
-            format!("a user named {username} exists already"),
+            format!("a user named {username} exists already (names ignore case)"),
         ));
     }
     tracing::info!(username, role = %new.role.as_str(), by = %user.username, "user added");
@@ -73,6 +80,13 @@ pub async fn set_role(
     Json(body): Json<SetUserRole>,
 ) -> Result<StatusCode, ApiError> {
     admin_only(&user)?;
+    if name.eq_ignore_ascii_case(&user.username) && body.role != UserRole::Admin {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "you cannot demote yourself; another admin can",
+        ));
+    }
     store::set_user_role(&app.db, &name, body.role)
         .await
         .map_err(not_found_or(&name))?;
@@ -87,7 +101,7 @@ pub async fn remove(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     admin_only(&user)?;
-    if name == user.username {
+    if name.eq_ignore_ascii_case(&user.username) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "conflict",

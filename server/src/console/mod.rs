@@ -77,3 +77,37 @@ pub async fn not_found(request: Request) -> Response {
     }
     no_such_route(request).await.into_response()
 }
+
+/// Headers on every answer: no framing (clickjacking), no content sniffing,
+/// no referrer (hand-off URLs carry a token), and nothing cached of what a
+/// signed-in user was shown (API answers and pages; the static bundle under
+/// `/pkg` is the same for everyone and stays cacheable).
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let cacheable =
+        request.uri().path().starts_with("/pkg/") || request.uri().path() == "/favicon.ico";
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_FRAME_OPTIONS,
+        header::HeaderValue::from_static("DENY"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static("frame-ancestors 'none'"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
+    if !cacheable {
+        headers.insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+    }
+    response
+}

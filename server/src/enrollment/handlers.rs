@@ -6,7 +6,6 @@ use app::api::{EnrollmentSecret, UserRole};
 
 use super::{generate, store};
 use crate::auth::CurrentUser;
-use crate::config::DEFAULT_ENROLLMENT_SECRET;
 use crate::error::{ApiError, Json};
 use crate::AppState;
 
@@ -22,7 +21,6 @@ fn admin_only(user: &CurrentUser) -> Result<(), ApiError> {
 
 fn reply(current: store::Current) -> Json<EnrollmentSecret> {
     Json(EnrollmentSecret {
-        is_default: current.secret == DEFAULT_ENROLLMENT_SECRET,
         secret: current.secret,
         updated_at: current.updated_at,
         updated_by: current.updated_by,

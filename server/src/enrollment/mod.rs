@@ -2,10 +2,11 @@
 //! devices to send a provisioning hello.
 //!
 //! The secret lives in the shared database so that every node checks the
-//! same one and an admin can rotate it from the console at once. The
+//! same one and an admin can rotate it from the console at once. A
 //! configured secret seeds it: on first start, and again whenever the
 //! configured value changes (a node's configuration stays the way to set it
-//! without the console).
+//! without the console). Without one, the first node of a cluster generates
+//! a random secret; there is no built-in default.
 
 pub mod handlers;
 pub mod store;
@@ -13,8 +14,11 @@ pub mod store;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::config::DEFAULT_ENROLLMENT_SECRET;
 use crate::db::{Db, StoreError};
+
+/// The secret earlier versions fell back to. Anyone could read it, so a
+/// cluster still using it gets a generated one at its next start.
+const LEGACY_DEFAULT: &str = "vigil-default-enrollment-secret";
 
 /// A fresh secret: 24 random bytes, URL-safe hex.
 pub fn generate() -> String {
@@ -28,16 +32,28 @@ fn fingerprint(configured: &str) -> String {
     hex::encode(Sha256::digest(configured.as_bytes()))
 }
 
-/// Seeds the cluster's secret from this node's configuration; warns when the
-/// cluster enrolls with the well-known default.
-pub async fn seed(db: &Db, configured: &str) -> Result<(), StoreError> {
-    if store::seed(db, configured, &fingerprint(configured)).await? {
-        tracing::info!("enrollment secret set from this node's configuration");
+/// Seeds the cluster's secret from this node's configuration, or generates
+/// one when the cluster has none (or only the well-known secret of earlier
+/// versions).
+pub async fn seed(db: &Db, configured: Option<&str>) -> Result<(), StoreError> {
+    if let Some(configured) = configured {
+        if store::seed(db, configured, &fingerprint(configured)).await? {
+            tracing::info!("enrollment secret set from this node's configuration");
+        }
+        return Ok(());
     }
-    let current = store::current(db).await?;
-    if current.secret == DEFAULT_ENROLLMENT_SECRET {
+    let legacy = store::current_opt(db)
+        .await?
+        .is_some_and(|c| c.secret == LEGACY_DEFAULT);
+    if legacy {
+        store::replace(db, &generate(), "generated").await?;
         tracing::warn!(
-            "products enroll with the default secret; rotate it in the console or set VIGIL_ENROLLMENT_SECRET"
+            "the cluster enrolled products with the well-known default secret; \
+             replaced it with a generated one (admins see it on the Settings page)"
+        );
+    } else if store::generate_if_missing(db, &generate()).await? {
+        tracing::info!(
+            "generated the cluster's enrollment secret; admins see it on the Settings page"
         );
     }
     Ok(())

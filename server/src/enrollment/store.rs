@@ -66,17 +66,37 @@ async fn put(
     Ok(())
 }
 
+/// Stores `secret` unless the cluster has one; returns whether it did. Of
+/// nodes starting at once, the first to write wins and the rest keep it.
+pub async fn generate_if_missing(db: &Db, secret: &str) -> Result<bool, StoreError> {
+    let now = db.dialect().now_ms();
+    let done = sqlx::query(&format!(
+        "INSERT INTO cluster_settings (name, value, updated_at, updated_by) \
+         VALUES ($1, $2, {now}, 'generated') ON CONFLICT (name) DO NOTHING"
+    ))
+    .bind(SECRET)
+    .bind(secret)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// The cluster's secret; seeded at every node's start, so always present.
 pub async fn current(db: &Db) -> Result<Current, StoreError> {
+    current_opt(db).await?.ok_or(StoreError::NotFound)
+}
+
+/// The cluster's secret, if it has one yet.
+pub async fn current_opt(db: &Db) -> Result<Option<Current>, StoreError> {
     let row =
         sqlx::query("SELECT value, updated_at, updated_by FROM cluster_settings WHERE name = $1")
             .bind(SECRET)
             .fetch_optional(db.pool())
-            .await?
-            .ok_or(StoreError::NotFound)?;
-    Ok(Current {
+            .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(Current {
         secret: row.try_get("value")?,
         updated_at: row.try_get("updated_at")?,
         updated_by: row.try_get("updated_by")?,
-    })
+    }))
 }

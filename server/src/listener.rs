@@ -1,0 +1,213 @@
+//! The node's HTTP accept loop, with the limits a public listener needs:
+//! a cap on open connections (beyond it new ones are closed at once, so the
+//! accept queue keeps moving), a deadline for a request's headers, and an
+//! idle timeout for connections with no request in flight. Without them a
+//! thousand silent connections used up the node's file descriptors.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tower::ServiceExt;
+
+/// How long open connections may take to finish once the node stops.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// The limits of one listener.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+/// Connections closed by the limits, for `/metrics`.
+#[derive(Default, Debug)]
+pub struct ConnStats {
+    /// Refused because `max_connections` were open.
+    pub refused: AtomicU64,
+    /// Closed after `idle_timeout` without a request.
+    pub idle_closed: AtomicU64,
+    /// Open now.
+    pub open: AtomicUsize,
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets open
+/// connections finish their requests (at most [`DRAIN`]).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    stats: Arc<ConnStats>,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let (stop, stopping) = watch::channel(false);
+    let mut open = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of descriptors, or the peer left before accept: wait
+                    // a moment instead of spinning.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        while open.try_join_next().is_some() {}
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            stats.refused.fetch_add(1, Ordering::Relaxed);
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        open.spawn(connection(
+            stream,
+            peer,
+            router.clone(),
+            limits,
+            stats.clone(),
+            stopping.clone(),
+            slot,
+        ));
+    }
+    drop(listener);
+    stop.send_replace(true);
+    let drained = tokio::time::timeout(DRAIN, async { while open.join_next().await.is_some() {} });
+    if drained.await.is_err() {
+        tracing::warn!(
+            left = open.len(),
+            "closing connections still open at shutdown"
+        );
+    }
+}
+
+/// Requests in flight on one connection, and when the last one ended.
+struct Activity {
+    in_flight: AtomicUsize,
+    since: std::sync::Mutex<Instant>,
+}
+
+impl Activity {
+    fn idle_for(&self) -> Option<Duration> {
+        (self.in_flight.load(Ordering::Acquire) == 0)
+            .then(|| self.since.lock().expect("activity lock").elapsed())
+    }
+}
+
+/// Counts a request in flight until dropped.
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn start(activity: &Arc<Activity>) -> Self {
+        activity.in_flight.fetch_add(1, Ordering::AcqRel);
+        Self(activity.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        *self.0.since.lock().expect("activity lock") = Instant::now();
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    limits: Limits,
+    stats: Arc<ConnStats>,
+    mut stopping: watch::Receiver<bool>,
+    _slot: OwnedSemaphorePermit,
+) {
+    stats.open.fetch_add(1, Ordering::Relaxed);
+    let activity = Arc::new(Activity {
+        in_flight: AtomicUsize::new(0),
+        since: std::sync::Mutex::new(Instant::now()),
+    });
+    let service = {
+        let activity = activity.clone();
+        tower::service_fn(move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            let busy = InFlight::start(&activity);
+            let router = router.clone();
+            async move {
+                let response = router.oneshot(request.map(axum::body::Body::new)).await;
+                drop(busy);
+                response
+            }
+        })
+    };
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let conn = builder
+        .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
+    tokio::pin!(conn);
+    let check_every = (limits.idle_timeout / 4).max(Duration::from_millis(100));
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                break;
+            }
+            _ = stopping.changed(), if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            () = tokio::time::sleep(check_every), if !closing => {
+                if activity.idle_for().is_some_and(|idle| idle >= limits.idle_timeout) {
+                    stats.idle_closed.fetch_add(1, Ordering::Relaxed);
+                    conn.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+            }
+        }
+    }
+    stats.open.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Raises this process's open-file limit to its hard limit, so the
+/// connection cap, not the descriptor limit, decides what is refused.
+pub fn raise_open_file_limit() {
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let before = limit.rlim_cur;
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                tracing::debug!(before, after = limit.rlim_max, "raised the open-file limit");
+            }
+        }
+    }
+}
