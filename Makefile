@@ -82,19 +82,21 @@ run: build
 # A node on its own SQLite file (./demo-data, not ./data) with a simulated
 # fleet (30 products over UDP, 10 over HTTP) and two real agents (one
 # two-way, one one-way), so a new user sees a live console. Ctrl-C stops all.
-DEMO_PASSWORD ?= demo-admin
+DEMO_PASSWORD ?= demo-admin-password
+DEMO_ENROLLMENT_SECRET ?= demo-enrollment-secret-0123456789
 demo: build
 	$(CARGO) build --release -p agent
 	@mkdir -p demo-data; \
 	trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; \
-	VIGIL_ADMIN_PASSWORD='$(DEMO_PASSWORD)' target/release/vigil serve --data-dir demo-data & \
+	VIGIL_ADMIN_PASSWORD='$(DEMO_PASSWORD)' VIGIL_ENROLLMENT_SECRET='$(DEMO_ENROLLMENT_SECRET)' \
+	  target/release/vigil serve --data-dir demo-data & \
 	until (exec 3<>/dev/tcp/127.0.0.1/3000) 2>/dev/null; do sleep 0.2; done; \
-	sleep infinity | target/release/vigil-sim --count 30 --prefix demo-udp >demo-data/sim-udp.log & \
-	sleep infinity | target/release/vigil-sim --count 10 --transport http --prefix demo-http >demo-data/sim-http.log & \
-	target/release/vigil-agent --server http://127.0.0.1:3000 --enroll vigil-default-enrollment-secret \
+	sleep infinity | target/release/vigil-sim --enroll '$(DEMO_ENROLLMENT_SECRET)' --count 30 --prefix demo-udp >demo-data/sim-udp.log & \
+	sleep infinity | target/release/vigil-sim --enroll '$(DEMO_ENROLLMENT_SECRET)' --count 10 --transport http --prefix demo-http >demo-data/sim-http.log & \
+	target/release/vigil-agent --server http://127.0.0.1:3000 --enroll '$(DEMO_ENROLLMENT_SECRET)' \
 	  --name demo-two-way --state demo-data/agent-two-way.json --callback-listen 127.0.0.1:8089 \
 	  >demo-data/agent-two-way.log 2>&1 & \
-	target/release/vigil-agent --server http://127.0.0.1:3000 --enroll vigil-default-enrollment-secret \
+	target/release/vigil-agent --server http://127.0.0.1:3000 --enroll '$(DEMO_ENROLLMENT_SECRET)' \
 	  --name demo-one-way --state demo-data/agent-one-way.json >demo-data/agent-one-way.log 2>&1 & \
 	echo "demo: http://127.0.0.1:3000 — sign in as admin / $(DEMO_PASSWORD); Ctrl-C stops the node and the fleet"; \
 	wait

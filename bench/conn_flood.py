@@ -28,8 +28,9 @@ import statistics
 import sys
 import time
 
-from procstat import rss_mib
-from secbench import HealthProbe, Node, latency_line, percentile, watchdog
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from procstat import rss_mib  # noqa: E402
+from secbench import HealthProbe, Node, latency_line, metrics, percentile, watchdog  # noqa: E402
 
 GOAL_P99_MS = 100
 SLOW_HEAD = b"GET / HTTP/1.1\r\nHost: x\r\n"
@@ -196,6 +197,12 @@ def main():
         print(closed_line(conns, "slow"))
         print(f"still open after {args.hold:.0f} s: {still} of {len(conns)}")
         print(f"node rss: {rss_before:.1f} MiB before, {rss_after:.1f} MiB while held")
+        try:
+            conn_metrics = {k: v for k, v in metrics(node.port).items() if "conn" in k or "http" in k}
+        except (OSError, RuntimeError, ValueError, IndexError):
+            conn_metrics = {}
+        print("node connection metrics: " + (", ".join(f"{k} {v:.0f}" for k, v in sorted(conn_metrics.items()))
+                                             or "none exposed"))
         print(f"node alive at the end: {'yes' if node.alive() else f'no (exit {node.proc.returncode})'}; "
               f"log lines (warn and above): {node.log_lines()}")
 

@@ -26,11 +26,11 @@ case "$engine" in
   *) echo "engine: sqlite or postgres"; exit 2 ;;
 esac
 VIGIL_LOG=warn VIGIL_DATABASE_URL=$url VIGIL_LISTEN=127.0.0.1:$port VIGIL_DATA_DIR=$work \
-  VIGIL_ADMIN_PASSWORD=bench VIGIL_NODE_NAME=bench target/release/vigil serve &
+  VIGIL_ADMIN_PASSWORD=bench-admin-password VIGIL_NODE_NAME=bench target/release/vigil serve &
 pid=$!
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 cookie=$(curl -fs -D - -o /dev/null -H 'content-type: application/json' \
-  -d '{"username":"admin","password":"bench"}' "http://127.0.0.1:$port/api/v1/auth/login" \
+  -d '{"username":"admin","password":"bench-admin-password"}' "http://127.0.0.1:$port/api/v1/auth/login" \
   | sed -n 's/^[Ss]et-[Cc]ookie: \(vigil_session=[^;]*\).*/\1/p')
 echo "engine=$engine connections=$conns duration=${seconds}s cpus=$(nproc)"
 wrk -t2 -c"$conns" -d"${seconds}s" --latency -H "Cookie: $cookie" \

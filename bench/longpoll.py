@@ -101,7 +101,7 @@ def main():
     work = tempfile.mkdtemp(prefix="vigil-bench-")
     port = free_port()
     env = dict(os.environ, VIGIL_LOG="warn", VIGIL_LISTEN=f"127.0.0.1:{port}",
-               VIGIL_DATA_DIR=work, VIGIL_ADMIN_PASSWORD="bench", VIGIL_NODE_NAME="bench")
+               VIGIL_DATA_DIR=work, VIGIL_ADMIN_PASSWORD="bench-admin-password", VIGIL_ENROLLMENT_SECRET="bench-enrollment-secret-0123456789", VIGIL_NODE_NAME="bench")
     if args.database_url:
         env["VIGIL_DATABASE_URL"] = args.database_url
     node = subprocess.Popen([BIN, "serve"], env=env)
@@ -114,7 +114,7 @@ def main():
                 time.sleep(0.1)
         login = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/v1/auth/login",
-            data=json.dumps({"username": "admin", "password": "bench"}).encode(),
+            data=json.dumps({"username": "admin", "password": "bench-admin-password"}).encode(),
             headers={"content-type": "application/json"})
         with urllib.request.urlopen(login) as r:
             cookie = r.headers["set-cookie"].split(";")[0]

@@ -31,7 +31,7 @@ class Node:
         self.url = "http://127.0.0.1:3901"
         env = dict(os.environ, VIGIL_LOG="warn", VIGIL_LISTEN="127.0.0.1:3901",
                    VIGIL_UDP_LISTEN="127.0.0.1:3902", VIGIL_DATA_DIR=self.dir,
-                   VIGIL_ADMIN_PASSWORD="bench", VIGIL_NODE_NAME="bench",
+                   VIGIL_ADMIN_PASSWORD="bench-admin-password", VIGIL_ENROLLMENT_SECRET="bench-enrollment-secret-0123456789", VIGIL_NODE_NAME="bench",
                    VIGIL_HEARTBEAT_INTERVAL=heartbeat, VIGIL_OFFLINE_AFTER=offline_after)
         self.proc = subprocess.Popen([os.path.join(REL, "vigil"), "serve"], env=env)
         for _ in range(100):
@@ -41,7 +41,7 @@ class Node:
             except OSError:
                 time.sleep(0.1)
         req = urllib.request.Request(f"{self.url}/api/v1/auth/login",
-                                     data=json.dumps({"username": "admin", "password": "bench"}).encode(),
+                                     data=json.dumps({"username": "admin", "password": "bench-admin-password"}).encode(),
                                      headers={"content-type": "application/json"})
         with urllib.request.urlopen(req) as r:
             self.cookie = r.headers["set-cookie"].split(";")[0]
@@ -66,7 +66,8 @@ class Node:
 
 def sim(node, count, interval):
     proc = subprocess.Popen([os.path.join(REL, "vigil-sim"), "--server", node.url, "--count", str(count),
-                             "--interval", str(interval), "--prefix", "bench", "--concurrency", "64"],
+                             "--interval", str(interval), "--prefix", "bench", "--concurrency", "64",
+                             "--enroll", "bench-enrollment-secret-0123456789"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     if not line.startswith("registered"):

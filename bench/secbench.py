@@ -6,8 +6,11 @@ udp_flood.py and conn_flood.py. Python 3 stdlib only.
   free loopback ports, stopped and removed by stop() / the with block.
 - http(): one hand-written HTTP/1.1 request on a fresh connection
   (`Connection: close`), optionally from a given loopback source address.
+- cookie(): one cookie out of a response's Set-Cookie headers.
 - RssSampler: VmRSS of a process every 50 ms (start, peak, latest), and an
   optional cap above which it kills the process to protect the machine.
+- HealthProbe: /healthz latencies on fresh connections, from a child process
+  (`python3 bench/secbench.py probe <port> <gap> <count> <timeout>`).
 - datagram(): the product UDP datagram of SPEC 4.4 / protocol/src/lib.rs.
 - metrics(): the node's /metrics text as {name{labels}: value}.
 - watchdog(): a hard time limit on the whole script; SIGTERM also unwinds
@@ -24,6 +27,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -167,7 +171,9 @@ def parse_response(raw):
     headers = {}
     for line in lines[1:]:
         name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
+        name = name.strip().lower()
+        # Repeated headers (Set-Cookie) are kept, one per line.
+        headers[name] = headers[name] + "\n" + value.strip() if name in headers else value.strip()
     if headers.get("transfer-encoding", "").lower() == "chunked":
         out, rest = b"", body
         while rest:
@@ -192,6 +198,15 @@ def http(port, method, path, body=None, headers=None, source=None, timeout=10):
                 break
             chunks.append(chunk)
     return parse_response(b"".join(chunks))
+
+
+def cookie(headers, name):
+    """`name=value` of the Set-Cookie named `name` in a parsed response, or None."""
+    for line in headers.get("set-cookie", "").split("\n"):
+        pair = line.split(";")[0].strip()
+        if pair.startswith(name + "=") and pair != name + "=":
+            return pair
+    return None
 
 
 def percentile(values, p):
@@ -245,32 +260,64 @@ class RssSampler(threading.Thread):
         self.join(timeout=2)
 
 
-class HealthProbe(threading.Thread):
-    """GET /healthz on a fresh connection every `gap` s until stopped (or
-    `count` samples); latencies in ms, and every status or error seen."""
+class HealthProbe:
+    """GET /healthz on a fresh connection every `gap` s, until stopped or
+    `count` samples; latencies in ms, and every status or error seen.
+
+    run() probes in this process (for a quiet baseline); start() ... stop()
+    probe in a child process, so that the bench's own work (opening a
+    thousand connections, say) cannot hold the probe's clock through the GIL.
+    """
 
     def __init__(self, port, gap=0.02, count=None, timeout=5):
-        super().__init__(daemon=True)
         self.port, self.gap, self.count, self.timeout = port, gap, count, timeout
         self.latencies, self.statuses = [], {}
-        self.done = threading.Event()
+        self.proc = None
 
-    def run(self):
-        while not self.done.is_set() and (self.count is None or len(self.latencies) < self.count):
+    def run(self, stopped=lambda: False):
+        while not stopped() and (not self.count or len(self.latencies) < self.count):
             start = time.perf_counter()
             try:
                 status = http(self.port, "GET", "/healthz", timeout=self.timeout)[0]
             except socket.timeout:
                 status = "timeout"
-            except OSError as e:
+            except (OSError, ValueError, IndexError) as e:
                 status = type(e).__name__
             self.latencies.append((time.perf_counter() - start) * 1000)
             self.statuses[status] = self.statuses.get(status, 0) + 1
-            self.done.wait(self.gap)
+            time.sleep(self.gap)
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-B", os.path.abspath(__file__), "probe", str(self.port), str(self.gap),
+             str(self.count or 0), str(self.timeout)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def stop(self):
-        self.done.set()
-        self.join(timeout=self.timeout + 2)
+        """Stops the child (if it has not taken its `count` yet) and collects."""
+        if self.proc is None:
+            return
+        proc, self.proc = self.proc, None
+        try:
+            out, _ = proc.communicate("stop\n", timeout=self.timeout + 10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        data = json.loads(out or "{}")
+        self.latencies = data.get("latencies", [])
+        self.statuses = {int(k) if k.isdigit() else k: v for k, v in data.get("statuses", {}).items()}
+
+
+def _probe_child(port, gap, count, timeout):
+    probe = HealthProbe(int(port), float(gap), int(count), float(timeout))
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
+    probe.run(stop.is_set)
+    print(json.dumps({"latencies": probe.latencies, "statuses": {str(k): v for k, v in probe.statuses.items()}}))
 
 
 # The product datagram (SPEC 4.4), all integers big-endian.
@@ -325,3 +372,7 @@ def udp_outcome(values, outcome):
             if key in values:
                 return values[key]
     return None
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["probe"]:
+    _probe_child(*sys.argv[2:6])

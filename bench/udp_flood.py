@@ -30,8 +30,9 @@ import threading
 import time
 import uuid
 
-from secbench import (ENROLLMENT_SECRET, HEARTBEAT, Node, Sequence, datagram, http, metrics, udp_outcome,
-                      watchdog)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from secbench import (ENROLLMENT_SECRET, HEARTBEAT, Node, Sequence, datagram, http, metrics,  # noqa: E402
+                      udp_outcome, watchdog)
 
 OUTCOMES = ("accepted", "malformed", "unknown_product", "bad_tag", "replay", "stale")
 

@@ -17,12 +17,8 @@ struct Args {
     /// A node of the cluster.
     #[arg(long, env = "VIGIL_SERVER", default_value = "http://127.0.0.1:3000")]
     server: String,
-    /// The cluster's enrollment secret.
-    #[arg(
-        long,
-        env = "VIGIL_ENROLLMENT_SECRET",
-        default_value = "vigil-default-enrollment-secret"
-    )]
+    /// The cluster's enrollment secret (admins see it on the Settings page).
+    #[arg(long, env = "VIGIL_ENROLLMENT_SECRET", hide_env_values = true)]
     enroll: String,
     /// How many products.
     #[arg(long, default_value_t = 50)]

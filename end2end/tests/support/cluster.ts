@@ -91,7 +91,7 @@ export class Fleet {
   private constructor(readonly process: ChildProcess, readonly output: string[]) {}
 
   static async start(node: Node, count: number, intervalS: number): Promise<Fleet> {
-    const child = spawn(SIM, ["--server", node.url, "--count", String(count), "--interval", String(intervalS), "--prefix", "e2e"], {
+    const child = spawn(SIM, ["--server", node.url, "--enroll", ENROLLMENT_SECRET, "--count", String(count), "--interval", String(intervalS), "--prefix", "e2e"], {
       stdio: ["pipe", "pipe", "inherit"],
     });
     const output: string[] = [];

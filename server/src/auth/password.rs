@@ -48,12 +48,15 @@ impl Hasher {
             let queue = queue.clone();
             std::thread::Builder::new()
                 .name(format!("vigil-hash-{n}"))
-                .spawn(move || loop {
-                    // The lock is held only while waiting for the next job.
-                    let job = queue.lock().map(|q| q.recv());
-                    match job {
-                        Ok(Ok(job)) => job(),
-                        _ => return, // the node is gone
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        // The lock is held only while waiting for the next job.
+                        let job = queue.lock().map(|q| q.recv());
+                        match job {
+                            Ok(Ok(job)) => job(),
+                            _ => return, // the node is gone
+                        }
                     }
                 })
                 .expect("start a password worker");
@@ -123,6 +126,17 @@ impl Slot {
     pub async fn verify(self, password: String, stored: Option<String>) -> Result<bool, HashError> {
         self.run(move || verify_now(&password, stored.as_deref()))
             .await?
+    }
+}
+
+/// Hashing yields the CPU to the threads that serve requests: a flood of
+/// sign-ins slows sign-ins, not heartbeats or the console.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: changes the niceness of the calling thread only.
+    unsafe {
+        let thread = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, thread as libc::id_t, 10);
     }
 }
 
