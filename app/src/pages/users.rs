@@ -123,7 +123,7 @@ fn Users() -> impl IntoView {
             </table>
             <form class="card settings" aria-label="Add a user" on:submit=add>
                 <label>"User name" <input prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) required/></label>
-                <label>"Password (10 characters or more)" <input type="password" autocomplete="new-password" prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev)) required/></label>
+                <label>"Password (12 characters or more)" <input type="password" autocomplete="new-password" prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev)) required/></label>
                 <label>"Role"
                     <select prop:value=move || role.get() on:change=move |ev| role.set(event_target_value(&ev))>
                         <option value="viewer">"viewer"</option>
