@@ -74,11 +74,12 @@ async def one_login(port, source, body, headers, go, ready, timeout):
         writer.close()
 
 
-async def flood(port, count, sources, headers, timeout):
+async def flood(port, count, sources, headers, timeout, many_users=False):
     go, ready = asyncio.Event(), [0]
     tasks = [asyncio.ensure_future(one_login(
         port, str(FLOOD_SOURCE + i % sources),
-        {"username": "admin", "password": f"wrong-{i:04d}-{secrets.token_hex(4)}"}, headers, go, ready, timeout))
+        {"username": f"user{i:04d}" if many_users else "admin",
+         "password": f"wrong-{i:04d}-{secrets.token_hex(4)}"}, headers, go, ready, timeout))
         for i in range(count)]
     # Let every connection open (or fail to), then fire them all together.
     opening = time.perf_counter()
@@ -109,6 +110,8 @@ def main():
     ap.add_argument("--sources", type=int, default=1, help="flood source addresses from 127.0.0.2 on")
     ap.add_argument("--timeout", type=float, default=180, help="per request, seconds")
     ap.add_argument("--rss-cap-mib", type=float, default=4096)
+    ap.add_argument("--many-users", action="store_true",
+                    help="each request names another user (no account delay: every one needs a hash)")
     args = ap.parse_args()
     if not 1 <= args.sources <= 60000:
         raise SystemExit("--sources must be 1 to 60000")
@@ -147,7 +150,7 @@ def main():
         probe.start()
         time.sleep(0.3)  # the probe's process is up and probing
         results, opened, duration = asyncio.run(
-            flood(node.port, args.requests, args.sources, headers, args.timeout))
+            flood(node.port, args.requests, args.sources, headers, args.timeout, args.many_users))
         probe.stop()
         time.sleep(1)
         rss_end = rss.latest

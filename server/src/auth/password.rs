@@ -7,8 +7,10 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHash, SaltString};
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use std::cell::RefCell;
+
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::distributions::{Alphanumeric, DistString};
 use rand::rngs::OsRng;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
@@ -140,28 +142,91 @@ fn lower_priority() {
     }
 }
 
+thread_local! {
+    /// A worker's argon2 memory, allocated at its first hash and reused:
+    /// freeing and allocating 19 MiB per hash left the allocator holding
+    /// hundreds of megabytes after a flood.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Stored hashes asking for more memory than this are refused (ours use
+/// 19 MiB).
+const MAX_BLOCKS: usize = 256 * 1024;
+
+/// Runs argon2 with this thread's memory.
+fn argon2_into(
+    argon: &Argon2<'_>,
+    blocks: usize,
+    password: &str,
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), HashError> {
+    if blocks > MAX_BLOCKS {
+        return Err(HashError::Failed(
+            "stored password hash asks for too much memory".into(),
+        ));
+    }
+    MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        argon
+            .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut memory[..blocks])
+            .map_err(|e| HashError::Failed(format!("cannot hash password: {e}")))
+    })
+}
+
 fn hash_now(password: &str) -> Result<String, HashError> {
+    let failed =
+        |e: argon2::password_hash::Error| HashError::Failed(format!("cannot hash password: {e}"));
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| HashError::Failed(format!("cannot hash password: {e}")))
+    let params = Params::default();
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let mut raw_salt = [0u8; 64];
+    let raw_salt = salt.decode_b64(&mut raw_salt).map_err(failed)?;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    argon2_into(&argon, params.block_count(), password, raw_salt, &mut out)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(failed)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(failed)?),
+    };
+    Ok(phc.to_string())
 }
 
 fn verify_now(password: &str, stored: Option<&str>) -> Result<bool, HashError> {
-    match stored {
-        Some(stored) => {
-            let parsed = PasswordHash::new(stored)
-                .map_err(|e| HashError::Failed(format!("stored password hash is invalid: {e}")))?;
-            Ok(Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok())
-        }
-        None => {
-            let _ = hash_now(password);
-            Ok(false)
-        }
-    }
+    let Some(stored) = stored else {
+        let _ = hash_now(password);
+        return Ok(false);
+    };
+    let invalid = |e: argon2::password_hash::Error| {
+        HashError::Failed(format!("stored password hash is invalid: {e}"))
+    };
+    let parsed = PasswordHash::new(stored).map_err(invalid)?;
+    let expected = parsed
+        .hash
+        .ok_or_else(|| HashError::Failed("stored password hash has no hash".into()))?;
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(invalid)?;
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(|e| HashError::Failed(format!("stored password hash is invalid: {e}")))?
+        .unwrap_or_default();
+    let params = Params::try_from(&parsed).map_err(invalid)?;
+    let salt = parsed
+        .salt
+        .ok_or_else(|| HashError::Failed("stored password hash has no salt".into()))?;
+    let mut raw_salt = [0u8; 64];
+    let raw_salt = salt.decode_b64(&mut raw_salt).map_err(invalid)?;
+    let argon = Argon2::new(algorithm, version, params.clone());
+    let mut out = vec![0u8; expected.len()];
+    argon2_into(&argon, params.block_count(), password, raw_salt, &mut out)?;
+    // `Output` compares in constant time.
+    Ok(Output::new(&out).map_err(invalid)? == expected)
 }
 
 /// A random password for the first admin when none was configured.
@@ -232,7 +297,10 @@ mod tests {
     async fn right_password_verifies_and_wrong_does_not() {
         let hasher = Hasher::new(1, Duration::from_secs(5));
         let stored = hasher.hash("correct horse".into()).await.unwrap();
-        assert!(stored.starts_with("$argon2id$"));
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
         let verify = |password: &str, stored: Option<String>| {
             let password = password.to_owned();
             let hasher = &hasher;
@@ -241,6 +309,29 @@ mod tests {
         assert!(verify("correct horse", Some(stored.clone())).await.unwrap());
         assert!(!verify("battery staple", Some(stored)).await.unwrap());
         assert!(!verify("anything", None).await.unwrap());
+    }
+
+    /// Hashes made the usual way (the crate's own hasher, other parameters)
+    /// verify too: users created before keep their passwords.
+    #[test]
+    fn hashes_of_the_usual_encoder_verify() {
+        use argon2::PasswordHasher;
+        let salt = SaltString::generate(&mut OsRng);
+        let params = Params::new(8192, 3, 1, None).unwrap();
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let stored = argon
+            .hash_password(b"old password", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_now("old password", Some(&stored)).unwrap());
+        assert!(!verify_now("new password", Some(&stored)).unwrap());
+        let ours = hash_now("pw").unwrap();
+        assert!(argon2::PasswordVerifier::verify_password(
+            &Argon2::default(),
+            b"pw",
+            &PasswordHash::new(&ours).unwrap()
+        )
+        .is_ok());
     }
 
     #[tokio::test]
