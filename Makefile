@@ -86,7 +86,7 @@ demo: build
 	$(CARGO) build --release -p agent
 	@mkdir -p demo-data; \
 	trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; \
-	VIGIL_ADMIN_PASSWORD='$(DEMO_PASSWORD)' target/release/vigil serve --data-dir demo-data & \
+	VIGIL_ADMIN_PASSWORD='$(DEMO_PASSWORD)' VIGIL_CALLBACK_ALLOW=127.0.0.0/8 target/release/vigil serve --data-dir demo-data & \
 	until (exec 3<>/dev/tcp/127.0.0.1/3000) 2>/dev/null; do sleep 0.2; done; \
 	sleep infinity | target/release/vigil-sim --count 30 --prefix demo-udp >demo-data/sim-udp.log & \
 	sleep infinity | target/release/vigil-sim --count 10 --transport http --prefix demo-http >demo-data/sim-http.log & \

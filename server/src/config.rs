@@ -10,6 +10,7 @@ use app::api::NodeRole;
 use clap::Args;
 use serde::Deserialize;
 
+use crate::products::callback::Cidr;
 use crate::products::notify::Reach;
 use crate::queue::{QueueConfig, Routing};
 
@@ -83,6 +84,9 @@ pub struct Config {
     /// Callback URLs this node may notify (prefixes; empty: all), e.g. the
     /// network segments it can reach.
     pub notify_only: Reach,
+    /// Internal networks (loopback, private, link-local…) product callbacks
+    /// may point into anyway; refused otherwise.
+    pub callback_allow: Vec<Cidr>,
 }
 
 impl Default for Config {
@@ -110,6 +114,7 @@ impl Default for Config {
             log_retention: 1000,
             queue: QueueConfig::default(),
             notify_only: Reach::default(),
+            callback_allow: Vec::new(),
         }
     }
 }
@@ -181,6 +186,9 @@ pub struct ServeArgs {
     /// Callback URL prefixes this node may notify, comma-separated.
     #[arg(long, env = "VIGIL_NOTIFY_ONLY", value_delimiter = ',')]
     pub notify_only: Option<Vec<String>>,
+    /// Internal networks callbacks may reach, comma-separated (e.g. 127.0.0.0/8).
+    #[arg(long, env = "VIGIL_CALLBACK_ALLOW", value_delimiter = ',')]
+    pub callback_allow: Option<Vec<Cidr>>,
 }
 
 /// The TOML file: the same keys as the flags, with underscores.
@@ -212,6 +220,7 @@ struct FileConfig {
     queue_max_attempts: Option<u32>,
     command_ttl: Option<String>,
     notify_only: Option<Vec<String>>,
+    callback_allow: Option<Vec<Cidr>>,
 }
 
 impl Config {
@@ -312,6 +321,9 @@ impl Config {
         if let Some(prefixes) = args.notify_only.or(file.notify_only) {
             c.notify_only = Reach::only(prefixes);
         }
+        if let Some(networks) = args.callback_allow.or(file.callback_allow) {
+            c.callback_allow = networks;
+        }
         c.validate()?;
         Ok(c)
     }
@@ -403,6 +415,23 @@ mod tests {
         assert_eq!(c.listen.port(), 4000);
         assert_eq!(c.node_offline_after, Duration::from_secs(8));
         assert_eq!(c.session_ttl, Config::default().session_ttl);
+    }
+
+    #[test]
+    fn callback_allowances_are_networks_from_the_file_or_the_flags() {
+        let file: FileConfig =
+            toml::from_str("callback_allow = [\"127.0.0.0/8\", \"fd00::/8\"]").unwrap();
+        let c = Config::merge(file, ServeArgs::default(), None).unwrap();
+        assert_eq!(c.callback_allow.len(), 2);
+        assert!(c.callback_allow[0].contains("127.0.0.9".parse().unwrap()));
+        let args = ServeArgs {
+            callback_allow: Some(vec!["10.1.0.0/16".parse().unwrap()]),
+            ..Default::default()
+        };
+        let c = Config::merge(FileConfig::default(), args, None).unwrap();
+        assert_eq!(c.callback_allow, ["10.1.0.0/16".parse().unwrap()]);
+        assert!(toml::from_str::<FileConfig>("callback_allow = [\"10.0.0.0/40\"]").is_err());
+        assert!(Config::default().callback_allow.is_empty());
     }
 
     #[test]
