@@ -197,7 +197,7 @@ pub fn router(app: AppState) -> Router {
         .merge(console_api)
         .merge(product_api)
         .route("/healthz", get(nodes::handlers::healthz))
-        .route("/metrics", get(products::handlers::metrics))
+        .route("/metrics", get(products::metrics::metrics))
         .fallback(console::not_found)
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -11,7 +11,7 @@ use common::products::*;
 use common::{client, error_code};
 use protocol::Kind;
 use reqwest::header::AUTHORIZATION;
-use serde_json::{json, Value};
+use serde_json::Value;
 use server::testkit::{self, TestNode};
 use tokio::net::UdpSocket;
 

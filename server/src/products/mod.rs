@@ -16,6 +16,7 @@ pub mod history;
 pub mod keys;
 pub mod keywatch;
 pub mod liveness;
+pub mod metrics;
 pub mod notify;
 pub mod store;
 pub mod sweep;
