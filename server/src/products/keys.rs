@@ -167,6 +167,9 @@ impl Keys {
     /// An entry holding an older key is dropped, so the next call reads
     /// the current one. Returns how many were dropped.
     pub fn changed(&self, changes: &[(String, i64)]) -> usize {
+        if changes.is_empty() {
+            return 0;
+        }
         self.learn(changes.iter().map(|(id, _)| id.as_str()));
         let mut known = self.known.write().expect("keys lock");
         let mut dropped = 0;
