@@ -240,3 +240,86 @@ async fn only_admins_reenroll_and_the_revoked_key_stops_working_on_every_node_wi
         b.stop().await;
     }
 }
+
+/// The store side of the key poll: registrations, re-keys and revocations
+/// are all listed as changes after the time of the previous look, and
+/// nothing is listed when nothing changed.
+#[tokio::test]
+async fn key_changes_list_registrations_rekeys_and_revocations_since_a_look() {
+    use server::products::store::{self, Registered};
+    use server::products::{Claim, Registration};
+    for db in testkit::databases().await {
+        let engine = db.engine;
+        let pool = server::db::Db::connect(&db.url).await.unwrap();
+        let (start, ids) = store::ids(&pool).await.unwrap();
+        assert!(ids.is_empty(), "{engine}");
+        let (now, changes) = store::key_changes(&pool, start).await.unwrap();
+        assert!(changes.is_empty() && now >= start, "{engine}");
+        let mut r = Registration {
+            id: new_uuid(),
+            name: "p".into(),
+            product_type: "t".into(),
+            version: "1".into(),
+            callback_url: None,
+            udp_port: None,
+            key: "aa".repeat(32),
+            nonce: "n".into(),
+        };
+        let first = store::register(&pool, &r, 60_000, None).await.unwrap();
+        let Registered::Done {
+            claim: Claim::New,
+            key_changed_at: registered_at,
+        } = first
+        else {
+            panic!("{engine}: {first:?}");
+        };
+        let (_, changes) = store::key_changes(&pool, start - 1).await.unwrap();
+        assert_eq!(changes, [(r.id.clone(), registered_at)], "{engine}");
+        let (_, changes) = store::key_changes(&pool, registered_at).await.unwrap();
+        assert!(changes.is_empty(), "{engine}: {changes:?}");
+
+        let old_key = r.key.clone();
+        r.key = "bb".repeat(32);
+        assert_eq!(
+            store::register(&pool, &r, 60_000, None).await.unwrap(),
+            Registered::Taken,
+            "{engine}"
+        );
+        let again = store::register(&pool, &r, 60_000, Some(&old_key))
+            .await
+            .unwrap();
+        assert!(
+            matches!(again, Registered::Done { claim: Claim::Proof, key_changed_at } if key_changed_at >= registered_at),
+            "{engine}: {again:?}"
+        );
+        assert!(store::revoke(&pool, &r.id, &"cc".repeat(32), "root")
+            .await
+            .unwrap());
+        assert!(!store::revoke(&pool, &new_uuid(), &"cc".repeat(32), "root")
+            .await
+            .unwrap());
+        let auth = store::auth(&pool, &r.id).await.unwrap().unwrap();
+        assert_eq!(auth.key, "cc".repeat(32), "{engine}");
+        let (_, changes) = store::key_changes(&pool, registered_at - 1).await.unwrap();
+        assert_eq!(changes, [(r.id.clone(), auth.key_changed_at)], "{engine}");
+        r.key = "dd".repeat(32);
+        let taken = store::register(&pool, &r, 60_000, None).await.unwrap();
+        assert!(
+            matches!(
+                taken,
+                Registered::Done {
+                    claim: Claim::Reenrolment,
+                    ..
+                }
+            ),
+            "{engine}: {taken:?}"
+        );
+        r.key = "ee".repeat(32);
+        assert_eq!(
+            store::register(&pool, &r, 60_000, None).await.unwrap(),
+            Registered::Taken,
+            "{engine}: a re-enrolment is used once"
+        );
+        pool.close().await;
+    }
+}
