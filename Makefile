@@ -89,7 +89,7 @@ demo: build
 	@mkdir -p demo-data; \
 	trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; \
 	VIGIL_ADMIN_PASSWORD='$(DEMO_PASSWORD)' VIGIL_ENROLLMENT_SECRET='$(DEMO_ENROLLMENT_SECRET)' \
-	  target/release/vigil serve --data-dir demo-data & \
+	  VIGIL_CALLBACK_ALLOW=127.0.0.0/8 target/release/vigil serve --data-dir demo-data & \
 	until (exec 3<>/dev/tcp/127.0.0.1/3000) 2>/dev/null; do sleep 0.2; done; \
 	sleep infinity | target/release/vigil-sim --enroll '$(DEMO_ENROLLMENT_SECRET)' --count 30 --prefix demo-udp >demo-data/sim-udp.log & \
 	sleep infinity | target/release/vigil-sim --enroll '$(DEMO_ENROLLMENT_SECRET)' --count 10 --transport http --prefix demo-http >demo-data/sim-http.log & \

@@ -97,15 +97,21 @@ impl Client {
         }
     }
 
+    /// Registers `p`. A product registered before proves it is itself with
+    /// `current_key`: the enrollment secret alone does not take over a
+    /// registered product.
     pub async fn register(
         &self,
         server: &str,
         secret: &str,
         p: &Product,
+        current_key: Option<&str>,
     ) -> anyhow::Result<Identity> {
-        let response = self
-            .http
-            .post(format!("{server}/api/v1/products/register"))
+        let mut request = self.http.post(format!("{server}/api/v1/products/register"));
+        if let Some(key) = current_key {
+            request = request.bearer_auth(key);
+        }
+        let response = request
             .json(&json!({
                 "enrollment_secret": secret,
                 "uuid": p.uuid,

@@ -197,6 +197,13 @@ pub struct RegisterReply {
     pub nodes: Vec<NodeSummary>,
 }
 
+/// `POST /api/v1/products/{id}/reenroll` (admins): the product's key is
+/// revoked; its next registration with the enrollment secret takes it over.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reenrolled {
+    pub product_id: String,
+}
+
 /// `POST /api/v1/products/{id}/handshake` (the body may be empty).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HandshakeRequest {

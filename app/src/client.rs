@@ -137,6 +137,13 @@ pub async fn product(id: &str) -> Result<crate::api::ProductDetail, ClientError>
     .await
 }
 
+/// Revokes a product's key so that it can register again with the
+/// enrollment secret (admins).
+pub async fn reenroll_product(id: &str) -> Result<crate::api::Reenrolled, ClientError> {
+    let url = format!("/api/v1/products/{}/reenroll", encode(id));
+    json_of(send(Request::post(&url), GRACE_MS).await?).await
+}
+
 /// The signed-in user.
 pub async fn me() -> Result<crate::api::Me, ClientError> {
     json_of(send(Request::get("/api/v1/me"), GRACE_MS).await?).await

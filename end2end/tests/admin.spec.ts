@@ -1,5 +1,5 @@
 // Administration from the console: the enrollment secret is shown to
-// admins and rotated for the whole cluster.
+// admins and rotated for the whole cluster; a product is re-enrolled.
 import { expect, test } from "@playwright/test";
 import { Cluster, ENROLLMENT_SECRET, Node } from "./support/cluster";
 import { openSignedIn } from "./support/console";
@@ -26,6 +26,54 @@ async function enroll(node: Node, secret: string): Promise<number> {
   });
   return response.status;
 }
+
+async function register(node: Node, uuid: string, secret: string, key?: string): Promise<Response> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (key) headers.authorization = `Bearer ${key}`;
+  return fetch(`${node.url}/api/v1/products/register`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ enrollment_secret: secret, uuid, name: "e2e-reenroll", product_type: "t", version: "1" }),
+  });
+}
+
+async function heartbeat(node: Node, id: string, key: string): Promise<number> {
+  const response = await fetch(`${node.url}/api/v1/products/${id}/heartbeat`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+    body: "{}",
+  });
+  return response.status;
+}
+
+test("an admin re-enrolls a product: its key stops working and its next registration takes it over", async ({ page }) => {
+  // Runs before the rotation below: the cluster's secret is still the configured one.
+  const secret = ENROLLMENT_SECRET;
+  const uuid = crypto.randomUUID();
+  const first = await (await register(a, uuid, secret)).json();
+  expect(await heartbeat(b, first.product_id, first.key)).toBe(204);
+  // The enrollment secret alone does not take a registered product.
+  expect((await register(b, uuid, secret)).status).toBe(409);
+
+  await openSignedIn(page, `${a.url}/products/${first.product_id}`, "node-a");
+  await expect(page.getByRole("heading", { name: /e2e-reenroll/ })).toBeVisible();
+  const card = page.getByRole("region", { name: "Re-enrolment" });
+  await card.getByRole("button", { name: "Re-enroll" }).click();
+  await card.getByRole("group", { name: "Confirm re-enrolment" }).getByRole("button", { name: "Revoke key and re-enroll" }).click();
+  await expect(card.getByRole("status")).toContainText("Key revoked");
+  const history = page.getByRole("table", { name: "Status history" });
+  await expect(history).toContainText("key revoked by admin admin");
+
+  // Refused on the other node within a second, and the product may enroll again.
+  await page.waitForTimeout(1_000);
+  expect(await heartbeat(b, first.product_id, first.key)).toBe(401);
+  const again = await register(b, uuid, secret);
+  expect(again.status).toBe(200);
+  const second = await again.json();
+  expect(second.product_id).toBe(first.product_id);
+  expect(await heartbeat(a, second.product_id, second.key)).toBe(204);
+  await expect(history).toContainText("re-enrolled with the enrollment secret");
+});
 
 test("an admin sees the enrollment secret and rotates it for every node", async ({ page }) => {
   await openSignedIn(page, `${a.url}/settings`, "node-a");

@@ -10,6 +10,7 @@ use app::api::NodeRole;
 use clap::Args;
 use serde::Deserialize;
 
+use crate::products::callback::Cidr;
 use crate::products::notify::Reach;
 use crate::queue::{QueueConfig, Routing};
 
@@ -101,6 +102,9 @@ pub struct Config {
     /// Callback URLs this node may notify (prefixes; empty: all), e.g. the
     /// network segments it can reach.
     pub notify_only: Reach,
+    /// Internal networks (loopback, private, link-local…) product callbacks
+    /// may point into anyway; refused otherwise.
+    pub callback_allow: Vec<Cidr>,
 }
 
 impl Default for Config {
@@ -135,6 +139,7 @@ impl Default for Config {
             log_retention: 1000,
             queue: QueueConfig::default(),
             notify_only: Reach::default(),
+            callback_allow: Vec::new(),
         }
     }
 }
@@ -212,6 +217,9 @@ pub struct ServeArgs {
     /// Threads hashing passwords (default: one per core).
     #[arg(long, env = "VIGIL_LOGIN_WORKERS")]
     pub login_workers: Option<usize>,
+    /// Internal networks callbacks may reach, comma-separated (e.g. 127.0.0.0/8).
+    #[arg(long, env = "VIGIL_CALLBACK_ALLOW", value_delimiter = ',')]
+    pub callback_allow: Option<Vec<Cidr>>,
 }
 
 /// The TOML file: the same keys as the flags, with underscores.
@@ -250,6 +258,7 @@ struct FileConfig {
     max_connections: Option<usize>,
     header_timeout: Option<String>,
     idle_timeout: Option<String>,
+    callback_allow: Option<Vec<Cidr>>,
 }
 
 impl Config {
@@ -367,6 +376,9 @@ impl Config {
             duration(None, file.header_timeout, c.header_timeout).map_err(anyhow::Error::msg)?;
         c.idle_timeout =
             duration(None, file.idle_timeout, c.idle_timeout).map_err(anyhow::Error::msg)?;
+        if let Some(networks) = args.callback_allow.or(file.callback_allow) {
+            c.callback_allow = networks;
+        }
         c.validate()?;
         Ok(c)
     }
@@ -469,6 +481,23 @@ mod tests {
         assert_eq!(c.listen.port(), 4000);
         assert_eq!(c.node_offline_after, Duration::from_secs(8));
         assert_eq!(c.session_ttl, Config::default().session_ttl);
+    }
+
+    #[test]
+    fn callback_allowances_are_networks_from_the_file_or_the_flags() {
+        let file: FileConfig =
+            toml::from_str("callback_allow = [\"127.0.0.0/8\", \"fd00::/8\"]").unwrap();
+        let c = Config::merge(file, ServeArgs::default(), None).unwrap();
+        assert_eq!(c.callback_allow.len(), 2);
+        assert!(c.callback_allow[0].contains("127.0.0.9".parse().unwrap()));
+        let args = ServeArgs {
+            callback_allow: Some(vec!["10.1.0.0/16".parse().unwrap()]),
+            ..Default::default()
+        };
+        let c = Config::merge(FileConfig::default(), args, None).unwrap();
+        assert_eq!(c.callback_allow, ["10.1.0.0/16".parse().unwrap()]);
+        assert!(toml::from_str::<FileConfig>("callback_allow = [\"10.0.0.0/40\"]").is_err());
+        assert!(Config::default().callback_allow.is_empty());
     }
 
     #[test]

@@ -159,6 +159,10 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/api/v1/products/{id}", get(products::handlers::detail))
         .route(
+            "/api/v1/products/{id}/reenroll",
+            post(products::enroll::reenroll),
+        )
+        .route(
             "/api/v1/commands",
             get(queue::handlers::list).post(queue::handlers::create),
         )
@@ -200,7 +204,7 @@ pub fn router(app: AppState) -> Router {
         .merge(console_api)
         .merge(product_api)
         .route("/healthz", get(nodes::handlers::healthz))
-        .route("/metrics", get(products::handlers::metrics))
+        .route("/metrics", get(products::metrics::metrics))
         .fallback(console::not_found)
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -231,6 +235,7 @@ pub struct Node {
     registry: AbortOnDrop,
     follower: AbortOnDrop,
     udp: AbortOnDrop,
+    keywatch: AbortOnDrop,
     flusher: AbortOnDrop,
     sweeper: AbortOnDrop,
     dispatcher: AbortOnDrop,
@@ -267,8 +272,13 @@ impl Node {
             udp_socket: socket.clone(),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .dns_resolver(Arc::new(products::callback::Resolver::new(
+                    config.callback_allow.clone(),
+                )))
                 .build()?,
+            callback_allow: config.callback_allow.clone(),
         });
+        let keys_since = products::keywatch::load(&db, &products).await?;
         let node = NodeIdentity::new(
             config.node_name.clone(),
             url.trim_end_matches('/').to_owned(),
@@ -314,6 +324,11 @@ impl Node {
             db.clone(),
             products.clone(),
         )));
+        let keywatch = AbortOnDrop(tokio::spawn(products::keywatch::run(
+            db.clone(),
+            products.clone(),
+            keys_since,
+        )));
         let flusher = AbortOnDrop(tokio::spawn(products::liveness::run(
             db.clone(),
             node.name.clone(),
@@ -348,6 +363,7 @@ impl Node {
             registry,
             follower,
             udp,
+            keywatch,
             flusher,
             sweeper,
             dispatcher,
@@ -372,6 +388,7 @@ impl Node {
             registry,
             follower,
             udp,
+            keywatch,
             flusher,
             sweeper,
             dispatcher,
@@ -393,7 +410,7 @@ impl Node {
             closing.send_replace(true);
         })
         .await;
-        drop((follower, udp, dispatcher, rescuer, queue_tasks));
+        drop((follower, udp, keywatch, dispatcher, rescuer, queue_tasks));
         // These stop between writes, and the flusher writes what it holds.
         registry.finish().await;
         flusher.finish().await;

@@ -87,6 +87,8 @@ pub fn config(db: &TestDb, name: &str, role: NodeRole) -> Config {
         data_dir: db.dir.clone(),
         admin_password: Some(Secret::new(ADMIN_PASSWORD)),
         enrollment_secret: Some(Secret::new(ENROLLMENT_SECRET)),
+        // Test products answer callbacks on loopback.
+        callback_allow: vec!["127.0.0.0/8".parse().expect("a network")],
         ..Config::default()
     }
 }
@@ -148,7 +150,9 @@ pub async fn two_way_product(db: &crate::db::Db, name: &str) -> String {
         key: "00".repeat(32),
         nonce: "n".into(),
     };
-    store::register(db, &r, 3_600_000).await.expect("register");
+    store::register(db, &r, 3_600_000, None)
+        .await
+        .expect("register");
     store::set_handshake(db, &id, "http", "two_way", None)
         .await
         .expect("handshake");

@@ -18,7 +18,7 @@ async fn registering_twice_updates_one_product() {
         let a = TestNode::start(fast_config(&db, "node-a")).await;
         let uuid = new_uuid();
         let first = registered(&a.url, &uuid).await;
-        let second = registered(&a.url, &uuid.to_uppercase()).await;
+        let second = reregistered(&a.url, &uuid.to_uppercase(), &first).await;
         assert_eq!(first.id, second.id, "{}", db.engine);
         assert_ne!(first.key, second.key, "a new key each time");
         let cookie = login(&a.url).await;

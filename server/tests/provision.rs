@@ -92,3 +92,30 @@ async fn a_provisioning_request_whose_node_died_is_taken_over_after_its_lease() 
         store.close().await;
     }
 }
+
+/// A hello is for a device nobody registered yet: naming a registered
+/// product must not queue a `provision` command for it.
+#[tokio::test]
+async fn a_hello_naming_a_registered_product_is_refused_and_queues_nothing() {
+    for db in testkit::databases().await {
+        let a = TestNode::start(queue_config(&db, "node-a")).await;
+        let cookie = login(&a.url).await;
+        let p = registered(&a.url, &new_uuid()).await;
+        let url = format!("{}/api/v1/provision/hello", a.url);
+        let body = json!({"enrollment_secret": ENROLLMENT_SECRET, "uuid": p.id.to_uppercase(), "ip": "10.0.0.7"});
+        let (status, body) = post(&url, None, body).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::CONFLICT, "already_registered"),
+            "{}: {body}",
+            db.engine
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(poll(&a.url, &p, 0).await.is_empty(), "{}", db.engine);
+        let (_, list) = common::get(&format!("{}/api/v1/commands", a.url), Some(&cookie)).await;
+        assert_eq!(list["total"], 0, "{}: {list}", db.engine);
+        let detail = status_of(&a.url, &cookie, &p.id).await;
+        assert_eq!(detail["product"]["status"], "pending", "{}", db.engine);
+        a.stop().await;
+    }
+}

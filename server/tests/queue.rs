@@ -327,3 +327,43 @@ async fn commands_past_their_time_to_live_expire() {
         a.stop().await;
     }
 }
+
+/// A product may report only on what it was handed: a result for a command
+/// it never fetched is refused (the command keeps waiting), one for another
+/// product's command is not found.
+#[tokio::test]
+async fn a_result_for_a_command_not_yet_fetched_is_refused() {
+    for db in testkit::databases().await {
+        let a = TestNode::start(queue_config(&db, "node-a")).await;
+        let cookie = login(&a.url).await;
+        let p = registered(&a.url, &new_uuid()).await;
+        let other = registered(&a.url, &new_uuid()).await;
+        let (_, queued) = queue(&a.url, &cookie, &p.id, "ping").await;
+        let cid = queued["id"].as_str().unwrap().to_owned();
+        let forged = json!({"status": "succeeded", "output": "forged"});
+        let (status, body) = result(&a.url, &p, &cid, forged.clone()).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::CONFLICT, "not_delivered"),
+            "{}: {body}",
+            db.engine
+        );
+        let (status, body) = result(&a.url, &other, &cid, forged).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "{}",
+            db.engine
+        );
+        assert_eq!(
+            command(&a.url, &cookie, &cid).await["command"]["state"],
+            "queued"
+        );
+        assert_eq!(poll(&a.url, &p, 0).await.len(), 1, "{}", db.engine);
+        let ok = json!({"status": "succeeded", "output": "pong"});
+        assert_eq!(result(&a.url, &p, &cid, ok).await.0, StatusCode::NO_CONTENT);
+        let detail = command(&a.url, &cookie, &cid).await;
+        assert_eq!(detail["output"], "pong", "{}", db.engine);
+        a.stop().await;
+    }
+}

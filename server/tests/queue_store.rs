@@ -91,12 +91,52 @@ async fn a_fetch_hands_each_product_its_oldest_commands_once_up_to_the_limit() {
     }
 }
 
+/// A result is taken only for a command handed to its product: one still
+/// queued (or only dispatched) was never seen by the product, so a result
+/// for it is refused and the command keeps waiting.
+#[tokio::test]
+async fn a_result_for_a_command_never_delivered_is_refused() {
+    for test in testkit::databases().await {
+        let db = Db::connect(&test.url).await.unwrap();
+        let (p1, p2) = (product(&db, "p1").await, product(&db, "p2").await);
+        let cid = queue_pings(&db, &p1, 1).await.remove(0);
+        let answers = queue::complete_many(&db, "node-a", &[pong(&p1, &cid), pong(&p2, &cid)])
+            .await
+            .unwrap();
+        assert_eq!(
+            answers,
+            [Some(Completion::NotDelivered), None],
+            "{}",
+            test.engine
+        );
+        let claimed = queue::claim(&db, "node-a", RULES, 10).await.unwrap();
+        assert_eq!(claimed.len(), 1, "{}", test.engine);
+        let answers = queue::complete_many(&db, "node-a", &[pong(&p1, &cid)])
+            .await
+            .unwrap();
+        assert_eq!(answers, [Some(Completion::NotDelivered)], "dispatched");
+        let (c, _, _) = queue::get(&db, &cid).await.unwrap().unwrap();
+        assert_eq!(c.state, "dispatched", "{}", test.engine);
+        queue::deliver_many(&db, "node-a", std::slice::from_ref(&p1), 30_000, 100)
+            .await
+            .unwrap();
+        let answers = queue::complete_many(&db, "node-a", &[pong(&p1, &cid)])
+            .await
+            .unwrap();
+        assert_eq!(answers, [Some(Completion::Recorded)], "{}", test.engine);
+        db.close().await;
+    }
+}
+
 #[tokio::test]
 async fn repeated_results_in_one_batch_count_once_and_strangers_get_nothing() {
     for test in testkit::databases().await {
         let db = Db::connect(&test.url).await.unwrap();
         let (p1, p2) = (product(&db, "p1").await, product(&db, "p2").await);
         let cid = queue_pings(&db, &p1, 1).await.remove(0);
+        queue::deliver_many(&db, "node-a", std::slice::from_ref(&p1), 30_000, 100)
+            .await
+            .unwrap();
         let ack = |product: &str, outcome| Ack {
             product: product.into(),
             command: cid.clone(),
@@ -244,6 +284,11 @@ async fn overlapping_notifications_fetches_and_results_all_go_through() {
                 handed <= 100,
                 "{engine} round {round}: {handed} handed over"
             );
+            // What the racing fetches skipped (rows held by the others) is
+            // handed over now: only delivered commands take results.
+            queue::deliver_many(&db, "node-a", &products, 30_000, 100)
+                .await
+                .unwrap();
             let rest: Vec<Ack> = batch
                 .iter()
                 .map(|(id, c)| pong(&c.product_id, id))

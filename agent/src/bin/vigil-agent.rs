@@ -232,6 +232,8 @@ async fn main() -> anyhow::Result<()> {
         version: env!("CARGO_PKG_VERSION").into(),
         callback_url: callback_url.clone(),
     };
+    // The key registering again proves this is the same product.
+    let mut last_key = state.identity.as_ref().map(|me| me.key.clone());
     // Re-register when the callback changed, so the node knows it.
     if state.identity.is_some() && state.callback_url != callback_url {
         println!("callback changed; registering again");
@@ -244,7 +246,11 @@ async fn main() -> anyhow::Result<()> {
             None => {
                 let mut registered = None;
                 for candidate in candidates(&args, None, &server) {
-                    match client.register(&candidate, &args.enroll, &product).await {
+                    let proof = last_key.as_deref();
+                    match client
+                        .register(&candidate, &args.enroll, &product, proof)
+                        .await
+                    {
                         Ok(me) => {
                             server = candidate;
                             registered = Some(me);
@@ -257,6 +263,7 @@ async fn main() -> anyhow::Result<()> {
                     tokio::time::sleep(Duration::from_secs(5)).await;
                     continue;
                 };
+                last_key = Some(me.key.clone());
                 state.identity = Some(me.clone());
                 state.callback_url = callback_url.clone();
                 save_state(&args.state, &state)?;

@@ -81,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
                 version: env!("CARGO_PKG_VERSION").into(),
                 callback_url: None,
             };
-            set.spawn(async move { (i, client.register(&server, &secret, &product).await) });
+            set.spawn(async move { (i, client.register(&server, &secret, &product, None).await) });
         }
         let mut done: Vec<(usize, Identity)> = Vec::new();
         while let Some(joined) = set.join_next().await {

@@ -10,6 +10,7 @@ pub mod login;
 pub mod nodes;
 pub mod product;
 pub mod products;
+mod reenroll;
 mod send_command;
 pub mod settings;
 pub mod users;

@@ -6,6 +6,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::live::{live, show};
 use super::products::status_badge;
+use super::reenroll::Reenroll;
 use super::send_command::SendCommand;
 use crate::api::ProductDetail;
 use crate::client;
@@ -34,6 +35,7 @@ fn Detail() -> impl IntoView {
     // types survives every refresh.
     view! {
         {show(detail, "the product", summary_card)}
+        <Reenroll product=id.clone()/>
         <SendCommand product=id/>
         {show(detail, "the product's history", view_detail)}
     }

@@ -150,6 +150,8 @@ export class Cluster {
         VIGIL_ADMIN_PASSWORD: ADMIN_PASSWORD,
         VIGIL_ENROLLMENT_SECRET: ENROLLMENT_SECRET,
         VIGIL_UDP_LISTEN: `${host}:0`,
+        // Agents answer callbacks on loopback.
+        VIGIL_CALLBACK_ALLOW: "127.0.0.0/8",
         ...extraEnv,
       },
       stdio: ["ignore", log, log],

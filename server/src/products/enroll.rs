@@ -5,15 +5,19 @@
 
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use rand::RngCore;
 
-use app::api::{HandshakeReply, HandshakeRequest, RegisterReply, RegisterRequest};
+use app::api::{
+    HandshakeReply, HandshakeRequest, Reenrolled, RegisterReply, RegisterRequest, UserRole,
+};
 
 use super::handlers::ProductCaller;
 use super::keys::KeyEntry;
+use super::store::Registered;
 use super::{store, validate, validate_udp_port, Registration};
+use crate::auth::CurrentUser;
 use crate::error::{ApiError, Json};
 use crate::nodes::store as nodes;
 use crate::AppState;
@@ -31,9 +35,12 @@ fn random_hex(bytes: usize) -> String {
     hex::encode(buf)
 }
 
-/// `POST /api/v1/products/register`.
+/// `POST /api/v1/products/register`. A UUID already registered is taken
+/// over only with its current key as bearer token, or after an admin's
+/// re-enrolment; otherwise 409 `already_registered`.
 pub async fn register(
     State(app): State<AppState>,
+    headers: HeaderMap,
     Json(req): Json<RegisterRequest>,
 ) -> Result<Json<RegisterReply>, ApiError> {
     if !crate::enrollment::accepts(&app.db, &req.enrollment_secret).await? {
@@ -43,7 +50,12 @@ pub async fn register(
             "the enrollment secret is wrong",
         ));
     }
-    let id = validate(&req).map_err(|m| ApiError::bad_request("invalid_registration", m))?;
+    let id = validate(&req, &app.config.callback_allow)
+        .map_err(|m| ApiError::bad_request("invalid_registration", m))?;
+    let proof = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
     let registration = Registration {
         id: id.clone(),
         name: req.name.trim().to_owned(),
@@ -55,10 +67,26 @@ pub async fn register(
         nonce: random_hex(16),
     };
     let offline_after = app.config.product_offline_after();
-    store::register(&app.db, &registration, offline_after.as_millis() as i64).await?;
-    app.products.keys.registered(&registration);
+    let offline_ms = offline_after.as_millis() as i64;
+    let (claim, changed_at) =
+        match store::register(&app.db, &registration, offline_ms, proof).await? {
+            Registered::Done {
+                claim,
+                key_changed_at,
+            } => (claim, key_changed_at),
+            Registered::Taken => {
+                tracing::warn!(product = %id, "registration of a registered product refused");
+                return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "already_registered",
+                "this product is registered: re-register with its current key as bearer token, \
+                 or ask an admin to re-enroll it",
+            ));
+            }
+        };
+    app.products.keys.registered(&registration, changed_at);
     let (records, now) = nodes::list(&app.db).await?;
-    tracing::info!(product = %id, name = %registration.name, "product registered");
+    tracing::info!(product = %id, name = %registration.name, ?claim, "product registered");
     Ok(Json(RegisterReply {
         product_id: id,
         key: registration.key,
@@ -71,6 +99,28 @@ pub async fn register(
             .map(|n| n.summary(now, app.offline_after_ms()))
             .collect(),
     }))
+}
+
+/// `POST /api/v1/products/{id}/reenroll` (admins): revokes the product's
+/// key at once and lets the next registration of its UUID with the
+/// enrollment secret take it over.
+pub async fn reenroll(
+    State(app): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<Reenrolled>, ApiError> {
+    if user.role != UserRole::Admin {
+        return Err(ApiError::forbidden("only admins re-enroll products"));
+    }
+    let bytes = super::keys::id_bytes(&id).ok_or_else(|| ApiError::not_found("no such product"))?;
+    let id = uuid::Uuid::from_bytes(bytes).hyphenated().to_string();
+    if !store::revoke(&app.db, &id, &random_hex(32), &user.username).await? {
+        return Err(ApiError::not_found("no such product"));
+    }
+    // Other nodes drop it within a second (keywatch); this one at once.
+    app.products.keys.forget(bytes);
+    tracing::info!(product = %id, admin = %user.username, "product key revoked for re-enrolment");
+    Ok(Json(Reenrolled { product_id: id }))
 }
 
 /// Asks the product's callback to wake (the handshake's two-way test).

@@ -1,5 +1,5 @@
 //! The product wire protocol over HTTP (registration and the handshake in
-//! [`super::enroll`]), the console's product API and `/metrics`.
+//! [`super::enroll`]) and the console's product API.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,7 +7,6 @@ use std::time::Duration;
 use axum::extract::{FromRequestParts, Path, RawPathParams, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
 use serde::Deserialize;
 
 use app::api::{
@@ -99,12 +98,39 @@ pub struct HeartbeatBody {
 }
 
 /// `POST /api/v1/products/{id}/heartbeat` (body: `app::api::HeartbeatRequest`).
+/// Activity data nesting deeper than [`super::MAX_ACTIVITY_DEPTH`] is
+/// refused before the body is parsed, so it can neither reach the parser's
+/// recursion limit nor be stored as nothing.
 pub async fn heartbeat(
     // Only what the hot path needs: one reference count, not the whole state.
     State(products): State<SharedProducts>,
     ProductCaller(product): ProductCaller,
-    Json(req): Json<HeartbeatBody>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
 ) -> Result<StatusCode, ApiError> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "expected Content-Type: application/json",
+        ));
+    }
+    // The payload sits one level inside the body.
+    if !super::nesting_within(&body, super::MAX_ACTIVITY_DEPTH + 1) {
+        return Err(ApiError::bad_request(
+            "invalid_activity",
+            format!(
+                "activity data nests more than {} levels deep",
+                super::MAX_ACTIVITY_DEPTH
+            ),
+        ));
+    }
+    let req: HeartbeatBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid body: {e}")))?;
     let activity = match req.payload.as_deref().map(|p| p.get()) {
         None | Some("null") => None,
         Some(text) if !text.starts_with('{') => {
@@ -264,6 +290,13 @@ pub async fn result(
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found("no such command for this product"))?;
     match done {
+        Completion::NotDelivered => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "not_delivered",
+                "this command was not handed to the product yet",
+            ));
+        }
         Completion::Recorded => app.commands_changed(),
         Completion::AlreadyFinal(state) => {
             tracing::debug!(command = %cid, state = state.as_str(), "repeated result ignored");
@@ -379,23 +412,4 @@ pub async fn detail(
         history: store::transitions(&app.db, &id, 50).await?,
         logs: store::logs(&app.db, &id, 50).await?,
     }))
-}
-
-/// `GET /metrics`: Prometheus text format.
-pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
-    let mut out = String::from(
-        "# HELP vigil_udp_datagrams_total Product datagrams received, by outcome.\n\
-         # TYPE vigil_udp_datagrams_total counter\n",
-    );
-    for (reason, n) in app.products.udp.snapshot() {
-        out.push_str(&format!(
-            "vigil_udp_datagrams_total{{result=\"{reason}\"}} {n}\n"
-        ));
-    }
-    out.push_str(&format!(
-        "# HELP vigil_liveness_pending Products with proof of life not yet written.\n\
-         # TYPE vigil_liveness_pending gauge\nvigil_liveness_pending {}\n",
-        app.products.recorder.len()
-    ));
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

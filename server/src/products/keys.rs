@@ -1,9 +1,12 @@
 //! Product keys held in memory, so that authenticating a datagram or an HTTP
-//! call costs no database round trip. Filled on registration and on demand.
+//! call costs no database round trip. Filled on registration and on demand;
+//! a key replaced or revoked anywhere in the cluster is dropped within a
+//! second by [`super::keywatch`], which also keeps the set of every
+//! registered id, so datagrams for made-up ids never reach the database.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -36,6 +39,9 @@ pub struct KeyEntry {
     /// knows it, which is what makes that node able to wake it.
     udp_source: Mutex<Option<(SocketAddr, Instant)>>,
     pub loaded_at: Instant,
+    /// When the key was set (database clock, ms): a change seen later
+    /// means this entry holds a replaced key.
+    pub key_changed_at: i64,
 }
 
 impl KeyEntry {
@@ -52,6 +58,7 @@ impl KeyEntry {
             last_seq: AtomicI64::new(a.last_seq),
             udp_source: Mutex::new(None),
             loaded_at: Instant::now(),
+            key_changed_at: a.key_changed_at,
         })
     }
 
@@ -97,6 +104,10 @@ impl KeyEntry {
 pub struct Keys {
     known: RwLock<HashMap<[u8; 16], Arc<KeyEntry>>>,
     unknown: RwLock<HashMap<[u8; 16], Instant>>,
+    /// Every product id in the database, as of the last poll.
+    registered: RwLock<HashSet<[u8; 16]>>,
+    /// Keys read from the database (exposed on `/metrics`).
+    pub lookups: AtomicU64,
 }
 
 /// The 16 bytes of a product id in its text form.
@@ -122,6 +133,61 @@ impl Keys {
         self.load(db, id).await
     }
 
+    /// The credentials of a datagram's product. Ids no product has are
+    /// refused from memory: a flood of made-up ids costs no query.
+    pub async fn for_datagram(
+        &self,
+        db: &Db,
+        id: [u8; 16],
+    ) -> Result<Option<Arc<KeyEntry>>, StoreError> {
+        if let Some(entry) = self.known(id) {
+            return Ok(Some(entry));
+        }
+        if !self.registered.read().expect("keys lock").contains(&id) {
+            return Ok(None);
+        }
+        self.get(db, id).await
+    }
+
+    /// Notes ids that exist (loaded at start, or seen by the key poll).
+    pub fn learn<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
+        let bytes: Vec<[u8; 16]> = ids.into_iter().filter_map(id_bytes).collect();
+        if bytes.is_empty() {
+            return;
+        }
+        let mut unknown = self.unknown.write().expect("keys lock");
+        for id in &bytes {
+            unknown.remove(id);
+        }
+        drop(unknown);
+        self.registered.write().expect("keys lock").extend(bytes);
+    }
+
+    /// Takes in keys changed anywhere in the cluster: `(id, changed at)`.
+    /// An entry holding an older key is dropped, so the next call reads
+    /// the current one. Returns how many were dropped.
+    pub fn changed(&self, changes: &[(String, i64)]) -> usize {
+        if changes.is_empty() {
+            return 0;
+        }
+        self.learn(changes.iter().map(|(id, _)| id.as_str()));
+        let mut known = self.known.write().expect("keys lock");
+        let mut dropped = 0;
+        for (id, at) in changes {
+            let Some(bytes) = id_bytes(id) else { continue };
+            if known.get(&bytes).is_some_and(|e| e.key_changed_at < *at) {
+                known.remove(&bytes);
+                dropped += 1;
+            }
+        }
+        dropped
+    }
+
+    /// Drops a product's cached key at once (revoked on this node).
+    pub fn forget(&self, id: [u8; 16]) {
+        self.known.write().expect("keys lock").remove(&id);
+    }
+
     /// The credentials of a product if this node holds them already.
     pub fn known(&self, id: [u8; 16]) -> Option<Arc<KeyEntry>> {
         self.known.read().expect("keys lock").get(&id).cloned()
@@ -130,6 +196,7 @@ impl Keys {
     /// Reads the credentials from the database again.
     pub async fn load(&self, db: &Db, id: [u8; 16]) -> Result<Option<Arc<KeyEntry>>, StoreError> {
         let text = uuid::Uuid::from_bytes(id).hyphenated().to_string();
+        self.lookups.fetch_add(1, Ordering::Relaxed);
         match store::auth(db, &text).await?.and_then(KeyEntry::from_auth) {
             Some(entry) => Ok(Some(self.insert(entry))),
             None => {
@@ -143,27 +210,36 @@ impl Keys {
         }
     }
 
-    /// Remembers freshly loaded or registered credentials. Where the
-    /// product's datagrams come from carries over from the entry it
-    /// replaces: a reload (which anyone can cause with one badly signed
-    /// datagram) must not make the node forget where to wake the product.
+    /// Remembers freshly loaded or registered credentials. A reload can
+    /// be caused by anyone with one badly signed datagram, so it must not
+    /// make the node forget what it learnt: where the product's datagrams
+    /// come from (where to wake it) carries over from the entry it
+    /// replaces, and so does, for the same key, the highest sequence
+    /// accepted, which the database learns up to a second late (else a
+    /// captured datagram could be replayed right after a reload).
     pub fn insert(&self, entry: KeyEntry) -> Arc<KeyEntry> {
         let Some(bytes) = id_bytes(&entry.id) else {
             return Arc::new(entry);
         };
         self.unknown.write().expect("keys lock").remove(&bytes);
+        self.registered.write().expect("keys lock").insert(bytes);
         let mut known = self.known.write().expect("keys lock");
         if let Some(old) = known.get(&bytes) {
             let heard = *old.udp_source.lock().expect("source lock");
             *entry.udp_source.lock().expect("source lock") = heard;
+            if old.key == entry.key {
+                let seen = old.last_seq.load(Ordering::Acquire);
+                entry.last_seq.fetch_max(seen, Ordering::AcqRel);
+            }
         }
         let entry = Arc::new(entry);
         known.insert(bytes, entry.clone());
         entry
     }
 
-    /// Builds the entry of a registration this node just stored.
-    pub fn registered(&self, r: &super::Registration) -> Arc<KeyEntry> {
+    /// Builds the entry of a registration this node just stored, its key
+    /// set at `key_changed_at`.
+    pub fn registered(&self, r: &super::Registration, key_changed_at: i64) -> Arc<KeyEntry> {
         let entry = KeyEntry::from_auth(ProductAuth {
             id: r.id.clone(),
             key: r.key.clone(),
@@ -171,6 +247,7 @@ impl Keys {
             callback_url: r.callback_url.clone(),
             udp_port: r.udp_port,
             last_seq: 0,
+            key_changed_at,
         })
         .expect("generated keys are hex");
         self.insert(entry)
@@ -189,6 +266,7 @@ mod tests {
             callback_url: None,
             udp_port: None,
             last_seq: 5,
+            key_changed_at: 100,
         })
         .unwrap()
     }
@@ -222,6 +300,55 @@ mod tests {
         let reloaded = keys.insert(entry());
         assert!(!Arc::ptr_eq(&first, &reloaded));
         assert_eq!(reloaded.udp_source(Duration::from_secs(5)), Some(from));
+    }
+
+    #[test]
+    fn a_reload_keeps_the_highest_accepted_sequence_of_the_same_key() {
+        let keys = Keys::default();
+        let first = keys.insert(entry());
+        assert!(first.accept_seq(10));
+        // The database still says 5: its flush has not run yet.
+        let reloaded = keys.insert(entry());
+        assert!(!reloaded.accept_seq(10), "seq 10 replayed after a reload");
+        assert!(reloaded.accept_seq(11));
+    }
+
+    #[test]
+    fn a_new_key_starts_its_sequences_afresh() {
+        let keys = Keys::default();
+        assert!(keys.insert(entry()).accept_seq(1000));
+        let mut rekeyed = entry();
+        rekeyed.key = vec![1, 2];
+        rekeyed.last_seq = AtomicI64::new(0);
+        assert!(keys.insert(rekeyed).accept_seq(1));
+    }
+
+    #[test]
+    fn a_key_changed_elsewhere_is_dropped_and_an_older_change_is_not() {
+        let keys = Keys::default();
+        let e = keys.insert(entry());
+        let id = id_bytes(&e.id).unwrap();
+        assert_eq!(keys.changed(&[(e.id.to_string(), 100)]), 0, "its own key");
+        assert!(keys.known(id).is_some());
+        assert_eq!(keys.changed(&[(e.id.to_string(), 101)]), 1);
+        assert!(keys.known(id).is_none());
+    }
+
+    #[tokio::test]
+    async fn datagrams_of_unregistered_ids_are_refused_without_a_query() {
+        let keys = Keys::default();
+        // A closed pool: any query would fail rather than answer.
+        let db = Db::connect("sqlite::memory:").await.unwrap();
+        db.close().await;
+        let stranger = [7u8; 16];
+        assert!(keys.for_datagram(&db, stranger).await.unwrap().is_none());
+        assert_eq!(keys.lookups.load(Ordering::Relaxed), 0);
+        keys.learn(["07070707-0707-0707-0707-070707070707"]);
+        assert!(
+            keys.for_datagram(&db, stranger).await.is_err(),
+            "now it is looked up"
+        );
+        assert_eq!(keys.lookups.load(Ordering::Relaxed), 1);
     }
 
     #[test]

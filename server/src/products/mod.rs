@@ -9,11 +9,14 @@
 //! nodes, so a late flush or a database outage never makes a product that
 //! kept reporting look offline.
 
+pub mod callback;
 pub mod enroll;
 pub mod handlers;
 pub mod history;
 pub mod keys;
+pub mod keywatch;
 pub mod liveness;
+pub mod metrics;
 pub mod notify;
 pub mod store;
 pub mod sweep;
@@ -110,7 +113,12 @@ pub struct Registration {
 pub const MAX_ACTIVITY_BYTES: usize = 4096;
 
 /// Checks a registration request; the message says what is wrong.
-pub fn validate(req: &app::api::RegisterRequest) -> Result<String, String> {
+/// `allow` lists the networks a callback may point into although they are
+/// internal (`callback_allow`).
+pub fn validate(
+    req: &app::api::RegisterRequest,
+    allow: &[callback::Cidr],
+) -> Result<String, String> {
     let id = uuid::Uuid::parse_str(req.uuid.trim())
         .map_err(|_| "uuid must be a UUID".to_string())?
         .hyphenated()
@@ -132,9 +140,58 @@ pub fn validate(req: &app::api::RegisterRequest) -> Result<String, String> {
         if !ok {
             return Err("callback_url must be an http:// or https:// URL".into());
         }
+        callback::check_url(url, allow).map_err(|why| format!("callback_url refused: {why}"))?;
     }
     validate_udp_port(req.udp_port)?;
     Ok(id)
+}
+
+/// How a registration may take a UUID that is already in the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// Nobody had it.
+    New,
+    /// Only a provisioning hello knew it: its key was never handed out.
+    Provisioned,
+    /// The caller proved it holds the current key.
+    Proof,
+    /// An admin opened it for re-enrolment.
+    Reenrolment,
+}
+
+impl Claim {
+    /// The cause written in the product's history when the claim replaces
+    /// a key someone held.
+    pub fn cause(self) -> Option<&'static str> {
+        match self {
+            Self::New | Self::Provisioned => None,
+            Self::Proof => Some("re-registered with its current key"),
+            Self::Reenrolment => {
+                Some("re-enrolled with the enrollment secret after an admin revoked its key")
+            }
+        }
+    }
+}
+
+/// Whether a registration presenting `proof` (a bearer key, if any) may
+/// take over the product with `status`, `current_key` and the admin's
+/// re-enrolment flag. The enrollment secret alone never takes over a
+/// product whose key was handed out.
+pub fn claim(
+    status: &str,
+    reenroll_allowed: bool,
+    current_key: &str,
+    proof: Option<&str>,
+) -> Option<Claim> {
+    if status == Status::Unmanaged.as_str() {
+        Some(Claim::Provisioned)
+    } else if proof.is_some_and(|p| same_secret(current_key, p)) {
+        Some(Claim::Proof)
+    } else if reenroll_allowed {
+        Some(Claim::Reenrolment)
+    } else {
+        None
+    }
 }
 
 /// Checks a wake port, given at registration or in a handshake.
@@ -145,10 +202,45 @@ pub fn validate_udp_port(port: Option<u16>) -> Result<(), String> {
     }
 }
 
+/// Deepest nesting of arrays and objects accepted in activity data (the
+/// object itself is level 1). Deeper data is refused, not stored as null.
+pub const MAX_ACTIVITY_DEPTH: usize = 32;
+
+/// Whether the JSON `text` nests arrays and objects at most `max` levels
+/// deep. A byte scan that skips strings, so it costs nothing like a parse
+/// and cannot be made to recurse.
+pub fn nesting_within(text: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in text {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return false;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
+}
+
 /// Activity data sent as raw bytes (a datagram payload): kept as sent if it
-/// is a JSON object of at most 4 KiB, checked without building it.
+/// is a JSON object of at most 4 KiB nesting at most
+/// [`MAX_ACTIVITY_DEPTH`] levels, checked without building it.
 pub fn activity_raw(bytes: &[u8]) -> Option<String> {
-    if bytes.len() > MAX_ACTIVITY_BYTES {
+    if bytes.len() > MAX_ACTIVITY_BYTES || !nesting_within(bytes, MAX_ACTIVITY_DEPTH) {
         return None;
     }
     let text = std::str::from_utf8(bytes).ok()?;
@@ -184,7 +276,10 @@ pub struct Products {
     /// The socket behind it; wake datagrams leave from it, so they come
     /// from the address the product already talks to.
     pub udp_socket: Arc<tokio::net::UdpSocket>,
+    /// Its resolver refuses internal addresses; literal addresses in
+    /// callback URLs are checked against `callback_allow` before sending.
     pub http: reqwest::Client,
+    pub callback_allow: Vec<callback::Cidr>,
 }
 
 pub type SharedProducts = Arc<Products>;
@@ -201,7 +296,7 @@ mod tests {
             name: "fw-01".into(),
             product_type: "firewall".into(),
             version: "1.2".into(),
-            callback_url: Some("http://10.0.0.5:8080/wake".into()),
+            callback_url: Some("http://203.0.113.5:8080/wake".into()),
             udp_port: Some(40001),
         }
     }
@@ -209,7 +304,7 @@ mod tests {
     #[test]
     fn registration_ids_are_normalised_uuids() {
         assert_eq!(
-            validate(&request()).unwrap(),
+            validate(&request(), &[]).unwrap(),
             "0e7e3c9a-1b2c-4d5e-8f90-a1b2c3d4e5f6"
         );
     }
@@ -218,16 +313,52 @@ mod tests {
     fn bad_registrations_say_what_is_wrong() {
         let mut r = request();
         r.uuid = "not-a-uuid".into();
-        assert!(validate(&r).unwrap_err().contains("uuid"));
+        assert!(validate(&r, &[]).unwrap_err().contains("uuid"));
         let mut r = request();
         r.name = " ".into();
-        assert!(validate(&r).unwrap_err().contains("name"));
+        assert!(validate(&r, &[]).unwrap_err().contains("name"));
         let mut r = request();
         r.callback_url = Some("ftp://x".into());
-        assert!(validate(&r).unwrap_err().contains("callback_url"));
+        assert!(validate(&r, &[]).unwrap_err().contains("callback_url"));
         let mut r = request();
         r.udp_port = Some(0);
-        assert!(validate(&r).unwrap_err().contains("udp_port"));
+        assert!(validate(&r, &[]).unwrap_err().contains("udp_port"));
+    }
+
+    #[test]
+    fn only_proof_an_admin_or_a_provisioned_record_let_a_registration_take_a_uuid() {
+        let key = "ab".repeat(32);
+        assert_eq!(claim("online", false, &key, None), None);
+        assert_eq!(claim("offline", false, &key, Some("cd")), None);
+        assert_eq!(
+            claim("pending", false, &key, Some(&key)),
+            Some(Claim::Proof)
+        );
+        assert_eq!(claim("online", true, &key, None), Some(Claim::Reenrolment));
+        assert_eq!(
+            claim("unmanaged", false, &key, None),
+            Some(Claim::Provisioned)
+        );
+    }
+
+    #[test]
+    fn nesting_is_counted_outside_strings_only() {
+        assert!(nesting_within(br#"{"a":{"b":[1,2]}}"#, 3));
+        assert!(!nesting_within(br#"{"a":{"b":[1,2]}}"#, 2));
+        assert!(nesting_within(br#"{"a":"[[[[{{{{\"[["}"#, 1));
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert!(!nesting_within(deep.as_bytes(), MAX_ACTIVITY_DEPTH));
+    }
+
+    #[test]
+    fn activity_nested_too_deeply_is_refused_not_kept() {
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(40), "]".repeat(40));
+        assert_eq!(activity_raw(deep.as_bytes()), None);
+        let fine = format!("{{\"a\":{}1{}}}", "[".repeat(10), "]".repeat(10));
+        assert_eq!(
+            activity_raw(fine.as_bytes()).as_deref(),
+            Some(fine.as_str())
+        );
     }
 
     #[test]

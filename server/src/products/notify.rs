@@ -48,6 +48,8 @@ pub enum Unreachable {
     NoCallback,
     OutOfReach,
     Failed(String),
+    /// The callback points at an address the node may not reach.
+    Refused(String),
     /// It listens for wake datagrams, but this node has not heard from it
     /// lately, so does not know where it is.
     NotHeard,
@@ -62,6 +64,7 @@ impl std::fmt::Display for Unreachable {
             Self::NoCallback => f.write_str("the product has no callback URL and no wake port"),
             Self::OutOfReach => f.write_str("the callback is outside this node's reach"),
             Self::Failed(why) => write!(f, "callback failed: {why}"),
+            Self::Refused(why) => write!(f, "callback refused: {why}"),
             Self::NotHeard => f.write_str("no recent datagram from the product on this node"),
             Self::SendFailed(why) => write!(f, "wake datagram not sent: {why}"),
             Self::Neither(callback, datagram) => write!(f, "{callback}; {datagram}"),
@@ -157,6 +160,9 @@ pub async fn wake(
     if !reach.allows(url) {
         return Err(Unreachable::OutOfReach);
     }
+    // Registration checked the URL too, but under the rules of its time
+    // and its node; names are checked by the client's resolver.
+    super::callback::check_url(url, &products.callback_allow).map_err(Unreachable::Refused)?;
     let body = br#"{"wake":true}"#.to_vec();
     let signature = protocol::sign_hex(&body, key);
     let sent = products

@@ -210,7 +210,10 @@ pub async fn handle(bytes: &[u8], from: SocketAddr, db: &Db, products: &SharedPr
     if d.kind == Kind::Wake {
         return count(&stats.malformed); // nodes send wakes, they never receive them
     }
-    let entry = match products.keys.get(db, d.product).await {
+    if !super::nesting_within(d.payload, super::MAX_ACTIVITY_DEPTH) {
+        return count(&stats.malformed);
+    }
+    let entry = match products.keys.for_datagram(db, d.product).await {
         Ok(Some(entry)) => entry,
         Ok(None) => return count(&stats.unknown_product),
         Err(e) => {
@@ -262,9 +265,55 @@ pub async fn handle(bytes: &[u8], from: SocketAddr, db: &Db, products: &SharedPr
         .record_datagram(&entry.id, now, seq, source, activity);
 }
 
+/// Datagrams the kernel dropped on `socket` because its receive buffer was
+/// full (the `drops` column of `/proc/net/udp` or `udp6`); `None` where
+/// the system does not say.
+pub fn kernel_drops(socket: &UdpSocket) -> Option<u64> {
+    let port = socket.local_addr().ok()?.port();
+    let table = if socket.local_addr().ok()?.is_ipv4() {
+        "/proc/net/udp"
+    } else {
+        "/proc/net/udp6"
+    };
+    let text = std::fs::read_to_string(table).ok()?;
+    drops_of_port(&text, port)
+}
+
+/// The `drops` of the socket bound to `port` in a `/proc/net/udp` table.
+fn drops_of_port(table: &str, port: u16) -> Option<u64> {
+    let wanted = format!(":{port:04X}");
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // sl, local_address, rem_address, …, the last column is drops.
+        let local = fields.get(1)?;
+        if !local.ends_with(&wanted) {
+            return None;
+        }
+        fields.last()?.parse().ok()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernel_drops_are_read_from_the_socket_s_line() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
+            12: 0100007F:0BB9 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1234 2 0000000000000000 0\n\
+            13: 0100007F:A1B2 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1235 2 0000000000000000 51\n";
+        assert_eq!(drops_of_port(table, 0xA1B2), Some(51));
+        assert_eq!(drops_of_port(table, 3001), Some(0));
+        assert_eq!(drops_of_port(table, 9), None);
+    }
+
+    #[tokio::test]
+    async fn the_kernel_drop_count_of_a_bound_socket_is_readable() {
+        let socket = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        if std::path::Path::new("/proc/net/udp").exists() {
+            assert_eq!(kernel_drops(&socket), Some(0));
+        }
+    }
 
     #[test]
     fn each_hello_allows_one_wake_probe() {

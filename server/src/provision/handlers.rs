@@ -39,6 +39,13 @@ pub async fn hello(
     let ip: std::net::IpAddr = hello.ip.trim().parse().map_err(|_| {
         ApiError::bad_request("invalid_hello", "ip must be an IPv4 or IPv6 address")
     })?;
+    if store::is_registered(&app.db, &uuid).await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_registered",
+            "this device is a registered product: it cannot be provisioned again",
+        ));
+    }
     let request = store::Request {
         id: uuid::Uuid::new_v4().to_string(),
         uuid,

@@ -21,8 +21,11 @@ pub const LEASE: Duration = Duration::from_secs(10);
 /// twice after a lost lease still yields one product and one command.
 pub async fn process(app: &AppState, request: &store::Request) -> Result<(), anyhow::Error> {
     let offline_after = app.config.product_offline_after().as_millis() as i64;
-    store::upsert_unmanaged(&app.db, &request.uuid, &request.ip, offline_after).await?;
-    if queue::store::get(&app.db, &request.id).await?.is_none() {
+    let unmanaged =
+        store::upsert_unmanaged(&app.db, &request.uuid, &request.ip, offline_after).await?;
+    // A product that registered meanwhile is no device to provision: a
+    // hello must not queue commands for it.
+    if unmanaged && queue::store::get(&app.db, &request.id).await?.is_none() {
         let args = serde_json::json!({"ip": request.ip, "request_id": request.id}).to_string();
         let command = NewCommand {
             product_id: request.uuid.clone(),

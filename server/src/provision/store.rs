@@ -90,14 +90,25 @@ pub async fn take_over(
     Ok(taken)
 }
 
+/// Whether `uuid` is a product whose agent registered (not only a device
+/// a hello announced).
+pub async fn is_registered(db: &Db, uuid: &str) -> Result<bool, StoreError> {
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM products WHERE id = $1")
+        .bind(uuid)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(status.is_some_and(|s| s != "unmanaged"))
+}
+
 /// Creates the product of a provisioned device as `unmanaged` unless it is
-/// known already (a registered product keeps its record).
+/// known already (a registered product keeps its record). `true` while the
+/// product is unmanaged, `false` once its agent registered.
 pub async fn upsert_unmanaged(
     db: &Db,
     uuid: &str,
     ip: &str,
     offline_after_ms: i64,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let now = db.dialect().now_ms();
     let mut key = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut key);
@@ -117,8 +128,12 @@ pub async fn upsert_unmanaged(
     if done.rows_affected() == 1 {
         bump(&mut *tx, StateClass::Products).await?;
     }
+    let status: String = sqlx::query_scalar("SELECT status FROM products WHERE id = $1")
+        .bind(uuid)
+        .fetch_one(&mut *tx)
+        .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(status == "unmanaged")
 }
 
 /// One request and what became of it.

@@ -48,6 +48,30 @@ pub async fn register(node: &str, uuid: &str, callback: Option<&str>) -> (u16, V
     )
 }
 
+/// Registers `uuid` again, proving it is the product with its current key.
+pub async fn reregistered(node: &str, uuid: &str, current: &Product) -> Product {
+    let response = client()
+        .post(format!("{node}/api/v1/products/register"))
+        .header(AUTHORIZATION, format!("Bearer {}", current.key))
+        .json(&json!({
+            "enrollment_secret": ENROLLMENT_SECRET,
+            "uuid": uuid,
+            "name": format!("product-{}", &uuid[..4]),
+            "product_type": "firewall",
+            "version": "1.0",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    Product {
+        id: body["product_id"].as_str().unwrap().to_owned(),
+        key: body["key"].as_str().unwrap().to_owned(),
+        udp: body["udp_endpoint"].as_str().unwrap().to_owned(),
+    }
+}
+
 pub async fn registered(node: &str, uuid: &str) -> Product {
     let (status, body) = register(node, uuid, None).await;
     assert_eq!(status, 200, "{body}");

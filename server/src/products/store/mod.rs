@@ -3,86 +3,19 @@
 //! [`views`]).
 
 mod history;
+mod keys;
 mod views;
 pub use history::{sample, samples};
+pub use keys::*;
 pub use views::*;
 
 use app::api::LogEntry;
 use app::state::StateClass;
 use sqlx::Row;
 
-use super::{activity_raw, Liveness, Registration, Status};
+use super::{activity_raw, Liveness, Status};
 use crate::db::{Db, Dialect, StoreError};
 use crate::keepalive::store::bump;
-
-/// What a node needs to authenticate a product.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProductAuth {
-    pub id: String,
-    pub key: String,
-    pub nonce: String,
-    pub callback_url: Option<String>,
-    pub udp_port: Option<u16>,
-    pub last_seq: i64,
-}
-
-/// Creates the product, or updates it when its UUID is known (a new key and
-/// nonce each time: re-registering is how an agent recovers a lost identity).
-pub async fn register(db: &Db, r: &Registration, offline_after_ms: i64) -> Result<(), StoreError> {
-    let now = db.dialect().now_ms();
-    let sql = format!(
-        "INSERT INTO products (id, name, product_type, version, callback_url, product_key, nonce, \
-         status, registered_at, offline_after_ms, last_seq, udp_port) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', {now}, $8, 0, $9) \
-         ON CONFLICT (id) DO UPDATE SET name = excluded.name, product_type = excluded.product_type, \
-         version = excluded.version, callback_url = excluded.callback_url, \
-         udp_port = excluded.udp_port, \
-         product_key = excluded.product_key, nonce = excluded.nonce, \
-         offline_after_ms = excluded.offline_after_ms, last_seq = 0, \
-         status = CASE WHEN products.status = 'unmanaged' THEN 'pending' ELSE products.status END"
-    );
-    let mut tx = db.begin_write().await?;
-    sqlx::query(&sql)
-        .bind(&r.id)
-        .bind(&r.name)
-        .bind(&r.product_type)
-        .bind(&r.version)
-        .bind(&r.callback_url)
-        .bind(&r.key)
-        .bind(&r.nonce)
-        .bind(offline_after_ms)
-        .bind(r.udp_port.map(i64::from))
-        .execute(&mut *tx)
-        .await?;
-    bump(&mut *tx, StateClass::Products).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// The key and handshake data of a product.
-pub async fn auth(db: &Db, id: &str) -> Result<Option<ProductAuth>, StoreError> {
-    let row = sqlx::query(
-        "SELECT id, product_key, nonce, callback_url, udp_port, last_seq FROM products \
-         WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(db.pool())
-    .await?;
-    row.map(|row| {
-        Ok(ProductAuth {
-            id: row.try_get("id")?,
-            key: row.try_get("product_key")?,
-            nonce: row.try_get("nonce")?,
-            callback_url: row.try_get("callback_url")?,
-            udp_port: row
-                .try_get::<Option<i64>, _>("udp_port")?
-                .and_then(|p| u16::try_from(p).ok()),
-            last_seq: row.try_get("last_seq")?,
-        })
-    })
-    .transpose()
-    .map_err(StoreError::Other)
-}
 
 /// Records what the handshake decided, and the product's wake port when it
 /// gave one.
@@ -189,7 +122,7 @@ pub async fn flush(
     Ok(changed)
 }
 
-async fn record_transition(
+pub(super) async fn record_transition(
     dialect: Dialect,
     tx: &mut crate::db::WriteTx,
     product: &str,

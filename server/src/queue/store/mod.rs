@@ -360,6 +360,9 @@ pub enum Completion {
     Recorded,
     /// The command had ended already; nothing changed.
     AlreadyFinal(CommandState),
+    /// The command is the product's but was never handed to it (still
+    /// queued or only dispatched): a result for it cannot be genuine.
+    NotDelivered,
 }
 
 /// A product's result for one of its commands.
@@ -372,7 +375,8 @@ pub struct Ack {
 }
 
 /// Records results, all in one transaction. Each gets its own answer:
-/// `None` when the command is not that product's.
+/// `None` when the command is not that product's. Only a command handed to
+/// its product (`delivered`) takes a result.
 pub async fn complete_many(
     db: &Db,
     node: &str,
@@ -406,7 +410,7 @@ pub async fn complete_many(
     // its id): two batches over the same commands (a repeated result)
     // wait for each other in one order, never in a circle. Fetches and
     // rescues skip rows held here rather than wait.
-    let open = "state IN ('queued', 'dispatched', 'delivered')";
+    let open = "state = 'delivered'";
     let sql = format!(
         "UPDATE commands SET state = v.state, output = v.output, lease_until = NULL, \
          finished_at = {now}, finished_by = $1, holder = COALESCE(holder, $1), updated_at = {now} \
@@ -433,7 +437,8 @@ pub async fn complete_many(
         }
     }
     if !others.is_empty() {
-        // Repeats, results for ended commands, and strangers' ids.
+        // Repeats, results for ended or undelivered commands, and
+        // strangers' ids.
         let sql = format!(
             "SELECT id, product_id, state FROM commands WHERE id IN ({})",
             d.json_texts(1)
@@ -454,9 +459,12 @@ pub async fn complete_many(
                 continue;
             }
             out[i] = match current.get(&a.command) {
-                Some((product, state)) if *product == a.product => CommandState::parse(state)
-                    .filter(|s| s.is_final())
-                    .map(Completion::AlreadyFinal),
+                Some((product, state)) if *product == a.product => match CommandState::parse(state)
+                {
+                    Some(s) if s.is_final() => Some(Completion::AlreadyFinal(s)),
+                    Some(_) => Some(Completion::NotDelivered),
+                    None => None,
+                },
                 _ => None,
             };
         }

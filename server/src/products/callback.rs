@@ -1,0 +1,299 @@
+//! Where a node may send a product's callback: a product chooses the URL, so
+//! without these rules it could make the node POST to services that only
+//! the node can reach (its own loopback, the private network, cloud
+//! metadata on link-local addresses). Internal addresses are refused unless
+//! the configuration allows their network (`callback_allow`); the rules are
+//! checked when the product registers and again on every address the
+//! callback's host resolves to when the node connects, so a name that
+//! resolves elsewhere later (DNS rebinding) gains nothing.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// A network written `address/prefix` (a bare address is a /32 or /128).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    net: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    const fn v4(a: u8, b: u8, c: u8, d: u8, prefix: u8) -> Self {
+        Self {
+            net: IpAddr::V4(Ipv4Addr::new(a, b, c, d)),
+            prefix,
+        }
+    }
+
+    const fn v6(first: u16, prefix: u8) -> Self {
+        Self {
+            net: IpAddr::V6(Ipv6Addr::new(first, 0, 0, 0, 0, 0, 0, 0)),
+            prefix,
+        }
+    }
+
+    /// Whether `ip` lies in this network (IPv4 and IPv6 never mix).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.net, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let bad = || format!("invalid network {text:?} (examples: 127.0.0.0/8, fd00::/8)");
+        let (addr, prefix) = text.split_once('/').unwrap_or((text, ""));
+        let net: IpAddr = addr.parse().map_err(|_| bad())?;
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            "" => max,
+            p => p.parse::<u8>().ok().filter(|&p| p <= max).ok_or_else(bad)?,
+        };
+        Ok(Self { net, prefix })
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.net, self.prefix)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Cidr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Networks a callback may not reach unless allowed, and why.
+const INTERNAL: [(Cidr, &str); 15] = [
+    (Cidr::v4(0, 0, 0, 0, 8), "an unspecified address"),
+    (Cidr::v4(10, 0, 0, 0, 8), "a private address"),
+    (Cidr::v4(100, 64, 0, 0, 10), "a shared (CGNAT) address"),
+    (Cidr::v4(127, 0, 0, 0, 8), "a loopback address"),
+    (Cidr::v4(169, 254, 0, 0, 16), "a link-local address"),
+    (Cidr::v4(172, 16, 0, 0, 12), "a private address"),
+    (Cidr::v4(192, 168, 0, 0, 16), "a private address"),
+    (Cidr::v4(224, 0, 0, 0, 4), "a multicast address"),
+    (Cidr::v4(240, 0, 0, 0, 4), "a reserved or broadcast address"),
+    (
+        Cidr {
+            net: IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            prefix: 128,
+        },
+        "an unspecified address",
+    ),
+    (
+        Cidr {
+            net: IpAddr::V6(Ipv6Addr::LOCALHOST),
+            prefix: 128,
+        },
+        "a loopback address",
+    ),
+    (Cidr::v6(0xfe80, 10), "a link-local address"),
+    (Cidr::v6(0xfc00, 7), "a private (unique local) address"),
+    (Cidr::v6(0xff00, 8), "a multicast address"),
+    // Deprecated site-local addresses route like private ones.
+    (Cidr::v6(0xfec0, 10), "a site-local address"),
+];
+
+/// Checks one address a callback would reach; the error says why not.
+/// An IPv4 address written in IPv6 (`::ffff:127.0.0.1`) is judged as the
+/// IPv4 address it is.
+pub fn check_ip(ip: IpAddr, allow: &[Cidr]) -> Result<(), String> {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    if allow.iter().any(|net| net.contains(ip)) {
+        return Ok(());
+    }
+    match INTERNAL.iter().find(|(net, _)| net.contains(ip)) {
+        Some((_, why)) => Err(format!("{ip} is {why}")),
+        None => Ok(()),
+    }
+}
+
+/// Checks a callback URL: `http` or `https`, no user name or password, and
+/// a host that is not an internal address (names under `localhost` are
+/// loopback by definition). Other names are checked when resolved.
+pub fn check_url(text: &str, allow: &[Cidr]) -> Result<(), String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("only http and https callbacks are allowed".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("a callback URL may not carry a user name or password".into());
+    }
+    // The URL parser writes every IPv4 spelling (`0x7f000001`, `127.1`)
+    // in dotted form and IPv6 in brackets, so what parses here is an
+    // address and anything else a name.
+    let host = url.host_str().ok_or("the URL has no host")?;
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        let ip: Ipv6Addr = v6.parse().map_err(|_| "invalid IPv6 host".to_string())?;
+        return check_ip(IpAddr::V6(ip), allow);
+    }
+    if let Ok(ip) = host.parse::<Ipv4Addr>() {
+        return check_ip(IpAddr::V4(ip), allow);
+    }
+    let name = host.trim_end_matches('.').to_ascii_lowercase();
+    if name == "localhost" || name.ends_with(".localhost") {
+        check_ip(IpAddr::V4(Ipv4Addr::LOCALHOST), allow)
+            .map_err(|_| format!("{name} is a loopback name"))
+    } else {
+        Ok(())
+    }
+}
+
+/// The resolver of the node's callback client: resolves as the system does,
+/// then drops every address the rules refuse, and fails when none remain,
+/// so the client never connects to an internal address a name led it to.
+#[derive(Clone, Debug)]
+pub struct Resolver {
+    allow: Arc<Vec<Cidr>>,
+}
+
+impl Resolver {
+    pub fn new(allow: Vec<Cidr>) -> Self {
+        Self {
+            allow: Arc::new(allow),
+        }
+    }
+}
+
+impl reqwest::dns::Resolve for Resolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow = self.allow.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let kept: Vec<SocketAddr> = found
+                .iter()
+                .copied()
+                .filter(|a| check_ip(a.ip(), &allow).is_ok())
+                .collect();
+            if kept.is_empty() {
+                tracing::warn!(%host, addresses = ?found, "callback host resolves only to refused addresses");
+                return Err(format!("{host} resolves only to internal addresses").into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(kept.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(url: &str) -> bool {
+        check_url(url, &[]).is_err()
+    }
+
+    #[test]
+    fn loopback_in_every_spelling_is_refused() {
+        assert!(refused("http://127.0.0.1:4999/internal/x"));
+        assert!(refused("http://127.1/"));
+        assert!(refused("http://0x7f000001/"));
+        assert!(refused("http://2130706433/"));
+        assert!(refused("http://[::1]/"));
+        assert!(refused("http://[::ffff:127.0.0.1]/"));
+        assert!(refused("http://localhost/"));
+        assert!(refused("http://LOCALHOST./"));
+        assert!(refused("http://api.localhost:8080/"));
+    }
+
+    #[test]
+    fn internal_networks_are_refused() {
+        for url in [
+            "http://10.1.2.3/",
+            "http://172.20.0.1/",
+            "http://192.168.1.1/",
+            "http://100.64.0.1/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://0.0.0.0/",
+            "http://224.0.0.1/",
+            "http://255.255.255.255/",
+            "http://[fe80::1]/",
+            "http://[fd00::1]/",
+            "http://[::]/",
+            "http://[ff02::1]/",
+            "http://[::ffff:10.0.0.1]/",
+        ] {
+            assert!(refused(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn user_info_and_other_schemes_are_refused() {
+        assert!(check_url("http://a:b@example.com/", &[])
+            .unwrap_err()
+            .contains("user name"));
+        assert!(refused("http://a@example.com/"));
+        assert!(refused("ftp://example.com/"));
+        assert!(refused("file:///etc/passwd"));
+    }
+
+    #[test]
+    fn public_addresses_and_names_pass() {
+        assert_eq!(check_url("https://example.com/wake", &[]), Ok(()));
+        assert_eq!(check_url("http://203.0.113.5:8080/wake", &[]), Ok(()));
+        assert_eq!(check_url("http://[2001:db8::1]/", &[]), Ok(()));
+        assert_eq!(check_url("http://8.8.8.8/", &[]), Ok(()));
+    }
+
+    #[test]
+    fn allowed_networks_open_internal_addresses() {
+        let allow: Vec<Cidr> = vec!["127.0.0.0/8".parse().unwrap()];
+        assert_eq!(check_url("http://127.0.0.1:4999/", &allow), Ok(()));
+        assert_eq!(check_url("http://[::ffff:127.0.0.1]/", &allow), Ok(()));
+        assert_eq!(check_url("http://localhost/", &allow), Ok(()));
+        assert!(check_url("http://10.0.0.1/", &allow).is_err());
+        assert!(check_url("http://[::1]/", &allow).is_err());
+    }
+
+    #[test]
+    fn networks_parse_and_contain() {
+        let net: Cidr = "10.0.0.0/8".parse().unwrap();
+        assert!(net.contains("10.200.1.1".parse().unwrap()));
+        assert!(!net.contains("11.0.0.1".parse().unwrap()));
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("1.2.3.4".parse().unwrap()));
+        let one: Cidr = "fd00::1".parse().unwrap();
+        assert_eq!(one.to_string(), "fd00::1/128");
+        assert!(!one.contains("fd00::2".parse().unwrap()));
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+        assert!("nonsense".parse::<Cidr>().is_err());
+    }
+
+    #[tokio::test]
+    async fn names_resolving_to_loopback_are_refused_at_connect_time() {
+        use reqwest::dns::Resolve;
+        let name = |n: &str| reqwest::dns::Name::from_str(n).unwrap();
+        let strict = Resolver::new(Vec::new());
+        assert!(strict.resolve(name("localhost")).await.is_err());
+        let open = Resolver::new(vec!["127.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()]);
+        let addrs: Vec<SocketAddr> = open.resolve(name("localhost")).await.unwrap().collect();
+        assert!(addrs.iter().all(|a| a.ip().is_loopback()), "{addrs:?}");
+    }
+}
