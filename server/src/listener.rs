@@ -43,6 +43,24 @@ pub struct ConnStats {
     pub open: AtomicUsize,
 }
 
+impl ConnStats {
+    /// The counters in the Prometheus text format.
+    pub fn metrics_text(&self) -> String {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        format!(
+            "# HELP vigil_http_connections_open HTTP connections open now.\n\
+             # TYPE vigil_http_connections_open gauge\nvigil_http_connections_open {}\n\
+             # HELP vigil_http_connections_refused_total Connections closed at once because max_connections were open.\n\
+             # TYPE vigil_http_connections_refused_total counter\nvigil_http_connections_refused_total {}\n\
+             # HELP vigil_http_connections_idle_closed_total Connections closed after idle_timeout without a request.\n\
+             # TYPE vigil_http_connections_idle_closed_total counter\nvigil_http_connections_idle_closed_total {}\n",
+            self.open.load(Ordering::Relaxed),
+            get(&self.refused),
+            get(&self.idle_closed),
+        )
+    }
+}
+
 /// Serves `router` on `listener` until `shutdown` completes, then lets open
 /// connections finish their requests (at most [`DRAIN`]).
 pub async fn serve(

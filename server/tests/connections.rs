@@ -91,6 +91,20 @@ async fn beyond_the_connection_cap_new_connections_are_closed_at_once() {
     let mut extra = TcpStream::connect(&addr).await.unwrap();
     let closed = closed_within(&mut extra, Duration::from_millis(500)).await;
     assert!(closed.is_some(), "the connection over the cap was kept");
+    drop(held.pop()); // room for the metrics request
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let metrics = common::client()
+        .get(format!("{}/metrics", a.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("vigil_http_connections_refused_total 1\n"),
+        "{metrics}"
+    );
     // Once the idle ones are closed, the node answers again.
     for stream in &mut held {
         assert!(closed_within(stream, Duration::from_secs(5))

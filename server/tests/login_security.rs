@@ -339,7 +339,7 @@ async fn answers_carry_security_headers_and_api_errors_stay_json() {
             assert_eq!(h["x-frame-options"], "DENY", "{path}");
             assert_eq!(h["content-security-policy"], "frame-ancestors 'none'");
             assert_eq!(h["x-content-type-options"], "nosniff");
-            assert_eq!(h["referrer-policy"], "no-referrer");
+            assert_eq!(h["referrer-policy"], "same-origin");
             assert_eq!(h["cache-control"], "no-store", "{path}");
         }
         let product = common::products::register(&a.url, &uuid::Uuid::new_v4().to_string(), None)

@@ -79,7 +79,9 @@ pub async fn not_found(request: Request) -> Response {
 }
 
 /// Headers on every answer: no framing (clickjacking), no content sniffing,
-/// no referrer (hand-off URLs carry a token), and nothing cached of what a
+/// no referrer to other sites (hand-off URLs carry a token; `no-referrer`
+/// would also make browsers send `Origin: null` on the login form, which
+/// the cross-site guard refuses), and nothing cached of what a
 /// signed-in user was shown (API answers and pages; the static bundle under
 /// `/pkg` is the same for everyone and stays cacheable).
 pub async fn security_headers(request: Request, next: Next) -> Response {
@@ -101,7 +103,7 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     );
     headers.insert(
         header::REFERRER_POLICY,
-        header::HeaderValue::from_static("no-referrer"),
+        header::HeaderValue::from_static("same-origin"),
     );
     if !cacheable {
         headers.insert(

@@ -278,7 +278,17 @@ impl Db {
             ),
             None => None,
         };
-        let tx = self.pool.begin_with(self.dialect.begin_write()).await?;
+        // The `BEGIN` runs in its own task: a caller cancelled while it is
+        // in flight (a task aborted at shutdown) must not leave a pooled
+        // connection inside a transaction nobody will end. SQLite would
+        // then refuse every other writer. Finished here, the transaction
+        // is dropped, and so rolled back, if the caller is gone.
+        let (pool, begin) = (self.pool.clone(), self.dialect.begin_write());
+        let tx = tokio::spawn(async move { pool.begin_with(begin).await })
+            .await
+            .map_err(|e| {
+                StoreError::Other(sqlx::Error::Protocol(format!("BEGIN failed: {e}")))
+            })??;
         Ok(WriteTx { tx, _turn: turn })
     }
 

@@ -1,5 +1,5 @@
-//! `GET /metrics`: what a node counts of its products' traffic, in the
-//! Prometheus text format.
+//! `GET /metrics`: what a node counts of its products' traffic (and of its
+//! HTTP connections), in the Prometheus text format.
 
 use axum::extract::State;
 use axum::http::header;
@@ -37,5 +37,6 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
              # TYPE vigil_udp_kernel_drops counter\nvigil_udp_kernel_drops {drops}\n"
         ));
     }
+    out.push_str(&app.connections.metrics_text());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
