@@ -17,17 +17,8 @@ use tokio::net::UdpSocket;
 
 /// A value of `/metrics` outside the datagram counters.
 async fn gauge(node: &str, name: &str) -> u64 {
-    let text = client()
-        .get(format!("{node}/metrics"))
-        .send()
+    common::metric_value(node, name)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{name} missing from /metrics"))
 }
 

@@ -127,22 +127,34 @@ pub async fn create_handoff(
     user_id: i64,
     ttl_ms: i64,
 ) -> Result<(), StoreError> {
+    let insert = "INSERT INTO handoff_tokens (token_hash, user_id, expires_at, used_at) \
+                  VALUES ($1, $2, {now} + $3, NULL)";
+    store_token(db, "handoff_tokens", insert, token_hash, user_id, ttl_ms).await
+}
+
+/// Writes a token row with `insert` (binding the token's hash, its user
+/// and its lifetime; `{now}` stands for the database clock) in the same
+/// transaction that drops the table's expired rows, which keeps the table
+/// small without a separate task.
+async fn store_token(
+    db: &Db,
+    table: &str,
+    insert: &str,
+    token_hash: &str,
+    user_id: i64,
+    ttl_ms: i64,
+) -> Result<(), StoreError> {
     let now = db.dialect().now_ms();
     let mut tx = db.begin_write().await?;
-    sqlx::query(&format!(
-        "DELETE FROM handoff_tokens WHERE expires_at < {now}"
-    ))
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(&format!(
-        "INSERT INTO handoff_tokens (token_hash, user_id, expires_at, used_at) \
-         VALUES ($1, $2, {now} + $3, NULL)"
-    ))
-    .bind(token_hash)
-    .bind(user_id)
-    .bind(ttl_ms)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query(&format!("DELETE FROM {table} WHERE expires_at < {now}"))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(&insert.replace("{now}", now))
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(ttl_ms)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -295,24 +307,10 @@ pub async fn add_device(
     user_id: i64,
     ttl_ms: i64,
 ) -> Result<(), StoreError> {
-    let now = db.dialect().now_ms();
-    let mut tx = db.begin_write().await?;
-    sqlx::query(&format!(
-        "DELETE FROM login_devices WHERE expires_at < {now}"
-    ))
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(&format!(
-        "INSERT INTO login_devices (token_hash, user_id, expires_at) VALUES ($1, $2, {now} + $3) \
-         ON CONFLICT (token_hash) DO UPDATE SET expires_at = excluded.expires_at"
-    ))
-    .bind(token_hash)
-    .bind(user_id)
-    .bind(ttl_ms)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    let insert = "INSERT INTO login_devices (token_hash, user_id, expires_at) \
+                  VALUES ($1, $2, {now} + $3) \
+                  ON CONFLICT (token_hash) DO UPDATE SET expires_at = excluded.expires_at";
+    store_token(db, "login_devices", insert, token_hash, user_id, ttl_ms).await
 }
 
 /// The user whose account a live device cookie signed in to.

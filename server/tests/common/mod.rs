@@ -88,3 +88,20 @@ pub async fn user_session(node: &str, admin_cookie: &str, username: &str, role: 
     assert_eq!(response.status(), StatusCode::OK, "login as {username}");
     session_cookie(&response).expect("login sets the session cookie")
 }
+
+/// The value of one series of the node's `/metrics` (its name with any
+/// labels, as printed), if present.
+pub async fn metric_value(node: &str, series: &str) -> Option<u64> {
+    let text = client()
+        .get(format!("{node}/metrics"))
+        .send()
+        .await
+        .expect("metrics request")
+        .text()
+        .await
+        .expect("metrics text");
+    let prefix = format!("{series} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|n| n.parse().ok())
+}

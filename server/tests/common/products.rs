@@ -165,19 +165,11 @@ pub async fn wait_status(
     }
 }
 
+/// A node's count of datagrams with `result`.
 pub async fn metric(node: &str, result: &str) -> u64 {
-    let text = client()
-        .get(format!("{node}/metrics"))
-        .send()
+    let series = format!("vigil_udp_datagrams_total{{result=\"{result}\"}}");
+    super::metric_value(node, &series)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let prefix = format!("vigil_udp_datagrams_total{{result=\"{result}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .and_then(|n| n.parse().ok())
         .expect("metric present")
 }
 
