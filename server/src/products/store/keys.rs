@@ -65,32 +65,25 @@ pub async fn register(
             }
         }
     };
-    let written: Option<i64> = if claimed == Claim::New {
-        sqlx::query_scalar(&format!(
+    let new = claimed == Claim::New;
+    let sql = if new {
+        format!(
             "INSERT INTO products (id, name, product_type, version, callback_url, product_key, \
              nonce, status, registered_at, offline_after_ms, last_seq, udp_port, key_changed_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', {now}, $8, 0, $9, {now}) \
              ON CONFLICT (id) DO NOTHING RETURNING key_changed_at"
-        ))
-        .bind(&r.id)
-        .bind(&r.name)
-        .bind(&r.product_type)
-        .bind(&r.version)
-        .bind(&r.callback_url)
-        .bind(&r.key)
-        .bind(&r.nonce)
-        .bind(offline_after_ms)
-        .bind(r.udp_port.map(i64::from))
-        .fetch_optional(&mut *tx)
-        .await?
+        )
     } else {
-        sqlx::query_scalar(&format!(
+        // Only while the key is still the one the claim was judged on.
+        format!(
             "UPDATE products SET name = $2, product_type = $3, version = $4, callback_url = $5, \
              product_key = $6, nonce = $7, offline_after_ms = $8, udp_port = $9, last_seq = 0, \
              key_changed_at = {now}, reenroll_allowed = FALSE, \
              status = CASE WHEN status = 'unmanaged' THEN 'pending' ELSE status END \
              WHERE id = $1 AND product_key = $10 RETURNING key_changed_at"
-        ))
+        )
+    };
+    let mut write = sqlx::query_scalar(&sql)
         .bind(&r.id)
         .bind(&r.name)
         .bind(&r.product_type)
@@ -99,11 +92,11 @@ pub async fn register(
         .bind(&r.key)
         .bind(&r.nonce)
         .bind(offline_after_ms)
-        .bind(r.udp_port.map(i64::from))
-        .bind(&old_key)
-        .fetch_optional(&mut *tx)
-        .await?
-    };
+        .bind(r.udp_port.map(i64::from));
+    if !new {
+        write = write.bind(&old_key);
+    }
+    let written: Option<i64> = write.fetch_optional(&mut *tx).await?;
     let Some(key_changed_at) = written else {
         return Ok(Registered::Taken);
     };
