@@ -1,0 +1,46 @@
+// Sign-in under attack: failed guesses delay the account everywhere, but
+// the owner's own browser, which signed in before, still gets in.
+import { expect, test } from "@playwright/test";
+import { Cluster, Node } from "./support/cluster";
+import { signIn } from "./support/console";
+
+let cluster: Cluster;
+let a: Node;
+
+test.beforeAll(async () => {
+  cluster = new Cluster();
+  a = await cluster.start("node-a");
+});
+
+test.afterAll(async () => {
+  await cluster.stopAll();
+});
+
+test("guessing delays the account for a new browser but not for the owner's", async ({ page, browser }) => {
+  // The owner signs in once on this browser, then signs out.
+  await page.goto(`${a.url}/nodes`);
+  await signIn(page);
+  await expect(page.getByRole("heading", { name: "Nodes" })).toBeVisible();
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page.getByRole("button", { name: "Sign in" })).toBeVisible();
+
+  // Someone else guesses from another browser.
+  const other = await browser.newContext();
+  const attacker = await other.newPage();
+  await attacker.goto(`${a.url}/nodes`);
+  for (let i = 0; i < 5; i++) {
+    await signIn(attacker, `guess-number-${i}`);
+    await expect(attacker.getByRole("alert")).toHaveText("Wrong user name or password.");
+  }
+  // Now even the right password waits on a browser the node does not know.
+  await signIn(attacker);
+  await expect(attacker.getByRole("alert")).toHaveText(
+    "Too many failed attempts. Wait a few minutes, then try again.",
+  );
+  await other.close();
+
+  // The owner's browser is known: it signs in at once.
+  await signIn(page);
+  await expect(page).not.toHaveURL(/\/login/);
+  await expect(page.getByRole("button", { name: "Sign out" })).toBeVisible();
+});
