@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Connection flood (issue #14): idle and slow-header connections held
+"""Connection flood: idle and slow-header connections held
 against one node while /healthz is timed on fresh connections.
 
     python3 bench/conn_flood.py [--idle 2000] [--slow 2000] [--hold 30] [--samples 200]

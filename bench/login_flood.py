@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Login flood (issue #14): N concurrent wrong-password logins against one
+"""Login flood: N concurrent wrong-password logins against one
 fresh node, all in flight at once, while /healthz is timed every 20 ms.
 
     python3 bench/login_flood.py [--requests 1000] [--sources 1] [--timeout 180] [--rss-cap-mib 4096]

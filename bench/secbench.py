@@ -1,4 +1,4 @@
-"""Shared pieces of the security benchmarks (issue #14): login_flood.py,
+"""Shared pieces of the security benchmarks: login_flood.py,
 udp_flood.py and conn_flood.py. Python 3 stdlib only.
 
 - Node: one node (VIGIL_BIN, default target/release/vigil, relative paths

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""UDP flood (issue #14): does a real product lose heartbeats while the
+"""UDP flood: does a real product lose heartbeats while the
 node's UDP listener is flooded with well-formed datagrams of unknown
 products?
 
