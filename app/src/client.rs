@@ -10,8 +10,8 @@ use crate::api::{ErrorBody, Handoff, KeepAlive, NodeList};
 use crate::params::encode;
 use crate::state::{StateString, Watched};
 
-/// Extra time a keep-alive may take beyond its own wait before it counts as
-/// failed (a node that hangs must not hang the console).
+/// How long a plain API call may take before it counts as failed (a node
+/// that hangs must not hang the console).
 const GRACE_MS: u32 = 4_000;
 /// How long a node may take to answer a failover probe.
 const PROBE_MS: u32 = 1_500;
@@ -86,10 +86,12 @@ async fn json_of<T: DeserializeOwned>(response: Response) -> Result<T, ClientErr
 }
 
 /// A keep-alive; with `known`, the node holds it up to `wait_ms` until a
-/// watched position differs.
+/// watched position differs. It fails once `deadline_ms` have passed
+/// without an answer (see `console::keepalive` for how long that is).
 pub async fn keepalive(
     known: Option<&StateString>,
     wait_ms: u32,
+    deadline_ms: u32,
     watched: &Watched,
 ) -> Result<KeepAlive, ClientError> {
     let mut url = format!("/api/v1/keepalive?watch={}", encode(&watched.to_string()));
@@ -99,7 +101,7 @@ pub async fn keepalive(
             encode(&known.to_string())
         ));
     }
-    json_of(send(Request::get(&url), wait_ms + GRACE_MS).await?).await
+    json_of(send(Request::get(&url), deadline_ms).await?).await
 }
 
 pub async fn nodes() -> Result<NodeList, ClientError> {

@@ -44,6 +44,29 @@ test("(a) a dead node's console moves to the next active node, same page, still 
   await expect(page.getByRole("heading", { name: "Nodes" })).toBeVisible();
 });
 
+test("(a2) a hung node (frozen, sockets open) is reported at once and its console moves on in budget", async ({ page }) => {
+  const path = "/nodes?interval=1&retry=2";
+  await openSignedIn(page, `${a.url}${path}`, "node-a");
+  // Let a long poll be in flight, as it almost always is.
+  await page.waitForTimeout(500);
+  const frozenAt = Date.now();
+  cluster.freeze(a);
+  // The notice stands only until the retry fails too: watch every frame.
+  await page.waitForFunction(
+    () => document.querySelector("[role=status]")?.textContent?.includes("not answering"),
+    undefined,
+    { polling: "raf", timeout: 15_000 },
+  );
+  const noticed = Date.now() - frozenAt;
+  await expect(page).toHaveURL(`${b.url}${path}`, { timeout: 15_000 });
+  await hydrated(page);
+  const took = Date.now() - frozenAt;
+  console.log(`hung node: "not answering" after ${noticed} ms (budget 2000 ms); node-b page interactive after ${took} ms (budget 3000 ms)`);
+  expect(noticed).toBeLessThan(1 * 1000 + 1000);
+  expect(took).toBeLessThan(1 * 2 * 1000 + 1000);
+  await expectSignedInOn(page, b, path);
+});
+
 test("(b) with auto=0 a dialog lists the remaining nodes and the user picks one", async ({ page }) => {
   const path = "/nodes?auto=0&interval=1&retry=2";
   await openSignedIn(page, `${a.url}${path}`, "node-a");

@@ -21,6 +21,15 @@ const HANDOFF_RENEW_MS: i64 = 60_000;
 /// …and trusted for this long (the node keeps it for 120 s).
 const HANDOFF_USABLE_MS: i64 = 110_000;
 
+/// How long past its own wait a keep-alive may take before it counts as
+/// failed: a third of the interval, within bounds. A node that hangs (its
+/// process frozen, its sockets open) answers nothing, so this deadline is
+/// all that tells it from a slow one; tying it to the interval keeps "not
+/// answering" and the failover within the interval × retry budget.
+fn grace_ms(interval_s: u32) -> u32 {
+    (interval_s.saturating_mul(1000) / 3).clamp(300, 4_000)
+}
+
 async fn sleep_ms(ms: i64) {
     TimeoutFuture::new(ms.clamp(0, u32::MAX as i64) as u32).await;
 }
@@ -64,13 +73,16 @@ pub async fn run(console: Console, alive: Arc<AtomicBool>) {
             continue;
         }
         // The first request answers at once; later ones wait for a change.
-        let wait_ms = if s.last.is_some() {
+        // After a failure the node is asked to answer at once, so a hung
+        // node is found out within the grace.
+        let wait_ms = if s.last.is_some() && failures == 0 {
             p.interval_s * 1000
         } else {
             0
         };
+        let deadline_ms = wait_ms + grace_ms(p.interval_s);
         let started = now_ms();
-        match client::keepalive(s.last.as_ref(), wait_ms, &p.states).await {
+        match client::keepalive(s.last.as_ref(), wait_ms, deadline_ms, &p.states).await {
             Ok(reply) => {
                 failures = 0;
                 trouble_since = None;
@@ -105,9 +117,12 @@ pub async fn run(console: Console, alive: Arc<AtomicBool>) {
                         last_good: s.last_good,
                         failures,
                     });
-                    // ±20 %: consoles that lost the same node retry out of step.
+                    // Attempts start about an interval apart (±20 %: consoles
+                    // that lost the same node retry out of step); one that
+                    // ran into its deadline has used its interval already.
                     let jitter = 0.8 + 0.4 * browser::random();
-                    sleep_ms((f64::from(p.interval_s) * 1000.0 * jitter) as i64).await;
+                    let next = started + (f64::from(p.interval_s) * 1000.0 * jitter) as i64;
+                    sleep_ms(next - now_ms()).await;
                     continue;
                 }
                 console.link.try_set(Link::Down {
@@ -177,4 +192,17 @@ async fn fail_over(console: Console, s: &Session, alive: &AtomicBool) -> bool {
         }
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grace_ms;
+
+    #[test]
+    fn the_grace_follows_the_interval_within_bounds() {
+        assert_eq!(grace_ms(1), 333);
+        assert_eq!(grace_ms(5), 1_666);
+        assert_eq!(grace_ms(60), 4_000);
+        assert_eq!(grace_ms(0), 300);
+    }
 }

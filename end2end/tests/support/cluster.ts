@@ -183,9 +183,15 @@ export class Cluster {
     node.process.kill("SIGKILL");
   }
 
+  /** Freezes a node (SIGSTOP): its sockets stay open, nothing answers. */
+  freeze(node: Node): void {
+    node.process.kill("SIGSTOP");
+  }
+
   async stopAll(): Promise<void> {
     for (const node of this.nodes) {
       if (node.process.exitCode === null && node.process.signalCode === null) {
+        node.process.kill("SIGCONT"); // a frozen node would never see SIGTERM
         node.process.kill("SIGTERM");
         await new Promise((r) => node.process.once("exit", r));
       }
