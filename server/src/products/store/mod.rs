@@ -43,35 +43,85 @@ pub async fn set_handshake(
     Ok(())
 }
 
+/// The statement that writes a batch of liveness for products that are
+/// online already (nearly all of a flush): `$1` the node, `$2` a JSON array
+/// of `{id, at, act, seq}`; returns the ids it wrote.
+///
+/// Each product is found by its primary key whatever the planner's
+/// statistics say. Written plainly (`WHERE id = … AND status = 'online'`),
+/// PostgreSQL once planned it on the status index while its statistics
+/// said nothing was online (right after an outage), and every flush then
+/// walked every online product. The batch is applied in id order, so nodes
+/// flushing the same products lock them in one order.
+pub fn flush_online_sql(d: Dialect) -> String {
+    let set = "last_seen = b.at, deadline = b.at + offline_after_ms, home_node = $1, \
+               activity = COALESCE(b.act, activity), \
+               last_seq = CASE WHEN b.seq > last_seq THEN b.seq ELSE last_seq END";
+    let batch = format!(
+        "SELECT b.id, CAST(b.at AS BIGINT) AS at, b.act, CAST(b.seq AS BIGINT) AS seq FROM {} \
+         ORDER BY b.id",
+        d.json_table(2, "b", &["id", "at", "act", "seq"])
+    );
+    match d {
+        // A unary `+` keeps SQLite from using an index for the status term,
+        // so the join on the key is all it can use.
+        Dialect::Sqlite => format!(
+            "UPDATE products SET {set} FROM ({batch}) AS b WHERE products.id = b.id \
+             AND +products.status = 'online' AND (products.last_seen IS NULL OR products.last_seen <= b.at) \
+             RETURNING products.id"
+        ),
+        // Each batch row looks its product up by key alone (`OFFSET 0` keeps
+        // the status test from being pushed into that lookup) and locks it;
+        // the update then reaches the locked row by its address.
+        Dialect::Postgres => format!(
+            "WITH b AS ({batch}), held AS MATERIALIZED (SELECT p.ctid AS row, b.at, b.act, b.seq \
+             FROM b CROSS JOIN LATERAL (SELECT p.ctid, p.status, p.last_seen FROM products p \
+             WHERE p.id = b.id OFFSET 0 FOR NO KEY UPDATE) AS p \
+             WHERE p.status = 'online' AND (p.last_seen IS NULL OR p.last_seen <= b.at)) \
+             UPDATE products SET {} FROM held WHERE products.ctid = held.row RETURNING products.id",
+            set.replace("b.", "held.")
+        ),
+    }
+}
+
 /// Writes a batch of liveness received by `node` and moves its mark to
 /// `flushed_through`, in one transaction: either all of it is durable, or
-/// none and the node keeps it for the next try.
+/// none and the node keeps it for the next try. Products already online
+/// take one statement for the whole batch; each status change its own.
 pub async fn flush(
     db: &Db,
     node: &str,
     batch: &[Liveness],
     flushed_through: i64,
 ) -> Result<usize, StoreError> {
-    let mut tx = db.begin_write().await?;
-    let mut changed = 0;
-    for l in batch {
-        // Heartbeat data that is not a small JSON object is dropped here;
-        // the heartbeat itself still counts.
-        let activity = l.activity.as_deref().and_then(activity_raw);
-        // Usually the product is online already: one statement.
-        let done = sqlx::query(
-            "UPDATE products SET last_seen = $2, deadline = $2 + offline_after_ms, home_node = $3, \
-             activity = COALESCE($4, activity), last_seq = CASE WHEN $5 > last_seq THEN $5 ELSE last_seq END \
-             WHERE id = $1 AND status = 'online' AND (last_seen IS NULL OR last_seen <= $2)",
+    // Heartbeat data that is not a small JSON object is dropped here; the
+    // heartbeat itself still counts.
+    let activities: Vec<Option<String>> = batch
+        .iter()
+        .map(|l| l.activity.as_deref().and_then(activity_raw))
+        .collect();
+    let rows: Vec<serde_json::Value> = batch
+        .iter()
+        .zip(&activities)
+        .map(
+            |(l, act)| serde_json::json!({"id": &*l.product, "at": l.at, "act": act, "seq": l.seq}),
         )
-        .bind(&*l.product)
-        .bind(l.at)
-        .bind(node)
-        .bind(&activity)
-        .bind(l.seq)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 1 {
+        .collect();
+    let mut tx = db.begin_write().await?;
+    let written: std::collections::HashSet<String> = if rows.is_empty() {
+        Default::default()
+    } else {
+        sqlx::query_scalar(&flush_online_sql(db.dialect()))
+            .bind(node)
+            .bind(serde_json::Value::Array(rows).to_string())
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let mut changed = 0;
+    for (l, activity) in batch.iter().zip(&activities) {
+        if written.contains(&*l.product) {
             continue;
         }
         let from: Option<String> = sqlx::query_scalar("SELECT status FROM products WHERE id = $1")
@@ -89,7 +139,7 @@ pub async fn flush(
                 .bind(&*l.product)
                 .bind(l.at)
                 .bind(node)
-                .bind(&activity)
+                .bind(activity)
                 .bind(l.seq)
                 .execute(&mut *tx)
                 .await?;
