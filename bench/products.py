@@ -8,6 +8,9 @@ over UDP.
       passed (last liveness + offline_after), per product.
   bench/products.py cpu --products 100000 --interval 10 --window 30
       CPU and memory of the node while the fleet reports.
+
+The node is VIGIL_BIN when set (to compare two builds side by side), else
+target/release/vigil.
 """
 import argparse
 import json
@@ -33,7 +36,7 @@ class Node:
                    VIGIL_UDP_LISTEN="127.0.0.1:3902", VIGIL_DATA_DIR=self.dir,
                    VIGIL_ADMIN_PASSWORD="bench-admin-password", VIGIL_ENROLLMENT_SECRET="bench-enrollment-secret-0123456789", VIGIL_NODE_NAME="bench",
                    VIGIL_HEARTBEAT_INTERVAL=heartbeat, VIGIL_OFFLINE_AFTER=offline_after)
-        self.proc = subprocess.Popen([os.path.join(REL, "vigil"), "serve"], env=env)
+        self.proc = subprocess.Popen([os.environ.get("VIGIL_BIN", os.path.join(REL, "vigil")), "serve"], env=env)
         for _ in range(100):
             try:
                 urllib.request.urlopen(f"{self.url}/healthz")
