@@ -100,20 +100,34 @@ pub async fn flush(
         .iter()
         .map(|l| l.activity.as_deref().and_then(activity_raw))
         .collect();
-    let rows: Vec<serde_json::Value> = batch
+    // Written straight to text: a tree of JSON values per flush of a large
+    // fleet cost hundreds of thousands of allocations.
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        id: &'a str,
+        at: i64,
+        act: Option<&'a str>,
+        seq: i64,
+    }
+    let rows: Vec<Row<'_>> = batch
         .iter()
         .zip(&activities)
-        .map(
-            |(l, act)| serde_json::json!({"id": &*l.product, "at": l.at, "act": act, "seq": l.seq}),
-        )
+        .map(|(l, act)| Row {
+            id: &l.product,
+            at: l.at,
+            act: act.as_deref(),
+            seq: l.seq,
+        })
         .collect();
+    let rows = serde_json::to_string(&rows)
+        .map_err(|e| StoreError::Other(sqlx::Error::Encode(e.into())))?;
     let mut tx = db.begin_write().await?;
-    let written: std::collections::HashSet<String> = if rows.is_empty() {
+    let written: std::collections::HashSet<String> = if batch.is_empty() {
         Default::default()
     } else {
         sqlx::query_scalar(&flush_online_sql(db.dialect()))
             .bind(node)
-            .bind(serde_json::Value::Array(rows).to_string())
+            .bind(rows)
             .fetch_all(&mut *tx)
             .await?
             .into_iter()
