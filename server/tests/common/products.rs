@@ -28,17 +28,22 @@ pub fn fast_config(db: &TestDb, name: &str) -> Config {
     config
 }
 
+/// The registration body the tests send for `uuid`.
+fn registration(uuid: &str, callback: Option<&str>) -> Value {
+    json!({
+        "enrollment_secret": ENROLLMENT_SECRET,
+        "uuid": uuid,
+        "name": format!("product-{}", &uuid[..4]),
+        "product_type": "firewall",
+        "version": "1.0",
+        "callback_url": callback,
+    })
+}
+
 pub async fn register(node: &str, uuid: &str, callback: Option<&str>) -> (u16, Value) {
     let response = client()
         .post(format!("{node}/api/v1/products/register"))
-        .json(&json!({
-            "enrollment_secret": ENROLLMENT_SECRET,
-            "uuid": uuid,
-            "name": format!("product-{}", &uuid[..4]),
-            "product_type": "firewall",
-            "version": "1.0",
-            "callback_url": callback,
-        }))
+        .json(&registration(uuid, callback))
         .send()
         .await
         .unwrap();
@@ -53,13 +58,7 @@ pub async fn reregistered(node: &str, uuid: &str, current: &Product) -> Product 
     let response = client()
         .post(format!("{node}/api/v1/products/register"))
         .header(AUTHORIZATION, format!("Bearer {}", current.key))
-        .json(&json!({
-            "enrollment_secret": ENROLLMENT_SECRET,
-            "uuid": uuid,
-            "name": format!("product-{}", &uuid[..4]),
-            "product_type": "firewall",
-            "version": "1.0",
-        }))
+        .json(&registration(uuid, None))
         .send()
         .await
         .unwrap();
