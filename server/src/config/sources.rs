@@ -1,152 +1,19 @@
-//! Node configuration: defaults, then a TOML file, then `VIGIL_*` environment
-//! variables, then command-line flags, merged into one typed [`Config`].
+//! Where configuration comes from: the flags of `vigil serve` (each also a
+//! `VIGIL_*` variable), the TOML file, and how they are merged over the
+//! defaults into a [`Config`].
 
-use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use app::api::NodeRole;
 use clap::Args;
 use serde::Deserialize;
 
+use super::{sqlite_url, Config, Secret};
 use crate::products::callback::Cidr;
 use crate::products::notify::Reach;
-use crate::queue::{QueueConfig, Routing};
-
-/// A value that must never reach a log or a terminal.
-#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself; call only where it is used.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-/// Everything a node needs to run.
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// `sqlite://…` (embedded, default) or `postgres://…` (cluster).
-    pub database_url: Secret,
-    /// HTTP listen address.
-    pub listen: SocketAddr,
-    /// URL other nodes and browsers use to reach this node; derived from the
-    /// bound address when unset.
-    pub public_url: Option<String>,
-    pub node_name: String,
-    pub role: NodeRole,
-    /// Where the embedded database lives by default.
-    pub data_dir: PathBuf,
-    /// The built console (`pkg/` with the .wasm, .js and .css).
-    pub site_root: PathBuf,
-    /// A node whose registry row is older than this is non-operational.
-    pub node_offline_after: Duration,
-    /// How long a console session lasts.
-    pub session_ttl: Duration,
-    /// Password of the `admin` user created on first start; generated and
-    /// logged once when unset.
-    pub admin_password: Option<Secret>,
-    /// Failed logins of one account (cluster-wide) before each further
-    /// attempt must wait a delay that doubles with every failure.
-    pub login_max_failures: u32,
-    /// The longest such delay.
-    pub login_lockout: Duration,
-    /// Failed logins from one client address before this node refuses it
-    /// for `login_lockout`.
-    pub login_max_failures_per_address: u32,
-    /// Threads hashing passwords (each hash takes about 19 MiB).
-    pub login_workers: usize,
-    /// How long a login waits for a free hashing thread before the node
-    /// answers 503 busy.
-    pub login_wait: Duration,
-    /// Reverse proxies whose `X-Forwarded-For` names the client (CIDRs).
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Open HTTP connections beyond which new ones are closed at once.
-    pub max_connections: usize,
-    /// A request's headers must arrive within this.
-    pub header_timeout: Duration,
-    /// A connection with no request in flight is closed after this.
-    pub idle_timeout: Duration,
-    /// How long a console's session hand-off token (failover) stays valid.
-    pub handoff_ttl: Duration,
-    /// Shared secret products present to register; when unset, the cluster
-    /// generates one at its first start (admins see it in the console).
-    pub enrollment_secret: Option<Secret>,
-    /// UDP listen address for product datagrams.
-    pub udp_listen: SocketAddr,
-    /// How often products are asked to send a heartbeat.
-    pub heartbeat_interval: Duration,
-    /// A product without liveness for this long is offline (default 3 ×
-    /// the heartbeat interval).
-    pub offline_after: Option<Duration>,
-    /// Log lines kept per product (older ones are dropped).
-    pub log_retention: u32,
-    /// Console parameters used when a URL does not give them, written like
-    /// a URL query (`interval=2&retry=5&auto=0`).
-    pub console_defaults: String,
-    /// Routing, leases, retries and time to live of queued commands.
-    pub queue: QueueConfig,
-    /// Callback URLs this node may notify (prefixes; empty: all), e.g. the
-    /// network segments it can reach.
-    pub notify_only: Reach,
-    /// Internal networks (loopback, private, link-local…) product callbacks
-    /// may point into anyway; refused otherwise.
-    pub callback_allow: Vec<Cidr>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        let data_dir = PathBuf::from("data");
-        Self {
-            database_url: Secret::new(sqlite_url(&data_dir)),
-            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
-            public_url: None,
-            node_name: gethostname::gethostname().to_string_lossy().into_owned(),
-            role: NodeRole::Active,
-            data_dir,
-            site_root: PathBuf::from("target/site"),
-            node_offline_after: Duration::from_secs(5),
-            session_ttl: Duration::from_secs(12 * 3600),
-            admin_password: None,
-            login_max_failures: 5,
-            login_lockout: Duration::from_secs(15 * 60),
-            login_max_failures_per_address: 20,
-            login_workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            login_wait: Duration::from_secs(1),
-            trusted_proxies: Vec::new(),
-            max_connections: 10_000,
-            header_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(60),
-            console_defaults: String::new(),
-            handoff_ttl: Duration::from_secs(120),
-            enrollment_secret: None,
-            udp_listen: SocketAddr::from(([127, 0, 0, 1], 3001)),
-            heartbeat_interval: Duration::from_secs(10),
-            offline_after: None,
-            log_retention: 1000,
-            queue: QueueConfig::default(),
-            notify_only: Reach::default(),
-            callback_allow: Vec::new(),
-        }
-    }
-}
-
-fn sqlite_url(data_dir: &Path) -> String {
-    format!("sqlite://{}?mode=rwc", data_dir.join("vigil.db").display())
-}
+use crate::queue::Routing;
 
 /// Options of `vigil serve`; each flag also reads a `VIGIL_*` variable.
 #[derive(Args, Debug, Default)]
@@ -382,50 +249,6 @@ impl Config {
         c.validate()?;
         Ok(c)
     }
-
-    fn validate(&self) -> Result<(), anyhow::Error> {
-        if self.node_name.trim().is_empty() || self.node_name.len() > 128 {
-            anyhow::bail!("node name must be 1 to 128 characters");
-        }
-        if let Some(url) = &self.public_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                anyhow::bail!("public URL must start with http:// or https://");
-            }
-        }
-        app::params::ConsoleParams::parse_defaults(&self.console_defaults)
-            .map_err(|e| anyhow::anyhow!("console_defaults: {e}"))?;
-        if self.heartbeat_interval < Duration::from_secs(1) {
-            anyhow::bail!("heartbeat_interval must be at least 1s");
-        }
-        if self.product_offline_after() < self.heartbeat_interval {
-            anyhow::bail!("offline_after must be at least the heartbeat interval");
-        }
-        if self.queue.max_attempts == 0 || self.queue.lease < Duration::from_secs(1) {
-            anyhow::bail!("queue_max_attempts must be at least 1 and queue_lease at least 1s");
-        }
-        if let Some(secret) = &self.enrollment_secret {
-            if secret.expose().trim().len() < 16 {
-                anyhow::bail!("enrollment_secret must be at least 16 characters");
-            }
-        }
-        if self.login_workers == 0 || self.max_connections == 0 {
-            anyhow::bail!("login_workers and max_connections must be at least 1");
-        }
-        if self.header_timeout.is_zero() || self.idle_timeout.is_zero() {
-            anyhow::bail!("header_timeout and idle_timeout must be above zero");
-        }
-        if self.node_offline_after < Duration::from_secs(2) {
-            anyhow::bail!("node_offline_after must be at least 2s (nodes refresh every second)");
-        }
-        Ok(())
-    }
-}
-
-impl Config {
-    /// Silence after which a product is offline.
-    pub fn product_offline_after(&self) -> Duration {
-        self.offline_after.unwrap_or(self.heartbeat_interval * 3)
-    }
 }
 
 fn parse_role(text: &str) -> Result<NodeRole, String> {
@@ -526,16 +349,5 @@ mod tests {
     #[test]
     fn unknown_file_keys_are_refused() {
         assert!(toml::from_str::<FileConfig>("databse_url = \"x\"").is_err());
-    }
-
-    #[test]
-    fn secrets_never_print() {
-        let c = Config {
-            admin_password: Some(Secret::new("hunter2")),
-            database_url: Secret::new("postgres://u:pw@h/db"),
-            ..Default::default()
-        };
-        let printed = format!("{c:?}");
-        assert!(!printed.contains("hunter2") && !printed.contains("pw@"));
     }
 }
