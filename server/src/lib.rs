@@ -10,6 +10,7 @@
 //! handlers), plain domain logic in `mod.rs`, and `store.rs` holding all of
 //! that capability's SQL.
 //!
+//! - [`cidr`]: networks as the configuration names them.
 //! - [`config`]: layered configuration (defaults, TOML, `VIGIL_*`, flags).
 //! - [`db`]: the pool, migrations, and the few SQLite/PostgreSQL differences.
 //! - [`nodes`]: the node registry and its once-a-second refresh task.
@@ -30,6 +31,7 @@
 //! builds its routes (integration tests start real nodes with both).
 
 pub mod auth;
+pub mod cidr;
 pub mod config;
 pub mod console;
 pub mod db;

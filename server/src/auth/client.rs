@@ -8,8 +8,8 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use ipnet::IpNet;
 
+use crate::cidr::Cidr;
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -36,8 +36,8 @@ impl FromRequestParts<AppState> for ClientIp {
 
 /// The client behind `peer`: walking `X-Forwarded-For` from the nearest hop
 /// outwards while the hop is a trusted proxy, the first address that is not.
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(&canonical(*ip)));
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(canonical(*ip)));
     if !is_trusted(&peer) {
         return canonical(peer);
     }
@@ -89,7 +89,7 @@ mod tests {
 
     #[test]
     fn forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy() {
-        let trusted: Vec<IpNet> = vec!["10.0.0.0/24".parse().unwrap()];
+        let trusted: Vec<Cidr> = vec!["10.0.0.0/24".parse().unwrap()];
         let h = forwarded("203.0.113.9");
         assert_eq!(
             client_ip(ip("198.51.100.7"), &h, &trusted),
@@ -101,7 +101,7 @@ mod tests {
 
     #[test]
     fn the_nearest_untrusted_hop_is_the_client() {
-        let trusted: Vec<IpNet> = vec!["10.0.0.0/24".parse().unwrap()];
+        let trusted: Vec<Cidr> = vec!["10.0.0.0/24".parse().unwrap()];
         // The client forged the first entry; the proxies appended the rest.
         let h = forwarded("1.2.3.4, 203.0.113.9, 10.0.0.6");
         assert_eq!(client_ip(ip("10.0.0.5"), &h, &trusted), ip("203.0.113.9"));

@@ -14,7 +14,7 @@ use std::time::Duration;
 use app::api::NodeRole;
 use serde::Deserialize;
 
-use crate::products::callback::Cidr;
+use crate::cidr::Cidr;
 use crate::products::notify::Reach;
 use crate::queue::QueueConfig;
 
@@ -77,7 +77,7 @@ pub struct Config {
     /// answers 503 busy.
     pub login_wait: Duration,
     /// Reverse proxies whose `X-Forwarded-For` names the client (CIDRs).
-    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub trusted_proxies: Vec<Cidr>,
     /// Open HTTP connections beyond which new ones are closed at once.
     pub max_connections: usize,
     /// A request's headers must arrive within this.

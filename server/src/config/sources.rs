@@ -11,7 +11,7 @@ use clap::Args;
 use serde::Deserialize;
 
 use super::{sqlite_url, Config, Secret};
-use crate::products::callback::Cidr;
+use crate::cidr::Cidr;
 use crate::products::notify::Reach;
 use crate::queue::Routing;
 
@@ -77,7 +77,7 @@ pub struct ServeArgs {
     pub notify_only: Option<Vec<String>>,
     /// Reverse proxies trusted for X-Forwarded-For (CIDRs, comma-separated).
     #[arg(long, env = "VIGIL_TRUSTED_PROXIES", value_delimiter = ',')]
-    pub trusted_proxies: Option<Vec<ipnet::IpNet>>,
+    pub trusted_proxies: Option<Vec<Cidr>>,
     /// Open HTTP connections beyond which new ones are closed at once.
     #[arg(long, env = "VIGIL_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
@@ -121,7 +121,7 @@ struct FileConfig {
     login_max_failures_per_address: Option<u32>,
     login_workers: Option<usize>,
     login_wait: Option<String>,
-    trusted_proxies: Option<Vec<ipnet::IpNet>>,
+    trusted_proxies: Option<Vec<Cidr>>,
     max_connections: Option<usize>,
     header_timeout: Option<String>,
     idle_timeout: Option<String>,
