@@ -52,7 +52,7 @@ async fn fleet(db: &Db, nodes: usize) -> Vec<String> {
         let id = testkit::two_way_product(db, &format!("p{i}")).await;
         homes[i % nodes].push(Liveness {
             product: id.as_str().into(),
-            at: server::products::now_ms(),
+            at: server::cluster::now_ms(),
             seq: 0,
             activity: None,
             source: Source::HttpHeartbeat,

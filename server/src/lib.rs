@@ -6,13 +6,22 @@
 //!
 //! # Layout
 //!
-//! One folder per capability; inside each, `handlers.rs` (thin HTTP
-//! handlers), plain domain logic in `mod.rs`, and `store.rs` holding all of
-//! that capability's SQL.
+//! One folder per capability; inside each, its state (what it holds on a
+//! node, reached by handlers through axum's `FromRef`), `handlers.rs` (thin
+//! HTTP handlers), plain domain logic, and `store.rs` holding all of that
+//! capability's SQL. `docs/ARCHITECTURE.md` says which capability may call
+//! which; this file only wires them together.
 //!
+//! Shared by every capability:
 //! - [`cidr`]: networks as the configuration names them.
 //! - [`config`]: layered configuration (defaults, TOML, `VIGIL_*`, flags).
 //! - [`db`]: the pool, migrations, and the few SQLite/PostgreSQL differences.
+//! - [`cluster`]: the node's signals, leases and singletons, background
+//!   tasks, the shared state counters.
+//! - [`error`]: the JSON error every failure is answered with.
+//! - [`listener`]: the accept loop and its connection limits and timeouts.
+//!
+//! The capabilities:
 //! - [`nodes`]: the node registry and its once-a-second refresh task.
 //! - [`auth`]: users, argon2 passwords, database sessions, CSRF guard.
 //! - [`keepalive`]: the console keep-alive and its state string counters.
@@ -24,14 +33,13 @@
 //!   node, with leases, backoff and a rescue singleton.
 //! - [`provision`]: device "hello" requests, processed by the receiving node.
 //! - [`console`]: the Leptos pages, their static files and login guard.
-//! - [`error`]: the JSON error every failure is answered with.
-//! - [`listener`]: the accept loop and its connection limits and timeouts.
 //!
 //! [`serve`] runs a node on a listener until a shutdown signal; [`router`]
 //! builds its routes (integration tests start real nodes with both).
 
 pub mod auth;
 pub mod cidr;
+pub mod cluster;
 pub mod config;
 pub mod console;
 pub mod db;
@@ -49,88 +57,46 @@ pub mod testkit;
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, FromRef};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, FromRef, State};
+use axum::http::{header, StatusCode};
 use axum::middleware;
+use axum::response::IntoResponse;
 use axum::routing::{delete, get, post, put};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
-use app::state::StateString;
-
-use crate::auth::limiter::AddressLimiter;
-use crate::auth::password::Hasher;
+use crate::auth::Auth;
+use crate::cluster::singleton::{self, Singleton};
+use crate::cluster::{Ending, Signals, Task};
 use crate::config::Config;
+use crate::console::Console;
 use crate::db::{Db, Dialect};
+use crate::enrollment::Enrollment;
 use crate::error::ApiError;
-use crate::nodes::NodeIdentity;
+use crate::keepalive::KeepAlive;
+use crate::nodes::{NodeIdentity, Nodes};
+use crate::products::Products;
+use crate::provision::Provision;
+use crate::queue::Queue;
 
 /// Largest request body any endpoint accepts.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// What every handler can reach. axum clones the state for every request,
-/// so it is one reference count, not one per field.
-#[derive(Clone)]
-pub struct AppState(Arc<Shared>);
-
-impl std::ops::Deref for AppState {
-    type Target = Shared;
-
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(app: &AppState) -> Self {
-        app.leptos.clone()
-    }
-}
-
-impl FromRef<AppState> for products::SharedProducts {
-    fn from_ref(app: &AppState) -> Self {
-        app.products.clone()
-    }
-}
-
-/// The fields of [`AppState`].
-pub struct Shared {
-    pub db: Db,
-    pub config: Arc<Config>,
-    pub node: Arc<NodeIdentity>,
-    /// Failed logins per client address, on this node.
-    pub addresses: Arc<AddressLimiter>,
-    /// The password hashing threads.
-    pub hasher: Arc<Hasher>,
-    /// What the listener's limits closed.
-    pub connections: Arc<listener::ConnStats>,
+/// The router's state: one state per capability, each reached by its
+/// handlers through `FromRef` (a handler names only the one it needs).
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub auth: Auth,
+    pub nodes: Nodes,
+    pub keepalive: KeepAlive,
+    pub enrollment: Enrollment,
+    pub products: Products,
+    pub queue: Queue,
+    pub provision: Provision,
+    pub console: Console,
     pub leptos: LeptosOptions,
-    /// The latest state string, for waiting keep-alives.
-    pub state_watch: Arc<watch::Sender<StateString>>,
-    /// Turns true when the node begins to shut down, ending long polls.
-    pub closing: Arc<watch::Sender<bool>>,
-    pub products: products::SharedProducts,
-    /// Wakes this node's queue dispatcher (a command was queued here).
-    pub queue_wake: Arc<tokio::sync::Notify>,
-    /// Moves busy state counters after commit (see `keepalive::bumper`).
-    pub bumper: Arc<keepalive::bumper::Bumper>,
-    /// Products' fetches and results, written by group commit.
-    pub queue_io: queue::Io,
-}
-
-impl Shared {
-    /// The commands changed: their counter moves shortly.
-    pub fn commands_changed(&self) {
-        self.bumper.mark(app::state::StateClass::Commands);
-    }
-}
-
-impl Shared {
-    pub fn offline_after_ms(&self) -> i64 {
-        self.config.node_offline_after.as_millis() as i64
-    }
+    pub connections: Arc<listener::ConnStats>,
 }
 
 /// Every route of a node.
@@ -174,7 +140,7 @@ pub fn router(app: AppState) -> Router {
         .route("/auth/logout", post(auth::handlers::logout_form))
         .route("/auth/handoff", get(auth::handlers::handoff_redeem))
         .layer(middleware::from_fn_with_state(
-            app.clone(),
+            app.auth.clone(),
             auth::csrf::guard,
         ));
     // The product wire protocol: bearer keys and the enrollment secret, never
@@ -195,18 +161,18 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/products/{id}/logs", post(products::handlers::logs))
         .route(
             "/api/v1/products/{id}/commands",
-            get(products::handlers::commands),
+            get(queue::product_api::commands),
         )
         .route(
             "/api/v1/products/{id}/commands/{cid}/result",
-            post(products::handlers::result),
+            post(queue::product_api::result),
         )
         .route("/api/v1/provision/hello", post(provision::handlers::hello));
     Router::new()
         .merge(console_api)
         .merge(product_api)
         .route("/healthz", get(nodes::handlers::healthz))
-        .route("/metrics", get(products::metrics::metrics))
+        .route("/metrics", get(metrics))
         .fallback(console::not_found)
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -221,6 +187,14 @@ pub fn router(app: AppState) -> Router {
         .with_state(app)
 }
 
+/// `GET /metrics`: what the node counts of its products' traffic and of its
+/// HTTP connections, in the Prometheus text format.
+async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+    let mut out = products::metrics::text(&app.products);
+    out.push_str(&app.connections.metrics_text());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
+
 /// Runs a node on `listener` until `shutdown` completes (see [`Node`]).
 pub async fn serve(
     listener: TcpListener,
@@ -233,17 +207,12 @@ pub async fn serve(
 /// A node that has joined its cluster and is about to serve.
 pub struct Node {
     app: AppState,
+    db: Db,
+    signals: Signals,
+    limits: listener::Limits,
     listener: TcpListener,
-    registry: AbortOnDrop,
-    follower: AbortOnDrop,
-    udp: AbortOnDrop,
-    keywatch: AbortOnDrop,
-    flusher: AbortOnDrop,
-    sweeper: AbortOnDrop,
-    dispatcher: AbortOnDrop,
-    rescuer: AbortOnDrop,
-    bumper: AbortOnDrop,
-    queue_tasks: [AbortOnDrop; 3],
+    /// Its background tasks, ended in this order (see [`Task::end_all`]).
+    tasks: Vec<Task>,
 }
 
 impl Node {
@@ -261,122 +230,112 @@ impl Node {
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", config.data_dir.display()))?;
         }
         let db = Db::connect(config.database_url.expose()).await?;
-        enrollment::seed(&db, config.enrollment_secret.as_ref().map(|s| s.expose())).await?;
-        let socket = products::udp::bind(config.udp_listen)
-            .map_err(|e| anyhow::anyhow!("cannot listen on UDP {}: {e}", config.udp_listen))?;
-        let socket = Arc::new(socket);
-        let products = Arc::new(products::Products {
-            recorder: Default::default(),
-            keys: Default::default(),
-            udp: Default::default(),
-            hellos: Default::default(),
-            udp_endpoint: socket.local_addr()?.to_string(),
-            udp_socket: socket.clone(),
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .dns_resolver(Arc::new(products::callback::Resolver::new(
-                    config.callback_allow.clone(),
-                )))
-                .build()?,
-            callback_allow: config.callback_allow.clone(),
-        });
-        let keys_since = products::keywatch::load(&db, &products).await?;
-        let node = NodeIdentity::new(
+        let config = Arc::new(config);
+        let enrollment = Enrollment::new(db.clone());
+        enrollment
+            .seed(config.enrollment_secret.as_ref().map(|s| s.expose()))
+            .await?;
+        let me = NodeIdentity::new(
             config.node_name.clone(),
             url.trim_end_matches('/').to_owned(),
             config.role,
         );
+        let nodes = Nodes::new(db.clone(), me, config.node_offline_after);
+        let signals = Signals::new(cluster::store::read(&db).await?);
+        let products = Products::open(
+            db.clone(),
+            config.clone(),
+            nodes.clone(),
+            enrollment.clone(),
+            signals.clone(),
+        )
+        .await?;
+        let (queue, queue_writers) = Queue::start(
+            db.clone(),
+            config.queue.clone(),
+            nodes.clone(),
+            products.clone(),
+            signals.clone(),
+        );
+        let provision = Provision {
+            db: db.clone(),
+            config: config.clone(),
+            enrollment: enrollment.clone(),
+            queue: queue.clone(),
+        };
+        let auth = Auth::new(db.clone(), config.clone(), nodes.clone());
+        auth::bootstrap_admin(&auth).await?;
+        nodes.join().await?;
+        let singletons: Vec<Box<dyn Singleton>> = [
+            products.singletons(),
+            queue.singletons(),
+            provision.singletons(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        // Ended in this order: those that finish write what they hold, and
+        // the counter writer comes after everything that moves counters.
+        let tasks: Vec<Task> = [
+            vec![nodes.task(signals.closing())],
+            products.tasks(),
+            queue_writers,
+            queue.tasks(),
+            vec![Task::spawn(
+                "singletons",
+                Ending::Finish,
+                singleton::run(
+                    db.clone(),
+                    config.node_name.clone(),
+                    singletons,
+                    signals.closing(),
+                ),
+            )],
+            signals.tasks(&db, config.database_url.expose()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let leptos = LeptosOptions::builder()
             .output_name("vigil")
             .site_root(config.site_root.to_string_lossy().as_ref())
             .site_pkg_dir("pkg")
             .build();
-        let (queue_io, queue_tasks) =
-            queue::Io::start(db.clone(), config.node_name.clone(), config.queue.lease);
-        let app = AppState(Arc::new(Shared {
-            db: db.clone(),
-            addresses: Arc::new(AddressLimiter::new(
-                config.login_max_failures_per_address,
-                config.login_lockout,
-            )),
-            hasher: Arc::new(Hasher::new(config.login_workers, config.login_wait)),
+        let app = AppState {
+            keepalive: KeepAlive {
+                db: db.clone(),
+                nodes: nodes.clone(),
+                signals: signals.clone(),
+            },
+            console: Console {
+                defaults_query: config.console_defaults.clone(),
+            },
             connections: Default::default(),
-            node: Arc::new(node.clone()),
-            config: Arc::new(config.clone()),
-            leptos,
-            state_watch: Arc::new(watch::channel(StateString::default()).0),
-            closing: Arc::new(watch::channel(false).0),
-            products: products.clone(),
-            queue_wake: Default::default(),
-            bumper: Default::default(),
-            queue_io,
-        }));
-        auth::bootstrap_admin(&app).await?;
-        nodes::store::refresh(&db, &node, true).await?;
-        app.state_watch
-            .send_replace(keepalive::store::read(&db).await?);
-        let registry = AbortOnDrop(tokio::spawn(nodes::registry::run(
-            db.clone(),
-            node.clone(),
-            config.node_offline_after,
-            app.closing.subscribe(),
-        )));
-        let udp = AbortOnDrop(tokio::spawn(products::udp::run(
-            socket,
-            db.clone(),
-            products.clone(),
-        )));
-        let keywatch = AbortOnDrop(tokio::spawn(products::keywatch::run(
-            db.clone(),
-            products.clone(),
-            keys_since,
-        )));
-        let flusher = AbortOnDrop(tokio::spawn(products::liveness::run(
-            db.clone(),
-            node.name.clone(),
+            auth,
+            nodes,
+            enrollment,
             products,
-            app.closing.subscribe(),
-        )));
-        let sweeper = AbortOnDrop(tokio::spawn(products::sweep::run(
-            db.clone(),
-            node.name.clone(),
-            config.node_offline_after,
-            app.closing.subscribe(),
-        )));
-        let dispatcher = AbortOnDrop(tokio::spawn(queue::dispatch::run(
-            app.clone(),
-            app.queue_wake.clone(),
-        )));
-        let rescuer = AbortOnDrop(tokio::spawn(queue::rescue::run(app.clone())));
-        let bumper = AbortOnDrop(tokio::spawn(keepalive::bumper::run(
-            db.clone(),
-            app.bumper.clone(),
-            app.closing.subscribe(),
-        )));
-        let follower = AbortOnDrop(tokio::spawn(keepalive::watch::follow(
-            db,
-            config.database_url.expose().to_owned(),
-            app.state_watch.clone(),
-        )));
+            queue,
+            provision,
+            leptos,
+        };
         Ok(Node {
-            queue_tasks: queue_tasks.map(AbortOnDrop),
+            limits: listener::Limits {
+                max_connections: config.max_connections,
+                header_timeout: config.header_timeout,
+                idle_timeout: config.idle_timeout,
+            },
             app,
+            db,
+            signals,
             listener,
-            registry,
-            follower,
-            udp,
-            keywatch,
-            flusher,
-            sweeper,
-            dispatcher,
-            rescuer,
-            bumper,
+            tasks,
         })
     }
 
     /// The URL this node registered under.
     pub fn url(&self) -> &str {
-        &self.app.node.url
+        &self.app.nodes.me().url
     }
 
     /// Serves until `shutdown` completes, then marks the node stopped.
@@ -386,60 +345,28 @@ impl Node {
     ) -> Result<(), anyhow::Error> {
         let Node {
             app,
+            db,
+            signals,
+            limits,
             listener,
-            registry,
-            follower,
-            udp,
-            keywatch,
-            flusher,
-            sweeper,
-            dispatcher,
-            rescuer,
-            bumper,
-            queue_tasks,
+            tasks,
         } = self;
-        let (db, node, closing) = (app.db.clone(), app.node.clone(), app.closing.clone());
-        tracing::info!(node = %node.name, role = %node.role.get(), url = %node.url, "node serving");
-        let limits = listener::Limits {
-            max_connections: app.config.max_connections,
-            header_timeout: app.config.header_timeout,
-            idle_timeout: app.config.idle_timeout,
-        };
+        let nodes = app.nodes.clone();
+        let name = nodes.me().name.clone();
+        tracing::info!(node = %name, role = %nodes.me().role.get(), url = %nodes.me().url, "node serving");
         let stats = app.connections.clone();
         listener::serve(listener, router(app), limits, stats, async move {
             shutdown.await;
             // Waiting keep-alives answer now instead of holding the exit.
-            closing.send_replace(true);
+            signals.close();
         })
         .await;
-        drop((follower, udp, keywatch, dispatcher, rescuer, queue_tasks));
-        // These stop between writes, and the flusher writes what it holds.
-        registry.finish().await;
-        flusher.finish().await;
-        sweeper.finish().await;
-        bumper.finish().await;
-        if let Err(e) = nodes::store::mark_stopped(&db, &node.name).await {
+        Task::end_all(tasks).await;
+        if let Err(e) = nodes.leave().await {
             tracing::warn!(error = %e, "could not mark the node stopped");
         }
         db.close().await;
-        tracing::info!(node = %node.name, "node stopped");
+        tracing::info!(node = %name, "node stopped");
         Ok(())
-    }
-}
-
-/// Aborts a background task when its owner goes away, so a node that is
-/// dropped (or a test that kills one) leaves nothing running.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl AbortOnDrop {
-    /// Waits for the task to end by itself.
-    async fn finish(mut self) {
-        let _ = (&mut self.0).await;
-    }
-}
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

@@ -14,9 +14,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
-use crate::AppState;
+use super::Auth;
 
-pub async fn guard(State(app): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn guard(State(app): State<Auth>, request: Request, next: Next) -> Response {
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -56,14 +56,14 @@ fn origin_of(url: &str) -> Option<String> {
 /// Whether `origin` is this node's public URL, or another registered node's.
 /// A node left at its default address (no public URL, loopback) is also
 /// reached as `localhost`.
-async fn is_cluster_origin(app: &AppState, origin: &str) -> bool {
-    if own_origins(&app.node.url, app.config.public_url.is_none())
+async fn is_cluster_origin(app: &Auth, origin: &str) -> bool {
+    if own_origins(&app.nodes.me().url, app.config.public_url.is_none())
         .iter()
         .any(|o| o == origin)
     {
         return true;
     }
-    match crate::nodes::store::list(&app.db).await {
+    match app.nodes.records().await {
         Ok((nodes, _)) => nodes
             .iter()
             .any(|n| origin_of(&n.url).as_deref() == Some(origin)),

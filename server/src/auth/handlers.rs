@@ -10,13 +10,12 @@ use app::api::{Handoff, LoginRequest, Me};
 use app::params::encode;
 
 use super::client::ClientIp;
-use super::{device_token, safe_next, set_cookie, Attempt, CurrentUser, LoginError};
+use super::{device_token, safe_next, set_cookie, Attempt, Auth, CurrentUser, LoginError};
 use crate::error::{ApiError, Json, Query};
-use crate::AppState;
 
 /// `POST /api/v1/auth/login`.
 pub async fn login_json(
-    State(app): State<AppState>,
+    State(app): State<Auth>,
     ClientIp(client): ClientIp,
     request_headers: HeaderMap,
     Json(req): Json<LoginRequest>,
@@ -37,7 +36,7 @@ pub async fn login_json(
 
 /// `POST /api/v1/auth/logout`.
 pub async fn logout_json(
-    State(app): State<AppState>,
+    State(app): State<Auth>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let mut out = HeaderMap::new();
@@ -60,7 +59,7 @@ pub struct LoginForm {
 
 /// `POST /auth/login`: redirects to `next` or back to the login page.
 pub async fn login_form(
-    State(app): State<AppState>,
+    State(app): State<Auth>,
     ClientIp(client): ClientIp,
     request_headers: HeaderMap,
     Form(form): Form<LoginForm>,
@@ -98,7 +97,7 @@ pub async fn login_form(
 
 /// `POST /auth/logout`: back to the login page.
 pub async fn logout_form(
-    State(app): State<AppState>,
+    State(app): State<Auth>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let mut out = HeaderMap::new();
@@ -108,7 +107,7 @@ pub async fn logout_form(
 
 /// `POST /api/v1/auth/handoff`: a token the console keeps for failover.
 pub async fn handoff_issue(
-    State(app): State<AppState>,
+    State(app): State<Auth>,
     user: CurrentUser,
 ) -> Result<Json<Handoff>, ApiError> {
     Ok(Json(Handoff {
@@ -127,7 +126,7 @@ pub struct HandoffQuery {
 /// over. A good token opens a session here and goes on to `next` (a path on
 /// this node only); any other token leads to the login page.
 pub async fn handoff_redeem(
-    State(app): State<AppState>,
+    State(app): State<Auth>,
     Query(query): Query<HandoffQuery>,
 ) -> Result<Response, ApiError> {
     let next = safe_next(query.next.as_deref()).to_owned();

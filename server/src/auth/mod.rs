@@ -13,18 +13,58 @@ pub mod store;
 pub mod users;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use app::api::{Me, UserRole};
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::db::StoreError;
+use crate::config::Config;
+use crate::db::{Db, StoreError};
 use crate::error::ApiError;
-use crate::AppState;
+use crate::nodes::Nodes;
+
+/// Users, sessions and logins; cheap to clone.
+#[derive(Clone)]
+pub struct Auth(Arc<AuthParts>);
+
+/// The fields of [`Auth`].
+pub struct AuthParts {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub nodes: Nodes,
+    /// Failed logins per client address, on this node.
+    pub addresses: limiter::AddressLimiter,
+    /// The password hashing threads.
+    pub hasher: password::Hasher,
+}
+
+impl std::ops::Deref for Auth {
+    type Target = AuthParts;
+
+    fn deref(&self) -> &AuthParts {
+        &self.0
+    }
+}
+
+impl Auth {
+    pub fn new(db: Db, config: Arc<Config>, nodes: Nodes) -> Self {
+        Self(Arc::new(AuthParts {
+            addresses: limiter::AddressLimiter::new(
+                config.login_max_failures_per_address,
+                config.login_lockout,
+            ),
+            hasher: password::Hasher::new(config.login_workers, config.login_wait),
+            db,
+            config,
+            nodes,
+        }))
+    }
+}
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "vigil_session";
@@ -52,11 +92,14 @@ impl CurrentUser {
     }
 }
 
-impl FromRequestParts<AppState> for CurrentUser {
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser
+where
+    Auth: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        session_user(&parts.headers, app)
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        session_user(&parts.headers, &Auth::from_ref(state))
             .await?
             .ok_or_else(ApiError::unauthorized)
     }
@@ -65,7 +108,7 @@ impl FromRequestParts<AppState> for CurrentUser {
 /// The user behind the request's session cookie, if it is live.
 pub async fn session_user(
     headers: &HeaderMap,
-    app: &AppState,
+    app: &Auth,
 ) -> Result<Option<CurrentUser>, ApiError> {
     let Some(token) = session_token(headers) else {
         return Ok(None);
@@ -162,7 +205,7 @@ pub struct Attempt<'a> {
 /// is reserved, and only its holder reads the database and hashes, so one
 /// node's login work is bounded however many attempts arrive.
 pub async fn login(
-    app: &AppState,
+    app: &Auth,
     attempt: Attempt<'_>,
 ) -> Result<(Vec<HeaderValue>, CurrentUser), LoginError> {
     let Attempt {
@@ -249,7 +292,7 @@ pub async fn login(
 }
 
 /// Starts a session for a user; returns the cookie to set.
-async fn open_session(app: &AppState, user_id: i64) -> Result<HeaderValue, StoreError> {
+async fn open_session(app: &Auth, user_id: i64) -> Result<HeaderValue, StoreError> {
     let token = new_token();
     let ttl = app.config.session_ttl;
     store::create_session(
@@ -257,7 +300,7 @@ async fn open_session(app: &AppState, user_id: i64) -> Result<HeaderValue, Store
         &token_hash(&token),
         user_id,
         ttl.as_millis() as i64,
-        &app.node.name,
+        &app.nodes.me().name,
     )
     .await?;
     Ok(session_cookie(app, &token, ttl.as_secs()))
@@ -266,7 +309,7 @@ async fn open_session(app: &AppState, user_id: i64) -> Result<HeaderValue, Store
 /// A single-use token with which another node of the cluster will open a
 /// session for `user` (console failover crosses origins, so the cookie
 /// cannot follow).
-pub async fn issue_handoff(app: &AppState, user: &CurrentUser) -> Result<String, StoreError> {
+pub async fn issue_handoff(app: &Auth, user: &CurrentUser) -> Result<String, StoreError> {
     let token = new_token();
     store::create_handoff(
         &app.db,
@@ -281,7 +324,7 @@ pub async fn issue_handoff(app: &AppState, user: &CurrentUser) -> Result<String,
 /// Redeems a hand-off token: the session cookie for its user, or `None` if
 /// the token is unknown, expired or already used.
 pub async fn redeem_handoff(
-    app: &AppState,
+    app: &Auth,
     token: &str,
 ) -> Result<Option<HeaderValue>, StoreError> {
     match store::redeem_handoff(&app.db, &token_hash(token)).await? {
@@ -291,19 +334,19 @@ pub async fn redeem_handoff(
 }
 
 /// Ends the request's session, if any; returns the cookie that clears it.
-pub async fn logout(app: &AppState, headers: &HeaderMap) -> Result<HeaderValue, ApiError> {
+pub async fn logout(app: &Auth, headers: &HeaderMap) -> Result<HeaderValue, ApiError> {
     if let Some(token) = session_token(headers) {
         store::delete_session(&app.db, &token_hash(token)).await?;
     }
     Ok(session_cookie(app, "", 0))
 }
 
-fn session_cookie(app: &AppState, token: &str, max_age_s: u64) -> HeaderValue {
+fn session_cookie(app: &Auth, token: &str, max_age_s: u64) -> HeaderValue {
     cookie_header(app, SESSION_COOKIE, token, max_age_s)
 }
 
-fn cookie_header(app: &AppState, name: &str, token: &str, max_age_s: u64) -> HeaderValue {
-    let secure = if app.node.url.starts_with("https://") {
+fn cookie_header(app: &Auth, name: &str, token: &str, max_age_s: u64) -> HeaderValue {
+    let secure = if app.nodes.me().url.starts_with("https://") {
         "; Secure"
     } else {
         ""
@@ -320,7 +363,7 @@ pub fn set_cookie(headers: &mut HeaderMap, cookie: HeaderValue) {
 
 /// Creates the `admin` user on a database that has no users yet. The
 /// password comes from the configuration or is generated and logged once.
-pub async fn bootstrap_admin(app: &AppState) -> Result<(), anyhow::Error> {
+pub async fn bootstrap_admin(app: &Auth) -> Result<(), anyhow::Error> {
     if store::count_users(&app.db).await? > 0 {
         return Ok(());
     }

@@ -7,10 +7,9 @@ use axum::http::StatusCode;
 
 use app::api::{Me, NewUser, SetUserRole, UserRole, UserSummary};
 
-use super::{check_new_user, password, store, CurrentUser};
+use super::{check_new_user, password, store, Auth, CurrentUser};
 use crate::db::StoreError;
 use crate::error::{ApiError, Json};
-use crate::AppState;
 
 fn admin_only(user: &CurrentUser) -> Result<(), ApiError> {
     if user.role == UserRole::Admin {
@@ -29,7 +28,7 @@ fn not_found_or(name: &str) -> impl FnOnce(StoreError) -> ApiError + '_ {
 
 /// `GET /api/v1/users`.
 pub async fn list(
-    State(app): State<AppState>,
+    State(app): State<Auth>,
     user: CurrentUser,
 ) -> Result<Json<Vec<UserSummary>>, ApiError> {
     admin_only(&user)?;
@@ -38,7 +37,7 @@ pub async fn list(
 
 /// `POST /api/v1/users` (admins): adds a console user.
 pub async fn create(
-    State(app): State<AppState>,
+    State(app): State<Auth>,
     user: CurrentUser,
     Json(new): Json<NewUser>,
 ) -> Result<(StatusCode, Json<Me>), ApiError> {
@@ -74,7 +73,7 @@ pub async fn create(
 
 /// `PUT /api/v1/users/{name}/role`.
 pub async fn set_role(
-    State(app): State<AppState>,
+    State(app): State<Auth>,
     user: CurrentUser,
     Path(name): Path<String>,
     Json(body): Json<SetUserRole>,
@@ -96,7 +95,7 @@ pub async fn set_role(
 
 /// `DELETE /api/v1/users/{name}`: the user and their sessions.
 pub async fn remove(
-    State(app): State<AppState>,
+    State(app): State<Auth>,
     user: CurrentUser,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {

@@ -3,27 +3,41 @@
 
 use app::params::ConsoleParams;
 use app::ConsoleDefaults;
-use axum::extract::{Request, State};
+use axum::extract::{FromRef, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Router;
+use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::services::{ServeDir, ServeFile};
 
+use crate::auth::Auth;
 use crate::error::no_such_route;
-use crate::AppState;
 use app::params::encode;
 
+/// What the console's pages are rendered with.
+#[derive(Clone)]
+pub struct Console {
+    /// Console parameters the node's configuration sets for every console.
+    pub defaults_query: String,
+}
+
 /// Console pages, behind the login guard, plus the static files.
-pub fn routes(app: &AppState) -> Router<AppState> {
-    let options = app.leptos.clone();
-    let defaults_query = app.config.console_defaults.clone();
+pub fn routes<S>(state: &S) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    LeptosOptions: FromRef<S>,
+    Console: FromRef<S>,
+    Auth: FromRef<S>,
+{
+    let options = LeptosOptions::from_ref(state);
+    let defaults_query = Console::from_ref(state).defaults_query;
     let defaults = ConsoleParams::from_query(&ConsoleParams::default(), &defaults_query);
-    let pages = Router::<AppState>::new()
+    let pages = Router::<S>::new()
         .leptos_routes_with_context(
-            app,
+            state,
             generate_route_list(app::App),
             move || provide_context(ConsoleDefaults(defaults.clone())),
             {
@@ -31,7 +45,10 @@ pub fn routes(app: &AppState) -> Router<AppState> {
                 move || app::shell(options.clone(), defaults_query.clone())
             },
         )
-        .route_layer(middleware::from_fn_with_state(app.clone(), require_login));
+        .route_layer(middleware::from_fn_with_state(
+            Auth::from_ref(state),
+            require_login,
+        ));
     let site = std::path::Path::new(options.site_root.as_ref());
     pages
         .nest_service(
@@ -43,11 +60,11 @@ pub fn routes(app: &AppState) -> Router<AppState> {
 
 /// Sends a visitor without a live session to the login page, remembering
 /// where they were going.
-async fn require_login(State(app): State<AppState>, request: Request, next: Next) -> Response {
+async fn require_login(State(auth): State<Auth>, request: Request, next: Next) -> Response {
     if request.uri().path() == "/login" {
         return next.run(request).await;
     }
-    match crate::auth::session_user(request.headers(), &app).await {
+    match crate::auth::session_user(request.headers(), &auth).await {
         Ok(Some(_)) => next.run(request).await,
         Ok(None) => {
             let wanted = request

@@ -4,10 +4,9 @@ use axum::extract::State;
 
 use app::api::{EnrollmentSecret, UserRole};
 
-use super::{generate, store};
+use super::{generate, store, Enrollment};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, Json};
-use crate::AppState;
 
 fn admin_only(user: &CurrentUser) -> Result<(), ApiError> {
     if user.role == UserRole::Admin {
@@ -29,21 +28,21 @@ fn reply(current: store::Current) -> Json<EnrollmentSecret> {
 
 /// The current secret.
 pub async fn show(
-    State(app): State<AppState>,
+    State(enrollment): State<Enrollment>,
     user: CurrentUser,
 ) -> Result<Json<EnrollmentSecret>, ApiError> {
     admin_only(&user)?;
-    Ok(reply(store::current(&app.db).await?))
+    Ok(reply(store::current(&enrollment.db).await?))
 }
 
 /// Replaces the secret with a new random one, on every node at once.
 /// Registered products keep their own keys; only new enrollments need it.
 pub async fn rotate(
-    State(app): State<AppState>,
+    State(enrollment): State<Enrollment>,
     user: CurrentUser,
 ) -> Result<Json<EnrollmentSecret>, ApiError> {
     admin_only(&user)?;
-    store::replace(&app.db, &generate(), &user.username).await?;
+    store::replace(&enrollment.db, &generate(), &user.username).await?;
     tracing::info!(by = %user.username, "enrollment secret rotated");
-    Ok(reply(store::current(&app.db).await?))
+    Ok(reply(store::current(&enrollment.db).await?))
 }

@@ -14,6 +14,7 @@ pub mod store;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use crate::cluster::same_secret;
 use crate::db::{Db, StoreError};
 
 /// The secret earlier versions fell back to. Anyone could read it, so a
@@ -32,10 +33,33 @@ fn fingerprint(configured: &str) -> String {
     hex::encode(Sha256::digest(configured.as_bytes()))
 }
 
-/// Seeds the cluster's secret from this node's configuration, or generates
-/// one when the cluster has none (or only the well-known secret of earlier
-/// versions).
-pub async fn seed(db: &Db, configured: Option<&str>) -> Result<(), StoreError> {
+/// The cluster's enrollment secret; cheap to clone.
+#[derive(Clone)]
+pub struct Enrollment {
+    db: Db,
+}
+
+impl Enrollment {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// Seeds the cluster's secret from this node's configuration, or
+    /// generates one when the cluster has none (or only the well-known
+    /// secret of earlier versions).
+    pub async fn seed(&self, configured: Option<&str>) -> Result<(), StoreError> {
+        seed(&self.db, configured).await
+    }
+
+    /// Whether `presented` is the cluster's secret (compared in constant
+    /// time).
+    pub async fn accepts(&self, presented: &str) -> Result<bool, StoreError> {
+        let current = store::current(&self.db).await?;
+        Ok(same_secret(presented, &current.secret))
+    }
+}
+
+async fn seed(db: &Db, configured: Option<&str>) -> Result<(), StoreError> {
     if let Some(configured) = configured {
         if store::seed(db, configured, &fingerprint(configured)).await? {
             tracing::info!("enrollment secret set from this node's configuration");
@@ -57,12 +81,6 @@ pub async fn seed(db: &Db, configured: Option<&str>) -> Result<(), StoreError> {
         );
     }
     Ok(())
-}
-
-/// Whether `presented` is the cluster's secret (compared in constant time).
-pub async fn accepts(db: &Db, presented: &str) -> Result<bool, StoreError> {
-    let current = store::current(db).await?;
-    Ok(crate::products::same_secret(presented, &current.secret))
 }
 
 #[cfg(test)]

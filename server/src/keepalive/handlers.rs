@@ -8,11 +8,10 @@ use serde::Deserialize;
 use app::api::KeepAlive;
 use app::state::{StateString, Watched};
 
-use super::{store, MAX_WAIT_MS};
+use super::{KeepAlive as Capability, MAX_WAIT_MS};
 use crate::auth::CurrentUser;
+use crate::cluster::store;
 use crate::error::{ApiError, Json, Query};
-use crate::nodes::store as nodes;
-use crate::AppState;
 
 #[derive(Deserialize)]
 pub struct KeepAliveQuery {
@@ -28,7 +27,7 @@ pub struct KeepAliveQuery {
 /// `wait`, answers as soon as a watched position differs from `state`, or
 /// when `wait` ends.
 pub async fn keepalive(
-    State(app): State<AppState>,
+    State(app): State<Capability>,
     _user: CurrentUser,
     Query(query): Query<KeepAliveQuery>,
 ) -> Result<Json<KeepAlive>, ApiError> {
@@ -43,11 +42,11 @@ pub async fn keepalive(
     })?;
     let wait = Duration::from_millis(query.wait.unwrap_or(0).min(MAX_WAIT_MS));
     // Subscribe before reading, so a change between the two still wakes us.
-    let mut changes = app.state_watch.subscribe();
+    let mut changes = app.signals.state();
     let mut state = store::read(&app.db).await?;
     if let Some(known) = known.filter(|k| !wait.is_zero() && !k.differs(&state, &watched)) {
         let deadline = tokio::time::Instant::now() + wait;
-        let mut closing = app.closing.subscribe();
+        let mut closing = app.signals.closing();
         // The guard `wait_for` returns is not `Send`; drop it right there.
         let closed = async move {
             let _ = closing.wait_for(|closing| *closing).await;
@@ -69,10 +68,10 @@ pub async fn keepalive(
             }
         }
     }
-    let (records, now) = nodes::list(&app.db).await?;
-    let offline_after = app.offline_after_ms();
+    let (records, now) = app.nodes.records().await?;
+    let offline_after = app.nodes.offline_after_ms();
     Ok(Json(KeepAlive {
-        node: app.node.name.clone(),
+        node: app.nodes.me().name.clone(),
         nodes: records
             .iter()
             .map(|n| n.summary(now, offline_after))

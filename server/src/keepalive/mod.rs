@@ -3,10 +3,20 @@
 //! (long poll) until a watched counter moves, so changes reach screens at
 //! once while each console sends about one request per interval.
 
-pub mod bumper;
 pub mod handlers;
-pub mod store;
-pub mod watch;
+
+use crate::cluster::Signals;
+use crate::db::Db;
+use crate::nodes::Nodes;
+
+/// What the keep-alive reads: the state counters, their signals, and the
+/// node registry.
+#[derive(Clone)]
+pub struct KeepAlive {
+    pub db: Db,
+    pub nodes: Nodes,
+    pub signals: Signals,
+}
 
 /// Longest a keep-alive may wait for a change.
 pub const MAX_WAIT_MS: u64 = 60_000;

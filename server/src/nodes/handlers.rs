@@ -6,20 +6,19 @@ use axum::response::IntoResponse;
 
 use app::api::{Health, NodeList, SetRole, UserRole};
 
-use super::store;
+use super::Nodes;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, Json};
-use crate::AppState;
 
 /// The cluster's nodes with their details.
 pub async fn list(
-    State(app): State<AppState>,
+    State(nodes): State<Nodes>,
     _user: CurrentUser,
 ) -> Result<Json<NodeList>, ApiError> {
-    let (records, now) = store::list(&app.db).await?;
-    let offline_after = app.offline_after_ms();
+    let (records, now) = nodes.records().await?;
+    let offline_after = nodes.offline_after_ms();
     Ok(Json(NodeList {
-        node: app.node.name.clone(),
+        node: nodes.me().name.clone(),
         nodes: records
             .iter()
             .map(|n| n.detail(now, offline_after))
@@ -30,7 +29,7 @@ pub async fn list(
 
 /// Liveness probe for load balancers and for other nodes' consoles, which
 /// call it cross-origin before failing over here.
-pub async fn healthz(State(app): State<AppState>) -> impl IntoResponse {
+pub async fn healthz(State(nodes): State<Nodes>) -> impl IntoResponse {
     (
         [
             (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
@@ -38,8 +37,8 @@ pub async fn healthz(State(app): State<AppState>) -> impl IntoResponse {
         ],
         Json(Health {
             status: "ok".into(),
-            node: app.node.name.clone(),
-            role: app.node.role.get(),
+            node: nodes.me().name.clone(),
+            role: nodes.me().role.get(),
         }),
     )
 }
@@ -47,7 +46,7 @@ pub async fn healthz(State(app): State<AppState>) -> impl IntoResponse {
 /// `PUT /api/v1/nodes/{name}/role` (admins): promote or demote a node until
 /// it restarts (its configured role applies again then).
 pub async fn set_role(
-    State(app): State<AppState>,
+    State(nodes): State<Nodes>,
     user: CurrentUser,
     Path(name): Path<String>,
     Json(body): Json<SetRole>,
@@ -55,15 +54,13 @@ pub async fn set_role(
     if user.role != UserRole::Admin {
         return Err(ApiError::forbidden("only admins change node roles"));
     }
-    store::set_role(&app.db, &name, body.role)
+    nodes
+        .set_role(&name, body.role)
         .await
         .map_err(|e| match e {
             crate::db::StoreError::NotFound => ApiError::not_found(format!("no node named {name}")),
             other => other.into(),
         })?;
-    if name == app.node.name {
-        app.node.role.set(body.role);
-    }
     tracing::info!(node = %name, role = %body.role, by = %user.username, "node role changed");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,8 +7,91 @@ pub mod store;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use app::api::{NodeDetail, NodeRole, NodeSummary};
+use tokio::sync::watch;
+
+use crate::cluster::{Ending, Task};
+use crate::db::{Db, StoreError};
+
+/// The node registry as handlers and other capabilities reach it; cheap to
+/// clone.
+#[derive(Clone)]
+pub struct Nodes {
+    db: Db,
+    me: Arc<NodeIdentity>,
+    offline_after: Duration,
+}
+
+impl Nodes {
+    /// The registry of `db`, seen by the node `me`; a node silent for
+    /// `offline_after` is not operational.
+    pub fn new(db: Db, me: NodeIdentity, offline_after: Duration) -> Self {
+        Self {
+            db,
+            me: Arc::new(me),
+            offline_after,
+        }
+    }
+
+    /// This node.
+    pub fn me(&self) -> &NodeIdentity {
+        &self.me
+    }
+
+    pub fn offline_after_ms(&self) -> i64 {
+        self.offline_after.as_millis() as i64
+    }
+
+    /// Writes this node's row as it starts (configured role, start time).
+    pub async fn join(&self) -> Result<(), StoreError> {
+        store::refresh(&self.db, &self.me, true).await.map(|_| ())
+    }
+
+    /// Marks this node stopped, as it leaves.
+    pub async fn leave(&self) -> Result<(), StoreError> {
+        store::mark_stopped(&self.db, &self.me.name).await
+    }
+
+    /// Every registered node and the database clock.
+    pub async fn records(&self) -> Result<(Vec<NodeRecord>, i64), StoreError> {
+        store::list(&self.db).await
+    }
+
+    /// Every registered node as products and consoles see it.
+    pub async fn summaries(&self) -> Result<Vec<NodeSummary>, StoreError> {
+        let (records, now) = self.records().await?;
+        let offline_after = self.offline_after_ms();
+        Ok(records
+            .iter()
+            .map(|n| n.summary(now, offline_after))
+            .collect())
+    }
+
+    /// Sets the role of the node `name` until it restarts.
+    pub async fn set_role(&self, name: &str, role: NodeRole) -> Result<(), StoreError> {
+        store::set_role(&self.db, name, role).await?;
+        if name == self.me.name {
+            self.me.role.set(role);
+        }
+        Ok(())
+    }
+
+    /// The task that keeps this node's row fresh (see [`registry`]).
+    pub fn task(&self, closing: watch::Receiver<bool>) -> Task {
+        Task::spawn(
+            "node registry",
+            Ending::Finish,
+            registry::run(
+                self.db.clone(),
+                (*self.me).clone(),
+                self.offline_after,
+                closing,
+            ),
+        )
+    }
+}
 
 /// Who this node is, as written to the registry.
 #[derive(Clone, Debug)]

@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use super::{NodeIdentity, NodeRecord};
 use crate::db::{Db, StoreError};
-use crate::keepalive::store::bump;
+use crate::cluster::store::{bump, clock};
 
 /// Refreshes this node's row and returns its role in the registry. A node
 /// that is `joining` (just started) writes its configured role and start
@@ -148,10 +148,4 @@ pub async fn list(db: &Db) -> Result<(Vec<NodeRecord>, i64), StoreError> {
         None => clock(db).await?,
     };
     Ok((nodes, now))
-}
-
-/// The database clock in Unix milliseconds.
-pub async fn clock(db: &Db) -> Result<i64, StoreError> {
-    let sql = format!("SELECT {} AS now", db.dialect().now_ms());
-    Ok(sqlx::query_scalar(&sql).fetch_one(db.pool()).await?)
 }

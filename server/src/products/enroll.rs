@@ -16,11 +16,9 @@ use app::api::{
 use super::handlers::ProductCaller;
 use super::keys::KeyEntry;
 use super::store::Registered;
-use super::{store, validate, validate_udp_port, Registration};
+use super::{store, validate, validate_udp_port, Products, Registration};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, Json};
-use crate::nodes::store as nodes;
-use crate::AppState;
 
 /// How long a handshake waits for the product's UDP hello.
 const HELLO_WAIT: Duration = Duration::from_secs(2);
@@ -39,11 +37,11 @@ fn random_hex(bytes: usize) -> String {
 /// over only with its current key as bearer token, or after an admin's
 /// re-enrolment; otherwise 409 `already_registered`.
 pub async fn register(
-    State(app): State<AppState>,
+    State(app): State<Products>,
     headers: HeaderMap,
     Json(req): Json<RegisterRequest>,
 ) -> Result<Json<RegisterReply>, ApiError> {
-    if !crate::enrollment::accepts(&app.db, &req.enrollment_secret).await? {
+    if !app.enrollment.accepts(&req.enrollment_secret).await? {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "bad_enrollment_secret",
@@ -84,20 +82,17 @@ pub async fn register(
             ));
             }
         };
-    app.products.keys.registered(&registration, changed_at);
-    let (records, now) = nodes::list(&app.db).await?;
+    app.keys.registered(&registration, changed_at);
+    let nodes = app.nodes.summaries().await?;
     tracing::info!(product = %id, name = %registration.name, ?claim, "product registered");
     Ok(Json(RegisterReply {
         product_id: id,
         key: registration.key,
         nonce: registration.nonce,
-        udp_endpoint: app.products.udp_endpoint.clone(),
+        udp_endpoint: app.udp_endpoint.clone(),
         heartbeat_interval_s: app.config.heartbeat_interval.as_secs(),
         offline_after_s: offline_after.as_secs(),
-        nodes: records
-            .iter()
-            .map(|n| n.summary(now, app.offline_after_ms()))
-            .collect(),
+        nodes,
     }))
 }
 
@@ -105,7 +100,7 @@ pub async fn register(
 /// key at once and lets the next registration of its UUID with the
 /// enrollment secret take it over.
 pub async fn reenroll(
-    State(app): State<AppState>,
+    State(app): State<Products>,
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<Reenrolled>, ApiError> {
@@ -118,15 +113,15 @@ pub async fn reenroll(
         return Err(ApiError::not_found("no such product"));
     }
     // Other nodes drop it within a second (keywatch); this one at once.
-    app.products.keys.forget(bytes);
+    app.keys.forget(bytes);
     tracing::info!(product = %id, admin = %user.username, "product key revoked for re-enrolment");
     Ok(Json(Reenrolled { product_id: id }))
 }
 
 /// Asks the product's callback to wake (the handshake's two-way test).
-async fn notify(app: &AppState, product: &KeyEntry) -> bool {
+async fn notify(app: &Products, product: &KeyEntry) -> bool {
     super::notify::wake(
-        &app.products,
+        app,
         &app.config.notify_only,
         &product.id,
         product.callback_url.as_deref(),
@@ -141,8 +136,8 @@ async fn notify(app: &AppState, product: &KeyEntry) -> bool {
 /// from; the product passes when a hello echoing that challenge comes back
 /// in time. Only a hello of the last few seconds not probed before allows a
 /// probe.
-async fn probe_udp_wake(app: &AppState, product: &KeyEntry, port: u16) -> bool {
-    let hellos = &app.products.hellos;
+async fn probe_udp_wake(app: &Products, product: &KeyEntry, port: u16) -> bool {
+    let hellos = &app.hellos;
     let Some(from) = hellos.take_for_probe(&product.id, PROBE_AFTER_HELLO) else {
         return false;
     };
@@ -154,7 +149,7 @@ async fn probe_udp_wake(app: &AppState, product: &KeyEntry, port: u16) -> bool {
     let payload = serde_json::json!({ "nonce": challenge }).to_string();
     let target = std::net::SocketAddr::new(from.ip(), port);
     let probe =
-        super::notify::wake_udp(&app.products, id, &product.key, target, payload.as_bytes());
+        super::notify::wake_udp(app, id, &product.key, target, payload.as_bytes());
     if probe.await.is_err() {
         return false;
     }
@@ -167,7 +162,7 @@ async fn probe_udp_wake(app: &AppState, product: &KeyEntry, port: u16) -> bool {
 /// records transport and mode. A product without a working callback that
 /// names a wake port is two-way if it answers a wake datagram.
 pub async fn handshake(
-    State(app): State<AppState>,
+    State(app): State<Products>,
     ProductCaller(product): ProductCaller,
     body: axum::body::Bytes,
 ) -> Result<Json<HandshakeReply>, ApiError> {
@@ -178,7 +173,7 @@ pub async fn handshake(
             .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid body: {e}")))?
     };
     validate_udp_port(req.udp_port).map_err(|m| ApiError::bad_request("invalid_handshake", m))?;
-    let hellos = &app.products.hellos;
+    let hellos = &app.hellos;
     let deadline = tokio::time::Instant::now() + HELLO_WAIT;
     let (hello, mut two_way) =
         tokio::join!(hellos.wait(&product.id, deadline), notify(&app, &product));

@@ -2,28 +2,19 @@
 //! [`super::enroll`]) and the console's product API.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::extract::{FromRequestParts, Path, RawPathParams, State};
+use axum::extract::{FromRef, FromRequestParts, Path, RawPathParams, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::Deserialize;
 
-use app::api::{
-    CommandResult, CommandsReply, FleetHistory, LogsRequest, ProductCommand, ProductDetail,
-    ProductPage, StatusCounts,
-};
+use app::api::{FleetHistory, LogsRequest, ProductDetail, ProductPage, StatusCounts};
 
 use super::keys::KeyEntry;
-use super::{history, now_ms, store, Liveness, Source, Status};
-use super::{Products, SharedProducts};
+use super::{history, now_ms, store, Products, Source, Status};
 use crate::auth::CurrentUser;
+use crate::cluster::store::clock;
 use crate::error::{ApiError, Json, Query};
-use crate::nodes::store as nodes;
-use crate::queue::store::{Ack, Completion};
-use crate::queue::{clip_output, CommandState};
-use crate::AppState;
-use app::state::StateClass;
 
 /// Most log lines in one upload.
 const MAX_LOG_ENTRIES: usize = 500;
@@ -33,10 +24,13 @@ const MAX_LOG_MESSAGE: usize = 4096;
 /// its own.
 pub struct ProductCaller(pub Arc<KeyEntry>);
 
-impl FromRequestParts<AppState> for ProductCaller {
+impl<S: Send + Sync> FromRequestParts<S> for ProductCaller
+where
+    Products: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let unauthorized = || {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -45,7 +39,7 @@ impl FromRequestParts<AppState> for ProductCaller {
             )
         };
         // Product routes name the product `id` (a command result has `cid` too).
-        let params = RawPathParams::from_request_parts(parts, app)
+        let params = RawPathParams::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::not_found("no such product"))?;
         let id = params
@@ -59,9 +53,10 @@ impl FromRequestParts<AppState> for ProductCaller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(unauthorized)?;
-        let keys = &app.products.keys;
+        let products = Products::from_ref(state);
+        let keys = &products.keys;
         let entry = keys
-            .get(&app.db, *id.as_bytes())
+            .get(&products.db, *id.as_bytes())
             .await?
             .ok_or_else(unauthorized)?;
         if entry.bearer_matches(token) {
@@ -69,7 +64,7 @@ impl FromRequestParts<AppState> for ProductCaller {
         }
         // Re-registered on another node since we cached the key?
         if entry.loaded_at.elapsed() > super::keys::RELOAD_AFTER {
-            if let Some(fresh) = keys.load(&app.db, *id.as_bytes()).await? {
+            if let Some(fresh) = keys.load(&products.db, *id.as_bytes()).await? {
                 if fresh.bearer_matches(token) {
                     return Ok(Self(fresh));
                 }
@@ -77,17 +72,6 @@ impl FromRequestParts<AppState> for ProductCaller {
         }
         Err(unauthorized())
     }
-}
-
-fn record(products: &Products, product: &KeyEntry, source: Source, activity: Option<String>) {
-    let activity = activity.map(String::into_bytes);
-    products.recorder.record(Liveness {
-        product: product.id.clone(),
-        at: now_ms(),
-        seq: 0,
-        activity,
-        source,
-    });
 }
 
 /// The heartbeat body as received: the payload stays raw JSON text (it was
@@ -102,8 +86,7 @@ pub struct HeartbeatBody {
 /// refused before the body is parsed, so it can neither reach the parser's
 /// recursion limit nor be stored as nothing.
 pub async fn heartbeat(
-    // Only what the hot path needs: one reference count, not the whole state.
-    State(products): State<SharedProducts>,
+    State(products): State<Products>,
     ProductCaller(product): ProductCaller,
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
@@ -155,7 +138,7 @@ pub async fn heartbeat(
 
 /// `POST /api/v1/products/{id}/logs`.
 pub async fn logs(
-    State(app): State<AppState>,
+    State(products): State<Products>,
     ProductCaller(product): ProductCaller,
     Json(req): Json<LogsRequest>,
 ) -> Result<StatusCode, ApiError> {
@@ -176,133 +159,15 @@ pub async fn logs(
         ));
     }
     store::add_logs(
-        &app.db,
+        &products.db,
         &product.id,
-        &app.node.name,
+        &products.nodes.me().name,
         &req.entries,
-        i64::from(app.config.log_retention),
+        i64::from(products.config.log_retention),
     )
     .await?;
-    record(&app.products, &product, Source::Logs, None);
+    products.heard(&product, Source::Logs);
     Ok(StatusCode::ACCEPTED)
-}
-
-#[derive(Deserialize)]
-pub struct PollQuery {
-    wait: Option<u64>,
-}
-
-/// Longest a poll may wait for a command.
-const MAX_POLL_WAIT: Duration = Duration::from_secs(30);
-
-/// `GET /api/v1/products/{id}/commands?wait=<ms>`: hands the product its
-/// waiting commands; with `wait`, holds the request until one is queued
-/// (on any node) or the time is up. Every poll is proof of life.
-pub async fn commands(
-    State(app): State<AppState>,
-    ProductCaller(product): ProductCaller,
-    Query(q): Query<PollQuery>,
-) -> Result<Json<CommandsReply>, ApiError> {
-    record(&app.products, &product, Source::Poll, None);
-    let wait = Duration::from_millis(q.wait.unwrap_or(0)).min(MAX_POLL_WAIT);
-    let deadline = tokio::time::Instant::now() + wait;
-    // Subscribed before looking, so a command queued meanwhile wakes us.
-    let mut state = app.state_watch.subscribe();
-    let mut closing = app.closing.subscribe();
-    loop {
-        let found = if crate::queue::store::waiting(&app.db, &product.id).await? {
-            app.queue_io
-                .deliveries
-                .submit(product.id.to_string())
-                .await
-                .ok_or_else(|| ApiError::internal("the node is stopping"))?
-                .map_err(ApiError::internal)?
-        } else {
-            Vec::new()
-        };
-        if !found.is_empty() {
-            app.commands_changed();
-        }
-        if !found.is_empty() || tokio::time::Instant::now() >= deadline || *closing.borrow() {
-            let commands = found
-                .into_iter()
-                .map(|c| ProductCommand {
-                    args: serde_json::from_str(&c.args).unwrap_or_default(),
-                    id: c.id,
-                    kind: c.kind,
-                })
-                .collect();
-            return Ok(Json(CommandsReply { commands }));
-        }
-        let seen = state.borrow_and_update().get(StateClass::Commands);
-        let moved = async {
-            while state.changed().await.is_ok() {
-                if state.borrow_and_update().get(StateClass::Commands) != seen {
-                    return;
-                }
-            }
-            std::future::pending::<()>().await;
-        };
-        tokio::select! {
-            _ = tokio::time::sleep_until(deadline) => {}
-            _ = moved => {}
-            _ = closing.changed() => {}
-        }
-    }
-}
-
-/// `POST /api/v1/products/{id}/commands/{cid}/result`: the outcome of a
-/// command; posting it again changes nothing.
-pub async fn result(
-    State(app): State<AppState>,
-    ProductCaller(product): ProductCaller,
-    Path((_, cid)): Path<(String, String)>,
-    Json(req): Json<CommandResult>,
-) -> Result<StatusCode, ApiError> {
-    let outcome = match req.status.as_str() {
-        "succeeded" => CommandState::Succeeded,
-        "failed" => CommandState::Failed,
-        _ => {
-            return Err(ApiError::bad_request(
-                "invalid_result",
-                "status must be succeeded or failed",
-            ))
-        }
-    };
-    let output = match req.output {
-        serde_json::Value::Null => String::new(),
-        serde_json::Value::String(text) => text,
-        other => other.to_string(),
-    };
-    record(&app.products, &product, Source::CommandResult, None);
-    let ack = Ack {
-        product: product.id.to_string(),
-        command: cid.clone(),
-        outcome,
-        output: clip_output(output),
-    };
-    let done = app
-        .queue_io
-        .acks
-        .submit(ack)
-        .await
-        .ok_or_else(|| ApiError::internal("the node is stopping"))?
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found("no such command for this product"))?;
-    match done {
-        Completion::NotDelivered => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "not_delivered",
-                "this command was not handed to the product yet",
-            ));
-        }
-        Completion::Recorded => app.commands_changed(),
-        Completion::AlreadyFinal(state) => {
-            tracing::debug!(command = %cid, state = state.as_str(), "repeated result ignored");
-        }
-    }
-    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]
@@ -316,7 +181,7 @@ pub struct ListQuery {
 
 /// `GET /api/v1/products?status=&q=&sort=&limit=&offset=` for the console.
 pub async fn list(
-    State(app): State<AppState>,
+    State(products): State<Products>,
     _user: CurrentUser,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<ProductPage>, ApiError> {
@@ -337,21 +202,24 @@ pub async fn list(
     };
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let offset = q.offset.unwrap_or(0).max(0);
-    let (total, products) = store::list(&app.db, &filter, sort, limit, offset).await?;
-    Ok(Json(ProductPage { total, products }))
+    let (total, page) = store::list(&products.db, &filter, sort, limit, offset).await?;
+    Ok(Json(ProductPage {
+        total,
+        products: page,
+    }))
 }
 
 /// `GET /api/v1/products/counts`.
 pub async fn counts(
-    State(app): State<AppState>,
+    State(products): State<Products>,
     _user: CurrentUser,
 ) -> Result<Json<StatusCounts>, ApiError> {
-    Ok(Json(status_counts(&app).await?))
+    Ok(Json(status_counts(&products).await?))
 }
 
-async fn status_counts(app: &AppState) -> Result<StatusCounts, ApiError> {
+async fn status_counts(products: &Products) -> Result<StatusCounts, ApiError> {
     let mut counts = StatusCounts::default();
-    for (status, n) in store::counts(&app.db).await? {
+    for (status, n) in store::counts(&products.db).await? {
         match Status::parse(&status) {
             Some(Status::Pending) => counts.pending = n,
             Some(Status::Online) => counts.online = n,
@@ -371,16 +239,16 @@ pub struct HistoryQuery {
 /// `GET /api/v1/products/history?window=1h|24h|7d`: sampled counts, thinned
 /// for a chart, ending with the counts of now.
 pub async fn history(
-    State(app): State<AppState>,
+    State(products): State<Products>,
     _user: CurrentUser,
     Query(q): Query<HistoryQuery>,
 ) -> Result<Json<FleetHistory>, ApiError> {
     let window = q.window.unwrap_or_else(|| "1h".into());
     let span = history::window(&window)
         .ok_or_else(|| ApiError::bad_request("invalid_window", "window is 1h, 24h or 7d"))?;
-    let now = nodes::clock(&app.db).await?;
-    let mut points = store::samples(&app.db, now - span.as_millis() as i64).await?;
-    let c = status_counts(&app).await?;
+    let now = clock(&products.db).await?;
+    let mut points = store::samples(&products.db, now - span.as_millis() as i64).await?;
+    let c = status_counts(&products).await?;
     if points.last().is_none_or(|p| p.at < now) {
         points.push(app::api::FleetPoint {
             at: now,
@@ -398,18 +266,18 @@ pub async fn history(
 
 /// `GET /api/v1/products/{id}` for the console.
 pub async fn detail(
-    State(app): State<AppState>,
+    State(products): State<Products>,
     _user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<ProductDetail>, ApiError> {
     let id = id.to_lowercase();
-    let (product, activity) = store::get(&app.db, &id)
+    let (product, activity) = store::get(&products.db, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such product"))?;
     Ok(Json(ProductDetail {
         product,
         activity: activity.and_then(|a| serde_json::from_str(&a).ok()),
-        history: store::transitions(&app.db, &id, 50).await?,
-        logs: store::logs(&app.db, &id, 50).await?,
+        history: store::transitions(&products.db, &id, 50).await?,
+        logs: store::logs(&products.db, &id, 50).await?,
     }))
 }

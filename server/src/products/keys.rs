@@ -91,7 +91,7 @@ impl KeyEntry {
 
     /// Constant-time check of a bearer token against the key.
     pub fn bearer_matches(&self, token: &str) -> bool {
-        super::same_secret(&self.key_hex, token)
+        crate::cluster::same_secret(&self.key_hex, token)
     }
 
     /// Accepts `seq` if it is above every accepted one.

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::{store, SharedProducts};
+use super::{keys::Keys, store, Products};
 use crate::db::{Db, StoreError};
 
 /// How often a node asks.
@@ -19,21 +19,22 @@ pub const POLL_EVERY: Duration = Duration::from_millis(250);
 const OVERLAP_MS: i64 = 2_000;
 
 /// Loads every registered id; returns the database clock to poll from.
-pub async fn load(db: &Db, products: &SharedProducts) -> Result<i64, StoreError> {
+pub async fn load(db: &Db, keys: &Keys) -> Result<i64, StoreError> {
     let (now, ids) = store::ids(db).await?;
-    products.keys.learn(ids.iter().map(String::as_str));
+    keys.learn(ids.iter().map(String::as_str));
     Ok(now)
 }
 
 /// Polls until the task is aborted. A database that cannot be reached
 /// only delays what the node learns; the node keeps serving meanwhile.
-pub async fn run(db: Db, products: SharedProducts, mut since: i64) {
+pub async fn run(products: Products, mut since: i64) {
+    let db = &products.db;
     let mut tick = tokio::time::interval(POLL_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
     loop {
         tick.tick().await;
-        match store::key_changes(&db, since - OVERLAP_MS).await {
+        match store::key_changes(db, since - OVERLAP_MS).await {
             Ok((now, changes)) => {
                 if failing {
                     tracing::info!("key changes are read again");

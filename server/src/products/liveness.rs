@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{now_ms, store, Liveness, SharedProducts, Source};
-use crate::db::Db;
+use super::{now_ms, store, Liveness, Products, Source};
 
 /// How often the batch is written.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
@@ -127,12 +126,8 @@ fn merge(map: &mut HashMap<Arc<str>, Liveness>, l: Liveness) {
 }
 
 /// Writes the batch every second until `closing`, then once more.
-pub async fn run(
-    db: Db,
-    node: String,
-    products: SharedProducts,
-    mut closing: watch::Receiver<bool>,
-) {
+pub async fn run(products: Products, node: String, mut closing: watch::Receiver<bool>) {
+    let db = &products.db;
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
@@ -143,7 +138,7 @@ pub async fn run(
         };
         let mark = now_ms() - MARK_MARGIN_MS;
         let batch = products.recorder.take();
-        match store::flush(&db, &node, &batch, mark).await {
+        match store::flush(db, &node, &batch, mark).await {
             Ok(_) if failing => {
                 tracing::info!("liveness flushes succeed again");
                 failing = false;

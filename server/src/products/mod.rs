@@ -18,11 +18,14 @@ pub mod keywatch;
 pub mod liveness;
 pub mod metrics;
 pub mod notify;
+mod state;
 pub mod store;
 pub mod sweep;
 pub mod udp;
 
 use std::sync::Arc;
+
+use crate::cluster::{now_ms, same_secret};
 
 /// Product statuses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -251,38 +254,7 @@ pub fn activity_raw(bytes: &[u8]) -> Option<String> {
     Some(text.to_owned())
 }
 
-/// Compares secrets in time independent of where they differ.
-pub fn same_secret(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Node clock in Unix milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// Everything a node keeps in memory for its products.
-pub struct Products {
-    pub recorder: liveness::Recorder,
-    pub keys: keys::Keys,
-    pub udp: udp::UdpStats,
-    pub hellos: udp::Hellos,
-    /// The address products send datagrams to.
-    pub udp_endpoint: String,
-    /// The socket behind it; wake datagrams leave from it, so they come
-    /// from the address the product already talks to.
-    pub udp_socket: Arc<tokio::net::UdpSocket>,
-    /// Its resolver refuses internal addresses; literal addresses in
-    /// callback URLs are checked against `callback_allow` before sending.
-    pub http: reqwest::Client,
-    pub callback_allow: Vec<callback::Cidr>,
-}
-
-pub type SharedProducts = Arc<Products>;
+pub use state::Products;
 
 #[cfg(test)]
 mod tests {

@@ -4,15 +4,14 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use protocol::{Datagram, Kind, MAX_DATAGRAM};
 use tokio::net::UdpSocket;
 use tokio::sync::Notify;
 
-use super::{now_ms, SharedProducts, Source};
-use crate::db::Db;
+use super::{now_ms, Products, Source};
 
 /// Datagrams sent more than this far from the node's clock are stale.
 pub const CLOCK_WINDOW_MS: i64 = 5 * 60 * 1000;
@@ -116,7 +115,7 @@ impl Hellos {
         let Some((challenge, done)) = probes.get_mut(product) else {
             return false;
         };
-        if *done || !crate::products::same_secret(challenge, nonce) {
+        if *done || !crate::cluster::same_secret(challenge, nonce) {
             return false;
         }
         *done = true;
@@ -187,11 +186,12 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<UdpSocket> {
 }
 
 /// Receives datagrams until the task is aborted.
-pub async fn run(socket: Arc<UdpSocket>, db: Db, products: SharedProducts) {
+pub async fn run(products: Products) {
+    let socket = products.udp_socket.clone();
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
     loop {
         match socket.recv_from(&mut buf).await {
-            Ok((n, from)) => handle(&buf[..n], from, &db, &products).await,
+            Ok((n, from)) => handle(&buf[..n], from, &products).await,
             // ICMP errors and the like surface here; the socket stays usable.
             Err(e) => tracing::debug!(error = %e, "UDP receive error"),
         }
@@ -199,7 +199,8 @@ pub async fn run(socket: Arc<UdpSocket>, db: Db, products: SharedProducts) {
 }
 
 /// Judges one datagram, received from `from`.
-pub async fn handle(bytes: &[u8], from: SocketAddr, db: &Db, products: &SharedProducts) {
+pub async fn handle(bytes: &[u8], from: SocketAddr, products: &Products) {
+    let db = &products.db;
     let stats = &products.udp;
     let count = |c: &AtomicU64| {
         c.fetch_add(1, Ordering::Relaxed);

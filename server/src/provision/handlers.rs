@@ -4,9 +4,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::{process, store, LEASE};
+use super::{store, Provision, LEASE};
 use crate::error::{ApiError, Json};
-use crate::AppState;
 
 #[derive(Deserialize)]
 pub struct Hello {
@@ -22,10 +21,10 @@ pub struct Accepted {
 
 /// Logs the request with this node and processes it here, right away.
 pub async fn hello(
-    State(app): State<AppState>,
+    State(app): State<Provision>,
     Json(hello): Json<Hello>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    if !crate::enrollment::accepts(&app.db, &hello.enrollment_secret).await? {
+    if !app.enrollment.accepts(&hello.enrollment_secret).await? {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "bad_enrollment_secret",
@@ -50,12 +49,12 @@ pub async fn hello(
         id: uuid::Uuid::new_v4().to_string(),
         uuid,
         ip: ip.to_string(),
-        received_by: app.node.name.clone(),
+        received_by: app.queue.node().to_owned(),
     };
     store::log(&app.db, &request, LEASE.as_millis() as i64).await?;
     let id = request.id.clone();
     tokio::spawn(async move {
-        if let Err(e) = process(&app, &request).await {
+        if let Err(e) = app.process(&request).await {
             // The lease runs out and the rescue tries again.
             tracing::warn!(request = %request.id, error = %e, "provisioning request failed; will retry");
         }

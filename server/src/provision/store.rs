@@ -6,7 +6,7 @@ use rand::RngCore;
 use sqlx::Row;
 
 use crate::db::{Db, StoreError};
-use crate::keepalive::store::bump;
+use crate::cluster::store::bump;
 
 /// A logged provisioning request.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,15 +11,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use app::state::StateClass;
 
-use super::store::{self, ClaimRules, Claimed, Released};
-use super::{backoff, Routing};
-use crate::products::notify::{wake_any, WakePath};
-use crate::AppState;
+use super::store::{self, Claimed, Released};
+use super::{Queue, Routing};
+use crate::products::notify::WakePath;
 
 /// Longest wait between two claim rounds.
 pub const TICK: Duration = Duration::from_millis(250);
@@ -28,34 +26,11 @@ const BATCH: usize = 64;
 /// Most notifications in flight at once.
 const IN_FLIGHT: usize = 256;
 
-/// The claim rules of this node's configuration.
-pub fn rules(app: &AppState) -> ClaimRules {
-    let q = &app.config.queue;
-    ClaimRules {
-        routing: q.routing,
-        affinity_ms: q.affinity_timeout.as_millis() as i64,
-        node_offline_after_ms: app.offline_after_ms(),
-        lease_ms: q.lease.as_millis() as i64,
-    }
-}
-
-/// Delay before the retry after `attempts` attempts.
-pub fn retry_delay_ms(app: &AppState, attempts: i64) -> i64 {
-    let q = &app.config.queue;
-    let attempt = u32::try_from(attempts.max(1)).unwrap_or(u32::MAX);
-    backoff(
-        attempt,
-        q.backoff_base,
-        q.backoff_max,
-        rand::random::<f64>(),
-    )
-    .as_millis() as i64
-}
-
 /// Runs until the node closes.
-pub async fn run(app: AppState, local: Arc<Notify>) {
-    let mut state = app.state_watch.subscribe();
-    let mut closing = app.closing.subscribe();
+pub async fn run(app: Queue) {
+    let local = &app.wake;
+    let mut state = app.signals.state();
+    let mut closing = app.signals.closing();
     // Hand-overs in flight belong to this task: when the node stops (or a
     // test kills it), they stop with it, as they would with the process.
     let mut in_flight = JoinSet::new();
@@ -112,14 +87,14 @@ pub async fn run(app: AppState, local: Arc<Notify>) {
 
 /// Claims up to `room` commands and starts handing each over.
 async fn claim_round(
-    app: &AppState,
+    app: &Queue,
     in_flight: &mut JoinSet<()>,
     room: usize,
 ) -> Result<usize, crate::db::StoreError> {
-    let claimed = store::claim(&app.db, &app.node.name, rules(app), room as i64).await?;
+    let claimed = store::claim(&app.db, app.node(), app.rules(), room as i64).await?;
     let n = claimed.len();
     if n > 0 {
-        app.commands_changed();
+        app.changed();
     }
     for c in claimed {
         let app = app.clone();
@@ -130,8 +105,8 @@ async fn claim_round(
 
 /// Wakes the product of a claimed command; what it cannot deliver goes back
 /// to the queue (affinity routing) or fails (the shared queue).
-async fn hand_over(app: &AppState, c: Claimed) {
-    let node = &app.node.name;
+async fn hand_over(app: &Queue, c: Claimed) {
+    let node = app.node();
     let key = hex::decode(&c.product_key).unwrap_or_default();
     let product: Arc<str> = c.product_id.as_str().into();
     let path = WakePath {
@@ -140,8 +115,7 @@ async fn hand_over(app: &AppState, c: Claimed) {
         callback_url: c.callback_url.as_deref(),
         udp_port: c.udp_port,
     };
-    let heard_within = app.config.product_offline_after();
-    let woken = wake_any(&app.products, &app.config.notify_only, path, heard_within).await;
+    let woken = app.products.wake(path).await;
     let written = match woken {
         Ok(how) => {
             let notice = store::Notice {
@@ -149,14 +123,14 @@ async fn hand_over(app: &AppState, c: Claimed) {
                 how,
                 answered: std::time::Instant::now(),
             };
-            if let Some(Err(e)) = app.queue_io.notices.submit(notice).await {
+            if let Some(Err(e)) = app.io.notices.submit(notice).await {
                 tracing::warn!(command = %c.id, error = %e, "cannot record a notification");
             }
             Ok(())
         }
-        Err(why) => match app.config.queue.routing {
+        Err(why) => match app.config.routing {
             Routing::Affinity => {
-                let delay = retry_delay_ms(app, c.attempts);
+                let delay = app.retry_delay_ms(c.attempts);
                 let reason = why.to_string();
                 match store::release(&app.db, node, &c.id, delay, &reason, !c.stolen).await {
                     Ok(released) => {
@@ -164,7 +138,7 @@ async fn hand_over(app: &AppState, c: Claimed) {
                             tracing::info!(command = %c.id, product = %c.product_id, "command dead: {why}");
                         }
                         if released != Released::NotHeld {
-                            app.commands_changed();
+                            app.changed();
                         }
                         Ok(())
                     }
@@ -175,7 +149,7 @@ async fn hand_over(app: &AppState, c: Claimed) {
                 .await
                 .map(|failed| {
                     if failed {
-                        app.commands_changed();
+                        app.changed();
                     }
                 }),
         },

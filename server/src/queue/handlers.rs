@@ -7,35 +7,13 @@ use serde::Deserialize;
 
 use app::api::{CommandDetail, CommandPage, CommandSummary, NewCommandRequest, UserRole};
 
-use super::{store, validate, CommandState, NewCommand};
+use super::{store, validate, CommandState, NewCommand, Queue};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, Json, Query};
-use crate::products::store as products;
-use crate::AppState;
-
-/// Queues commands for the dispatchers; wakes this node's at once.
-pub async fn enqueue(app: &AppState, commands: Vec<NewCommand>) -> Result<Vec<String>, ApiError> {
-    let q = &app.config.queue;
-    let with_ids: Vec<(String, NewCommand)> = commands
-        .into_iter()
-        .map(|c| (uuid::Uuid::new_v4().to_string(), c))
-        .collect();
-    store::enqueue(
-        &app.db,
-        &app.node.name,
-        &with_ids,
-        q.ttl.as_millis() as i64,
-        i64::from(q.max_attempts),
-    )
-    .await?;
-    app.commands_changed();
-    app.queue_wake.notify_one();
-    Ok(with_ids.into_iter().map(|(id, _)| id).collect())
-}
 
 /// `POST /api/v1/commands`.
 pub async fn create(
-    State(app): State<AppState>,
+    State(app): State<Queue>,
     user: CurrentUser,
     Json(req): Json<NewCommandRequest>,
 ) -> Result<(StatusCode, Json<CommandSummary>), ApiError> {
@@ -45,19 +23,17 @@ pub async fn create(
     let args =
         validate(&req.kind, &req.args).map_err(|m| ApiError::bad_request("invalid_command", m))?;
     let product = req.product_id.trim().to_lowercase();
-    if products::get(&app.db, &product).await?.is_none() {
+    if !app.products.exists(&product).await? {
         return Err(ApiError::not_found(format!("no product {product}")));
     }
-    let ids = enqueue(
-        &app,
-        vec![NewCommand {
+    let ids = app
+        .enqueue(vec![NewCommand {
             product_id: product.clone(),
             kind: req.kind.clone(),
             args,
             created_by: user.username.clone(),
-        }],
-    )
-    .await?;
+        }])
+        .await?;
     tracing::info!(command = %ids[0], %product, kind = %req.kind, by = %user.username, "command queued");
     let (summary, _, _) = store::get(&app.db, &ids[0])
         .await?
@@ -80,7 +56,7 @@ fn given(value: Option<String>) -> Option<String> {
 
 /// `GET /api/v1/commands?state=&product=&node=&limit=&offset=`.
 pub async fn list(
-    State(app): State<AppState>,
+    State(app): State<Queue>,
     _user: CurrentUser,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<CommandPage>, ApiError> {
@@ -103,7 +79,7 @@ pub async fn list(
 
 /// `GET /api/v1/commands/{id}`.
 pub async fn detail(
-    State(app): State<AppState>,
+    State(app): State<Queue>,
     _user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<CommandDetail>, ApiError> {

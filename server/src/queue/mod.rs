@@ -12,14 +12,20 @@
 //! Claims are leases: an item held by a node that dies goes back to the
 //! queue when its lease runs out ([`rescue`], a cluster-wide singleton).
 //!
-//! - [`store`]: all SQL of the queue; [`dispatch`]: each node's claim and
-//!   notify loop; [`handlers`]: the console's API.
+//! - [`Queue`]: the capability, and the one way to queue commands;
+//!   [`store`]: all SQL of the queue; [`dispatch`]: each node's claim and
+//!   notify loop; [`handlers`]: the console's API; [`product_api`]: the
+//!   products' fetch and result.
 
 pub mod batch;
 pub mod dispatch;
 pub mod handlers;
+pub mod product_api;
 pub mod rescue;
+mod state;
 pub mod store;
+
+pub use state::Queue;
 
 use std::time::Duration;
 

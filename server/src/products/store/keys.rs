@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use super::record_transition;
 use crate::db::{Db, StoreError};
-use crate::keepalive::store::bump;
+use crate::cluster::store::bump;
 use crate::products::{claim, Claim, Registration};
 
 /// What a node needs to authenticate a product.

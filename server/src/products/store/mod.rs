@@ -15,7 +15,7 @@ use sqlx::Row;
 
 use super::{activity_raw, Liveness, Status};
 use crate::db::{Db, Dialect, StoreError};
-use crate::keepalive::store::bump;
+use crate::cluster::store::bump;
 
 /// Records what the handshake decided, and the product's wake port when it
 /// gave one.
@@ -208,34 +208,6 @@ pub(super) async fn record_transition(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-/// Takes or renews the lease `name` for `holder` for `ttl_ms`; `true` while
-/// `holder` has it. The database clock decides, so node clocks may differ.
-pub async fn hold_lease(
-    db: &Db,
-    name: &str,
-    holder: &str,
-    ttl_ms: i64,
-) -> Result<bool, StoreError> {
-    let now = db.dialect().now_ms();
-    let mut tx = db.begin_write().await?;
-    sqlx::query(&format!(
-        "INSERT INTO leases (name, holder, until) VALUES ($1, $2, {now} + $3) \
-         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until \
-         WHERE leases.holder = excluded.holder OR leases.until < {now}"
-    ))
-    .bind(name)
-    .bind(holder)
-    .bind(ttl_ms)
-    .execute(&mut *tx)
-    .await?;
-    let current: String = sqlx::query_scalar("SELECT holder FROM leases WHERE name = $1")
-        .bind(name)
-        .fetch_one(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(current == holder)
 }
 
 /// The liveness watermark: the oldest mark among operational nodes. No

@@ -8,7 +8,7 @@
 //! ([`crate::db::Dialect::oldest_per_product`]); notifications only add
 //! timeline rows, so they lock nothing. The commands counter of the
 //! state string is moved by the callers, after commit (see
-//! `keepalive::bumper`).
+//! `cluster::bumper`).
 
 mod detours;
 mod views;

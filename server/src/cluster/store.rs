@@ -1,4 +1,4 @@
-//! All SQL of the state counters.
+//! All SQL of the cluster's shared rows: the state counters and the leases.
 
 use app::state::{StateClass, StateString};
 
@@ -39,4 +39,39 @@ pub async fn read(db: &Db) -> Result<StateString, StoreError> {
         .fetch_all(db.pool())
         .await?;
     Ok(StateString::from_counters(values))
+}
+
+/// Takes or renews the lease `name` for `holder` for `ttl_ms`; `true` while
+/// `holder` has it. The database clock decides, so node clocks may differ.
+pub async fn hold_lease(
+    db: &Db,
+    name: &str,
+    holder: &str,
+    ttl_ms: i64,
+) -> Result<bool, StoreError> {
+    let now = db.dialect().now_ms();
+    let mut tx = db.begin_write().await?;
+    sqlx::query(&format!(
+        "INSERT INTO leases (name, holder, until) VALUES ($1, $2, {now} + $3) \
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until \
+         WHERE leases.holder = excluded.holder OR leases.until < {now}"
+    ))
+    .bind(name)
+    .bind(holder)
+    .bind(ttl_ms)
+    .execute(&mut *tx)
+    .await?;
+    let current: String = sqlx::query_scalar("SELECT holder FROM leases WHERE name = $1")
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(current == holder)
+}
+
+/// The database clock in Unix milliseconds: the one clock every node agrees
+/// on.
+pub async fn clock(db: &Db) -> Result<i64, StoreError> {
+    let sql = format!("SELECT {} AS now", db.dialect().now_ms());
+    Ok(sqlx::query_scalar(&sql).fetch_one(db.pool()).await?)
 }
