@@ -104,6 +104,8 @@ demo: build
 ## ---- test --------------------------------------------------------------
 
 lint:
+	python3 .ci/imports.py
+	python3 .ci/imports.py --self-test
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy -p server -p app -p protocol -p agent --all-targets -- -D warnings
 	$(CARGO) clippy -p frontend -p app --target $(WASM_TARGET) -- -D warnings

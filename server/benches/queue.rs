@@ -70,8 +70,12 @@ fn registry(db: Db, nodes: usize, stop: Arc<AtomicBool>) -> tokio::task::JoinHan
     tokio::spawn(async move {
         while !stop.load(Ordering::Relaxed) {
             for n in 0..nodes {
-                let me =
-                    NodeIdentity::new(node_name(n), "http://127.0.0.1:9".into(), NodeRole::Active);
+                let me = NodeIdentity::new(
+                    node_name(n),
+                    "http://127.0.0.1:9".into(),
+                    false,
+                    NodeRole::Active,
+                );
                 let _ = nodes::refresh(&db, &me, false).await;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;

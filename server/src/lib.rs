@@ -140,8 +140,8 @@ pub fn router(app: AppState) -> Router {
         .route("/auth/logout", post(auth::handlers::logout_form))
         .route("/auth/handoff", get(auth::handlers::handoff_redeem))
         .layer(middleware::from_fn_with_state(
-            app.auth.clone(),
-            auth::csrf::guard,
+            app.nodes.clone(),
+            nodes::csrf::guard,
         ));
     // The product wire protocol: bearer keys and the enrollment secret, never
     // cookies, so no cross-site guard on this hot path.
@@ -238,6 +238,7 @@ impl Node {
         let me = NodeIdentity::new(
             config.node_name.clone(),
             url.trim_end_matches('/').to_owned(),
+            config.public_url.is_none(),
             config.role,
         );
         let nodes = Nodes::new(db.clone(), me, config.node_offline_after);
@@ -252,7 +253,7 @@ impl Node {
         .await?;
         let (queue, queue_writers) = Queue::start(
             db.clone(),
-            config.queue.clone(),
+            queue::QueueConfig::of(&config),
             nodes.clone(),
             products.clone(),
             signals.clone(),
@@ -263,7 +264,12 @@ impl Node {
             enrollment: enrollment.clone(),
             queue: queue.clone(),
         };
-        let auth = Auth::new(db.clone(), config.clone(), nodes.clone());
+        let auth = Auth::new(
+            db.clone(),
+            config.clone(),
+            nodes.me().name.clone(),
+            &nodes.me().url,
+        );
         auth::bootstrap_admin(&auth).await?;
         nodes.join().await?;
         let singletons: Vec<Box<dyn Singleton>> = [

@@ -233,7 +233,7 @@ async fn two_way_products_are_woken_through_their_callback_and_the_wake_is_liven
 async fn unreachable_two_way_products_are_retried_with_backoff_then_dead() {
     for db in testkit::databases().await {
         let mut config = queue_config(&db, "node-a");
-        config.queue.max_attempts = 3;
+        config.queue_max_attempts = 3;
         let a = TestNode::start(config).await;
         let cookie = login(&a.url).await;
         let callbacks = Callbacks::default();
@@ -308,7 +308,7 @@ async fn an_unanswered_delivery_is_queued_again_when_its_lease_runs_out() {
 async fn commands_past_their_time_to_live_expire() {
     for db in testkit::databases().await {
         let mut config = queue_config(&db, "node-a");
-        config.queue.ttl = Duration::from_secs(1);
+        config.command_ttl = Duration::from_secs(1);
         let a = TestNode::start(config).await;
         let cookie = login(&a.url).await;
         let p = registered(&a.url, &new_uuid()).await;

@@ -16,7 +16,7 @@ use common::products::*;
 use common::{get, login, post};
 use futures_free::join_all_limited;
 use serde_json::json;
-use server::products::notify::Reach;
+use server::config::Reach;
 use server::queue::Routing;
 use server::testkit::{self, TestDb, TestNode};
 
@@ -71,12 +71,12 @@ async fn cluster(db: &TestDb, routing: Routing, callbacks: &Callbacks) -> Vec<Se
         let mut config = fast_config(db, &format!("node-{s}"));
         config.heartbeat_interval = Duration::from_secs(5);
         config.offline_after = Some(Duration::from_secs(60));
-        config.queue.routing = routing;
+        config.queue_routing = routing;
         // Long enough for a starved test machine to drain its backlog; the
         // node-death phase waits for it once.
-        config.queue.lease = Duration::from_secs(10);
-        config.queue.backoff_base = Duration::from_millis(200);
-        config.queue.backoff_max = Duration::from_secs(1);
+        config.queue_lease = Duration::from_secs(10);
+        config.queue_backoff_base = Duration::from_millis(200);
+        config.queue_backoff_max = Duration::from_secs(1);
         config.notify_only = Reach::only(vec![prefix(s)]);
         let reach = config.notify_only.clone();
         let node = TestNode::start(config).await;

@@ -311,7 +311,7 @@ async fn a_failing_callback_falls_back_to_the_wake_datagram() {
 async fn a_product_not_heard_from_lately_is_not_woken_and_its_command_ends_dead() {
     for db in testkit::databases().await {
         let mut config = queue_config(&db, "node-a");
-        config.queue.max_attempts = 2;
+        config.queue_max_attempts = 2;
         let a = TestNode::start(config).await;
         let cookie = login(&a.url).await;
         let (product, mut received, reply) = shaken(&a.url, true, None, true).await;

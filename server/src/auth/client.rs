@@ -9,9 +9,9 @@ use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 
+use super::Auth;
 use crate::cidr::Cidr;
 use crate::error::ApiError;
-use super::Auth;
 
 /// The client address of a request (see the module doc).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,7 +5,6 @@
 //! token in an HttpOnly, SameSite=Lax cookie; the database holds its SHA-256.
 
 pub mod client;
-pub mod csrf;
 pub mod handlers;
 pub mod limiter;
 pub mod password;
@@ -26,7 +25,6 @@ use sha2::{Digest, Sha256};
 use crate::config::Config;
 use crate::db::{Db, StoreError};
 use crate::error::ApiError;
-use crate::nodes::Nodes;
 
 /// Users, sessions and logins; cheap to clone.
 #[derive(Clone)]
@@ -36,7 +34,10 @@ pub struct Auth(Arc<AuthParts>);
 pub struct AuthParts {
     pub db: Db,
     pub config: Arc<Config>,
-    pub nodes: Nodes,
+    /// This node's name (sessions record where they were opened).
+    pub node: String,
+    /// Cookies are `Secure` when the node is reached over HTTPS.
+    pub https: bool,
     /// Failed logins per client address, on this node.
     pub addresses: limiter::AddressLimiter,
     /// The password hashing threads.
@@ -52,16 +53,17 @@ impl std::ops::Deref for Auth {
 }
 
 impl Auth {
-    pub fn new(db: Db, config: Arc<Config>, nodes: Nodes) -> Self {
+    pub fn new(db: Db, config: Arc<Config>, node: String, url: &str) -> Self {
         Self(Arc::new(AuthParts {
             addresses: limiter::AddressLimiter::new(
                 config.login_max_failures_per_address,
                 config.login_lockout,
             ),
             hasher: password::Hasher::new(config.login_workers, config.login_wait),
+            https: url.starts_with("https://"),
             db,
             config,
-            nodes,
+            node,
         }))
     }
 }
@@ -300,7 +302,7 @@ async fn open_session(app: &Auth, user_id: i64) -> Result<HeaderValue, StoreErro
         &token_hash(&token),
         user_id,
         ttl.as_millis() as i64,
-        &app.nodes.me().name,
+        &app.node,
     )
     .await?;
     Ok(session_cookie(app, &token, ttl.as_secs()))
@@ -323,10 +325,7 @@ pub async fn issue_handoff(app: &Auth, user: &CurrentUser) -> Result<String, Sto
 
 /// Redeems a hand-off token: the session cookie for its user, or `None` if
 /// the token is unknown, expired or already used.
-pub async fn redeem_handoff(
-    app: &Auth,
-    token: &str,
-) -> Result<Option<HeaderValue>, StoreError> {
+pub async fn redeem_handoff(app: &Auth, token: &str) -> Result<Option<HeaderValue>, StoreError> {
     match store::redeem_handoff(&app.db, &token_hash(token)).await? {
         Some(user_id) => Ok(Some(open_session(app, user_id).await?)),
         None => Ok(None),
@@ -346,11 +345,7 @@ fn session_cookie(app: &Auth, token: &str, max_age_s: u64) -> HeaderValue {
 }
 
 fn cookie_header(app: &Auth, name: &str, token: &str, max_age_s: u64) -> HeaderValue {
-    let secure = if app.nodes.me().url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = if app.https { "; Secure" } else { "" };
     let cookie =
         format!("{name}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}");
     HeaderValue::from_str(&cookie).expect("cookie is ASCII")

@@ -66,13 +66,14 @@ pub async fn run(
         for slot in slots.iter_mut().filter(|s| s.next <= now) {
             slot.next = now + slot.job.every();
             let lease = slot.job.lease();
-            let held = match store::hold_lease(&db, lease, &node, LEASE_TTL.as_millis() as i64).await {
-                Ok(held) => held,
-                Err(e) => {
-                    tracing::debug!(lease, error = %e, "lease not renewed");
-                    continue;
-                }
-            };
+            let held =
+                match store::hold_lease(&db, lease, &node, LEASE_TTL.as_millis() as i64).await {
+                    Ok(held) => held,
+                    Err(e) => {
+                        tracing::debug!(lease, error = %e, "lease not renewed");
+                        continue;
+                    }
+                };
             if held != slot.holding {
                 tracing::info!(lease, holding = held, "singleton lease");
                 slot.holding = held;

@@ -1,10 +1,13 @@
 //! Node configuration: defaults, then a TOML file, then `VIGIL_*` environment
 //! variables, then command-line flags, merged into one typed [`Config`].
-//! What a node runs with is here; where each value may come from (flags,
-//! variables, the file) and how they are merged, in [`sources`].
+//! Every key can be set in the file and as `VIGIL_<KEY>`; the common ones
+//! also as flags. What a node runs with is here; where each value may come
+//! from and how the layers are merged, in [`sources`].
 
 mod sources;
-pub use sources::{parse_duration, ServeArgs};
+mod values;
+pub use sources::{keys, ServeArgs};
+pub use values::{parse_duration, Reach, Routing};
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -15,8 +18,7 @@ use app::api::NodeRole;
 use serde::Deserialize;
 
 use crate::cidr::Cidr;
-use crate::products::notify::Reach;
-use crate::queue::QueueConfig;
+use values::{duration, optional_duration};
 
 /// A value that must never reach a log or a terminal.
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
@@ -40,8 +42,10 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Everything a node needs to run.
-#[derive(Clone, Debug)]
+/// Everything a node needs to run. The field names are the keys of the TOML
+/// file and, upper-cased behind `VIGIL_`, of the environment.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// `sqlite://…` (embedded, default) or `postgres://…` (cluster).
     pub database_url: Secret,
@@ -57,8 +61,10 @@ pub struct Config {
     /// The built console (`pkg/` with the .wasm, .js and .css).
     pub site_root: PathBuf,
     /// A node whose registry row is older than this is non-operational.
+    #[serde(deserialize_with = "duration")]
     pub node_offline_after: Duration,
     /// How long a console session lasts.
+    #[serde(deserialize_with = "duration")]
     pub session_ttl: Duration,
     /// Password of the `admin` user created on first start; generated and
     /// logged once when unset.
@@ -67,6 +73,7 @@ pub struct Config {
     /// attempt must wait a delay that doubles with every failure.
     pub login_max_failures: u32,
     /// The longest such delay.
+    #[serde(deserialize_with = "duration")]
     pub login_lockout: Duration,
     /// Failed logins from one client address before this node refuses it
     /// for `login_lockout`.
@@ -75,16 +82,20 @@ pub struct Config {
     pub login_workers: usize,
     /// How long a login waits for a free hashing thread before the node
     /// answers 503 busy.
+    #[serde(deserialize_with = "duration")]
     pub login_wait: Duration,
     /// Reverse proxies whose `X-Forwarded-For` names the client (CIDRs).
     pub trusted_proxies: Vec<Cidr>,
     /// Open HTTP connections beyond which new ones are closed at once.
     pub max_connections: usize,
     /// A request's headers must arrive within this.
+    #[serde(deserialize_with = "duration")]
     pub header_timeout: Duration,
     /// A connection with no request in flight is closed after this.
+    #[serde(deserialize_with = "duration")]
     pub idle_timeout: Duration,
     /// How long a console's session hand-off token (failover) stays valid.
+    #[serde(deserialize_with = "duration")]
     pub handoff_ttl: Duration,
     /// Shared secret products present to register; when unset, the cluster
     /// generates one at its first start (admins see it in the console).
@@ -92,17 +103,37 @@ pub struct Config {
     /// UDP listen address for product datagrams.
     pub udp_listen: SocketAddr,
     /// How often products are asked to send a heartbeat.
+    #[serde(deserialize_with = "duration")]
     pub heartbeat_interval: Duration,
     /// A product without liveness for this long is offline (default 3 ×
     /// the heartbeat interval).
+    #[serde(deserialize_with = "optional_duration")]
     pub offline_after: Option<Duration>,
     /// Log lines kept per product (older ones are dropped).
     pub log_retention: u32,
     /// Console parameters used when a URL does not give them, written like
     /// a URL query (`interval=2&retry=5&auto=0`).
     pub console_defaults: String,
-    /// Routing, leases, retries and time to live of queued commands.
-    pub queue: QueueConfig,
+    /// How queued work finds a node.
+    pub queue_routing: Routing,
+    /// How long the home node has to claim an item before others may.
+    #[serde(deserialize_with = "duration")]
+    pub queue_affinity_timeout: Duration,
+    /// How long a claim or a delivery holds an item.
+    #[serde(deserialize_with = "duration")]
+    pub queue_lease: Duration,
+    /// Attempts (claims and deliveries) before an item is `dead`.
+    pub queue_max_attempts: u32,
+    /// A command still queued by then is `expired`; one handed over keeps
+    /// its lease, and expires if that runs out past this time.
+    #[serde(deserialize_with = "duration")]
+    pub command_ttl: Duration,
+    /// First retry delay of a command; doubles each attempt up to
+    /// `queue_backoff_max`.
+    #[serde(deserialize_with = "duration")]
+    pub queue_backoff_base: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub queue_backoff_max: Duration,
     /// Callback URLs this node may notify (prefixes; empty: all), e.g. the
     /// network segments it can reach.
     pub notify_only: Reach,
@@ -141,14 +172,21 @@ impl Default for Config {
             heartbeat_interval: Duration::from_secs(10),
             offline_after: None,
             log_retention: 1000,
-            queue: QueueConfig::default(),
+            queue_routing: Routing::Affinity,
+            queue_affinity_timeout: Duration::from_secs(3),
+            queue_lease: Duration::from_secs(30),
+            queue_max_attempts: 5,
+            command_ttl: Duration::from_secs(24 * 3600),
+            queue_backoff_base: Duration::from_secs(1),
+            queue_backoff_max: Duration::from_secs(300),
             notify_only: Reach::default(),
             callback_allow: Vec::new(),
         }
     }
 }
 
-fn sqlite_url(data_dir: &Path) -> String {
+/// The embedded database in `data_dir`.
+pub fn sqlite_url(data_dir: &Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("vigil.db").display())
 }
 
@@ -170,7 +208,7 @@ impl Config {
         if self.product_offline_after() < self.heartbeat_interval {
             anyhow::bail!("offline_after must be at least the heartbeat interval");
         }
-        if self.queue.max_attempts == 0 || self.queue.lease < Duration::from_secs(1) {
+        if self.queue_max_attempts == 0 || self.queue_lease < Duration::from_secs(1) {
             anyhow::bail!("queue_max_attempts must be at least 1 and queue_lease at least 1s");
         }
         if let Some(secret) = &self.enrollment_secret {

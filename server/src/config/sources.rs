@@ -1,353 +1,412 @@
-//! Where configuration comes from: the flags of `vigil serve` (each also a
-//! `VIGIL_*` variable), the TOML file, and how they are merged over the
-//! defaults into a [`Config`].
+//! Where configuration comes from, lowest precedence first: the defaults,
+//! the TOML file, the `VIGIL_*` environment, the flags of `vigil serve`.
+//! The layers are merged by the `config` crate into the one [`Config`].
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use app::api::NodeRole;
 use clap::Args;
+use config::{File, FileFormat, Value};
 use serde::Deserialize;
 
 use super::{sqlite_url, Config, Secret};
-use crate::cidr::Cidr;
-use crate::products::notify::Reach;
-use crate::queue::Routing;
 
-/// Options of `vigil serve`; each flag also reads a `VIGIL_*` variable.
+/// Keys whose environment value is a comma-separated list.
+const LISTS: [&str; 3] = ["notify_only", "trusted_proxies", "callback_allow"];
+
+/// Options of `vigil serve`: the file, and the common keys as flags (every
+/// key is also a `VIGIL_*` variable and a file key).
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
     /// TOML configuration file.
     #[arg(long, env = "VIGIL_CONFIG")]
     pub config: Option<PathBuf>,
     /// Database URL: sqlite://path?mode=rwc or postgres://user@host/db.
-    #[arg(long, env = "VIGIL_DATABASE_URL", hide_env_values = true)]
+    #[arg(long)]
     pub database_url: Option<String>,
     /// HTTP listen address.
-    #[arg(long, env = "VIGIL_LISTEN")]
-    pub listen: Option<SocketAddr>,
+    #[arg(long)]
+    pub listen: Option<String>,
     /// Public URL of this node (what browsers and other nodes use).
-    #[arg(long, env = "VIGIL_PUBLIC_URL")]
+    #[arg(long)]
     pub public_url: Option<String>,
     /// Node name, unique in the cluster (default: the host name).
-    #[arg(long, env = "VIGIL_NODE_NAME")]
+    #[arg(long)]
     pub node_name: Option<String>,
     /// `active` or `passive`.
-    #[arg(long, env = "VIGIL_ROLE", value_parser = parse_role)]
-    pub role: Option<NodeRole>,
+    #[arg(long)]
+    pub role: Option<String>,
     /// Directory of the embedded database.
-    #[arg(long, env = "VIGIL_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub data_dir: Option<String>,
     /// Directory of the built console.
-    #[arg(long, env = "VIGIL_SITE_ROOT")]
-    pub site_root: Option<PathBuf>,
+    #[arg(long)]
+    pub site_root: Option<String>,
     /// Age after which a silent node is non-operational (e.g. 5s).
-    #[arg(long, env = "VIGIL_NODE_OFFLINE_AFTER", value_parser = parse_duration)]
-    pub node_offline_after: Option<Duration>,
+    #[arg(long)]
+    pub node_offline_after: Option<String>,
     /// Console session lifetime (e.g. 12h).
-    #[arg(long, env = "VIGIL_SESSION_TTL", value_parser = parse_duration)]
-    pub session_ttl: Option<Duration>,
+    #[arg(long)]
+    pub session_ttl: Option<String>,
     /// Secret products present to register.
-    #[arg(long, env = "VIGIL_ENROLLMENT_SECRET", hide_env_values = true)]
+    #[arg(long)]
     pub enrollment_secret: Option<String>,
     /// UDP listen address for product heartbeats.
-    #[arg(long, env = "VIGIL_UDP_LISTEN")]
-    pub udp_listen: Option<SocketAddr>,
+    #[arg(long)]
+    pub udp_listen: Option<String>,
     /// Heartbeat interval asked of products (e.g. 10s).
-    #[arg(long, env = "VIGIL_HEARTBEAT_INTERVAL", value_parser = parse_duration)]
-    pub heartbeat_interval: Option<Duration>,
+    #[arg(long)]
+    pub heartbeat_interval: Option<String>,
     /// Silence after which a product is offline (default 3 × heartbeat interval).
-    #[arg(long, env = "VIGIL_OFFLINE_AFTER", value_parser = parse_duration)]
-    pub offline_after: Option<Duration>,
+    #[arg(long)]
+    pub offline_after: Option<String>,
     /// Console parameters when a URL gives none (e.g. "interval=2&retry=5").
-    #[arg(long, env = "VIGIL_CONSOLE_DEFAULTS")]
+    #[arg(long)]
     pub console_defaults: Option<String>,
     /// `affinity` (home node first) or `shared` (the old hit-and-miss queue).
-    #[arg(long, env = "VIGIL_QUEUE_ROUTING")]
-    pub queue_routing: Option<Routing>,
+    #[arg(long)]
+    pub queue_routing: Option<String>,
     /// How long a product's home node has to claim its command (e.g. 3s).
-    #[arg(long, env = "VIGIL_QUEUE_AFFINITY_TIMEOUT", value_parser = parse_duration)]
-    pub queue_affinity_timeout: Option<Duration>,
+    #[arg(long)]
+    pub queue_affinity_timeout: Option<String>,
     /// How long a claim or a delivery holds a command (e.g. 30s).
-    #[arg(long, env = "VIGIL_QUEUE_LEASE", value_parser = parse_duration)]
-    pub queue_lease: Option<Duration>,
+    #[arg(long)]
+    pub queue_lease: Option<String>,
     /// Callback URL prefixes this node may notify, comma-separated.
-    #[arg(long, env = "VIGIL_NOTIFY_ONLY", value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',')]
     pub notify_only: Option<Vec<String>>,
     /// Reverse proxies trusted for X-Forwarded-For (CIDRs, comma-separated).
-    #[arg(long, env = "VIGIL_TRUSTED_PROXIES", value_delimiter = ',')]
-    pub trusted_proxies: Option<Vec<Cidr>>,
+    #[arg(long, value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
     /// Open HTTP connections beyond which new ones are closed at once.
-    #[arg(long, env = "VIGIL_MAX_CONNECTIONS")]
-    pub max_connections: Option<usize>,
+    #[arg(long)]
+    pub max_connections: Option<String>,
     /// Threads hashing passwords (default: one per core).
-    #[arg(long, env = "VIGIL_LOGIN_WORKERS")]
-    pub login_workers: Option<usize>,
+    #[arg(long)]
+    pub login_workers: Option<String>,
     /// Internal networks callbacks may reach, comma-separated (e.g. 127.0.0.0/8).
-    #[arg(long, env = "VIGIL_CALLBACK_ALLOW", value_delimiter = ',')]
-    pub callback_allow: Option<Vec<Cidr>>,
+    #[arg(long, value_delimiter = ',')]
+    pub callback_allow: Option<Vec<String>>,
 }
 
-/// The TOML file: the same keys as the flags, with underscores.
-#[derive(Deserialize, Debug, Default)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    database_url: Option<Secret>,
-    listen: Option<SocketAddr>,
-    public_url: Option<String>,
-    node_name: Option<String>,
-    role: Option<NodeRole>,
-    data_dir: Option<PathBuf>,
-    site_root: Option<PathBuf>,
-    node_offline_after: Option<String>,
-    session_ttl: Option<String>,
-    admin_password: Option<Secret>,
-    login_max_failures: Option<u32>,
-    login_lockout: Option<String>,
-    console_defaults: Option<String>,
-    handoff_ttl: Option<String>,
-    enrollment_secret: Option<Secret>,
-    udp_listen: Option<SocketAddr>,
-    heartbeat_interval: Option<String>,
-    offline_after: Option<String>,
-    log_retention: Option<u32>,
-    queue_routing: Option<Routing>,
-    queue_affinity_timeout: Option<String>,
-    queue_lease: Option<String>,
-    queue_max_attempts: Option<u32>,
-    command_ttl: Option<String>,
-    notify_only: Option<Vec<String>>,
-    login_max_failures_per_address: Option<u32>,
-    login_workers: Option<usize>,
-    login_wait: Option<String>,
-    trusted_proxies: Option<Vec<Cidr>>,
-    max_connections: Option<usize>,
-    header_timeout: Option<String>,
-    idle_timeout: Option<String>,
-    callback_allow: Option<Vec<Cidr>>,
+impl ServeArgs {
+    /// The flags given, by key.
+    fn given(self) -> Vec<(&'static str, Value)> {
+        let text = [
+            ("database_url", self.database_url),
+            ("listen", self.listen),
+            ("public_url", self.public_url),
+            ("node_name", self.node_name),
+            ("role", self.role),
+            ("data_dir", self.data_dir),
+            ("site_root", self.site_root),
+            ("node_offline_after", self.node_offline_after),
+            ("session_ttl", self.session_ttl),
+            ("enrollment_secret", self.enrollment_secret),
+            ("udp_listen", self.udp_listen),
+            ("heartbeat_interval", self.heartbeat_interval),
+            ("offline_after", self.offline_after),
+            ("console_defaults", self.console_defaults),
+            ("queue_routing", self.queue_routing),
+            ("queue_affinity_timeout", self.queue_affinity_timeout),
+            ("queue_lease", self.queue_lease),
+            ("max_connections", self.max_connections),
+            ("login_workers", self.login_workers),
+        ];
+        let lists = [
+            ("notify_only", self.notify_only),
+            ("trusted_proxies", self.trusted_proxies),
+            ("callback_allow", self.callback_allow),
+        ];
+        text.into_iter()
+            .filter_map(|(k, v)| Some((k, Value::from(v?))))
+            .chain(
+                lists
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k, Value::from(v?)))),
+            )
+            .collect()
+    }
 }
 
 impl Config {
     /// Merges defaults, the TOML file, the environment and the flags.
     pub fn load(args: ServeArgs) -> Result<Self, anyhow::Error> {
         let file = match &args.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-                toml::from_str(&text)
-                    .map_err(|e| anyhow::anyhow!("invalid {}: {e}", path.display()))?
-            }
-            None => FileConfig::default(),
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+            ),
+            None => None,
         };
-        let admin_password = std::env::var("VIGIL_ADMIN_PASSWORD").ok().map(Secret::new);
-        Self::merge(file, args, admin_password)
+        Self::layered(file.as_deref(), std::env::vars(), args)
     }
 
-    fn merge(
-        file: FileConfig,
+    /// The layers as given: the file's text, the process environment (only
+    /// `VIGIL_<KEY>` variables of known keys are read) and the flags.
+    fn layered(
+        file: Option<&str>,
+        env: impl Iterator<Item = (String, String)>,
         args: ServeArgs,
-        admin_password: Option<Secret>,
     ) -> Result<Self, anyhow::Error> {
-        let mut c = Config::default();
-        let data_dir = args.data_dir.or(file.data_dir);
-        if let Some(dir) = data_dir {
-            c.database_url = Secret::new(sqlite_url(&dir));
-            c.data_dir = dir;
+        let known = keys();
+        let env: HashMap<String, String> = env
+            .filter_map(|(name, value)| {
+                let key = name.strip_prefix("VIGIL_")?.to_ascii_lowercase();
+                known.contains(&key.as_str()).then_some((key, value))
+            })
+            .collect();
+        let mut builder = config::Config::builder();
+        if let Some(text) = file {
+            builder = builder.add_source(File::from_str(text, FileFormat::Toml));
         }
-        let duration = |flag: Option<Duration>, text: Option<String>, default| -> Result<_, _> {
-            match (flag, text) {
-                (Some(d), _) => Ok(d),
-                (None, Some(t)) => parse_duration(&t),
-                (None, None) => Ok(default),
-            }
-        };
-        c.node_offline_after = duration(
-            args.node_offline_after,
-            file.node_offline_after,
-            c.node_offline_after,
-        )
-        .map_err(anyhow::Error::msg)?;
-        c.session_ttl = duration(args.session_ttl, file.session_ttl, c.session_ttl)
-            .map_err(anyhow::Error::msg)?;
-        c.login_lockout =
-            duration(None, file.login_lockout, c.login_lockout).map_err(anyhow::Error::msg)?;
-        c.handoff_ttl =
-            duration(None, file.handoff_ttl, c.handoff_ttl).map_err(anyhow::Error::msg)?;
-        c.heartbeat_interval = duration(
-            args.heartbeat_interval,
-            file.heartbeat_interval,
-            c.heartbeat_interval,
-        )
-        .map_err(anyhow::Error::msg)?;
-        c.offline_after = match (args.offline_after, file.offline_after) {
-            (Some(d), _) => Some(d),
-            (None, Some(t)) => Some(parse_duration(&t).map_err(anyhow::Error::msg)?),
-            (None, None) => None,
-        };
-        c.enrollment_secret = args
-            .enrollment_secret
-            .map(Secret::new)
-            .or(file.enrollment_secret);
-        c.udp_listen = args.udp_listen.or(file.udp_listen).unwrap_or(c.udp_listen);
-        c.log_retention = file.log_retention.unwrap_or(c.log_retention);
-        if let Some(url) = args.database_url.map(Secret::new).or(file.database_url) {
-            c.database_url = url;
+        // Variables and flags lie over the file, flags last; a value stays
+        // text until its field's type reads it (so "0123" stays "0123").
+        for (key, value) in env {
+            let value = if LISTS.contains(&key.as_str()) {
+                Value::from(split_list(&value))
+            } else {
+                Value::from(value)
+            };
+            builder = builder.set_override(key, value)?;
         }
-        c.listen = args.listen.or(file.listen).unwrap_or(c.listen);
-        c.public_url = args.public_url.or(file.public_url);
-        c.node_name = args.node_name.or(file.node_name).unwrap_or(c.node_name);
-        c.role = args.role.or(file.role).unwrap_or(c.role);
-        c.site_root = args.site_root.or(file.site_root).unwrap_or(c.site_root);
-        c.admin_password = admin_password.or(file.admin_password);
-        c.login_max_failures = file.login_max_failures.unwrap_or(c.login_max_failures);
-        c.console_defaults = args
-            .console_defaults
-            .or(file.console_defaults)
-            .unwrap_or_default();
-        let q = &mut c.queue;
-        q.routing = args
-            .queue_routing
-            .or(file.queue_routing)
-            .unwrap_or(q.routing);
-        q.affinity_timeout = duration(
-            args.queue_affinity_timeout,
-            file.queue_affinity_timeout,
-            q.affinity_timeout,
-        )
-        .map_err(anyhow::Error::msg)?;
-        q.lease =
-            duration(args.queue_lease, file.queue_lease, q.lease).map_err(anyhow::Error::msg)?;
-        q.max_attempts = file.queue_max_attempts.unwrap_or(q.max_attempts);
-        q.ttl = duration(None, file.command_ttl, q.ttl).map_err(anyhow::Error::msg)?;
-        if let Some(prefixes) = args.notify_only.or(file.notify_only) {
-            c.notify_only = Reach::only(prefixes);
+        for (key, value) in args.given() {
+            builder = builder.set_override(key, value)?;
         }
-        c.login_max_failures_per_address = file
-            .login_max_failures_per_address
-            .unwrap_or(c.login_max_failures_per_address);
-        c.login_workers = args
-            .login_workers
-            .or(file.login_workers)
-            .unwrap_or(c.login_workers);
-        c.login_wait = duration(None, file.login_wait, c.login_wait).map_err(anyhow::Error::msg)?;
-        c.trusted_proxies = args
-            .trusted_proxies
-            .or(file.trusted_proxies)
-            .unwrap_or_default();
-        c.max_connections = args
-            .max_connections
-            .or(file.max_connections)
-            .unwrap_or(c.max_connections);
-        c.header_timeout =
-            duration(None, file.header_timeout, c.header_timeout).map_err(anyhow::Error::msg)?;
-        c.idle_timeout =
-            duration(None, file.idle_timeout, c.idle_timeout).map_err(anyhow::Error::msg)?;
-        if let Some(networks) = args.callback_allow.or(file.callback_allow) {
-            c.callback_allow = networks;
+        let layers = builder
+            .build()
+            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        let mut c: Config = layers
+            .clone()
+            .try_deserialize()
+            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        // The database follows `data_dir` unless it is named.
+        if layers.get::<String>("database_url").is_err() {
+            c.database_url = Secret::new(sqlite_url(&c.data_dir));
         }
         c.validate()?;
         Ok(c)
     }
 }
 
-fn parse_role(text: &str) -> Result<NodeRole, String> {
-    text.parse()
+/// `a, b,c` as `["a", "b", "c"]`.
+fn split_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
-/// Parses `500ms`, `5s`, `2m`, `12h` or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("invalid duration {text:?} (examples: 500ms, 5s, 2m, 12h)"))?;
-    match unit.trim() {
-        "ms" => Ok(Duration::from_millis(n)),
-        "" | "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        other => Err(format!("unknown duration unit {other:?} in {text:?}")),
+/// Every configuration key: the field names of [`Config`], read from its
+/// `Deserialize` implementation so the list cannot drift from the struct.
+pub fn keys() -> &'static [&'static str] {
+    struct Fields(&'static [&'static str]);
+    impl<'de> serde::Deserializer<'de> for &mut Fields {
+        type Error = serde::de::value::Error;
+
+        fn deserialize_any<V: serde::de::Visitor<'de>>(
+            self,
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            Err(serde::de::Error::custom("only structs"))
+        }
+
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0 = fields;
+            Err(serde::de::Error::custom("fields read"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
     }
+    let mut fields = Fields(&[]);
+    let _ = Config::deserialize(&mut fields);
+    fields.0
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use app::api::NodeRole;
+
     use super::*;
 
-    #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
-        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("s").is_err());
+    fn load(file: Option<&str>, env: &[(&str, &str)], args: ServeArgs) -> Result<Config, String> {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Config::layered(file, env, args).map_err(|e| e.to_string())
     }
 
     #[test]
-    fn flags_override_file_which_overrides_defaults() {
-        let file: FileConfig = toml::from_str(
-            "node_name = \"from-file\"\nrole = \"passive\"\nlisten = \"127.0.0.1:4000\"\nnode_offline_after = \"8s\"",
-        )
-        .unwrap();
+    fn flags_override_the_environment_which_overrides_the_file() {
+        let file = "node_name = \"from-file\"\nrole = \"passive\"\nlisten = \"127.0.0.1:4000\"\n\
+                    node_offline_after = \"8s\"\nqueue_lease = 40";
         let args = ServeArgs {
             node_name: Some("from-flag".into()),
             ..Default::default()
         };
-        let c = Config::merge(file, args, None).unwrap();
+        let env = [
+            ("VIGIL_NODE_NAME", "from-env"),
+            ("VIGIL_LISTEN", "127.0.0.1:4001"),
+        ];
+        let c = load(Some(file), &env, args).unwrap();
         assert_eq!(c.node_name, "from-flag");
         assert_eq!(c.role, NodeRole::Passive);
-        assert_eq!(c.listen.port(), 4000);
+        assert_eq!(c.listen.port(), 4001);
         assert_eq!(c.node_offline_after, Duration::from_secs(8));
+        assert_eq!(c.queue_lease, Duration::from_secs(40));
         assert_eq!(c.session_ttl, Config::default().session_ttl);
     }
 
     #[test]
-    fn callback_allowances_are_networks_from_the_file_or_the_flags() {
-        let file: FileConfig =
-            toml::from_str("callback_allow = [\"127.0.0.0/8\", \"fd00::/8\"]").unwrap();
-        let c = Config::merge(file, ServeArgs::default(), None).unwrap();
+    fn every_key_is_read_from_the_environment() {
+        let env = [
+            ("VIGIL_LOGIN_MAX_FAILURES", "7"),
+            ("VIGIL_LOGIN_LOCKOUT", "2m"),
+            ("VIGIL_HEADER_TIMEOUT", "3s"),
+            ("VIGIL_QUEUE_MAX_ATTEMPTS", "9"),
+            ("VIGIL_COMMAND_TTL", "1h"),
+            ("VIGIL_LOG_RETENTION", "50"),
+            ("VIGIL_ADMIN_PASSWORD", "0012345678901234"),
+            ("VIGIL_NODE_NAME", "1234"),
+            ("VIGIL_QUEUE_ROUTING", "shared"),
+            ("VIGIL_NOTIFY_ONLY", "http://10.1.,http://10.2."),
+            // Not keys: other programs' and the test tools' variables.
+            ("VIGIL_LOG", "debug"),
+            ("VIGIL_BIN", "/x"),
+        ];
+        let c = load(None, &env, ServeArgs::default()).unwrap();
+        assert_eq!(c.login_max_failures, 7);
+        assert_eq!(c.login_lockout, Duration::from_secs(120));
+        assert_eq!(c.header_timeout, Duration::from_secs(3));
+        assert_eq!(c.queue_max_attempts, 9);
+        assert_eq!(c.command_ttl, Duration::from_secs(3600));
+        assert_eq!(c.log_retention, 50);
+        assert_eq!(c.admin_password.unwrap().expose(), "0012345678901234");
+        assert_eq!(c.node_name, "1234");
+        assert_eq!(c.queue_routing, super::super::Routing::Shared);
+        assert!(c.notify_only.allows("http://10.2.0.1/"));
+        assert!(!c.notify_only.allows("http://10.3.0.1/"));
+    }
+
+    #[test]
+    fn callback_allowances_are_networks_from_the_file_the_environment_or_the_flags() {
+        let c = load(
+            Some("callback_allow = [\"127.0.0.0/8\", \"fd00::/8\"]"),
+            &[],
+            ServeArgs::default(),
+        )
+        .unwrap();
         assert_eq!(c.callback_allow.len(), 2);
         assert!(c.callback_allow[0].contains("127.0.0.9".parse().unwrap()));
+        let c = load(
+            None,
+            &[("VIGIL_CALLBACK_ALLOW", "10.0.0.0/8,10.9.0.0/16")],
+            ServeArgs::default(),
+        )
+        .unwrap();
+        assert_eq!(c.callback_allow.len(), 2);
         let args = ServeArgs {
-            callback_allow: Some(vec!["10.1.0.0/16".parse().unwrap()]),
+            callback_allow: Some(vec!["10.1.0.0/16".into()]),
             ..Default::default()
         };
-        let c = Config::merge(FileConfig::default(), args, None).unwrap();
+        let c = load(None, &[], args).unwrap();
         assert_eq!(c.callback_allow, ["10.1.0.0/16".parse().unwrap()]);
-        assert!(toml::from_str::<FileConfig>("callback_allow = [\"10.0.0.0/40\"]").is_err());
+        assert!(load(
+            Some("callback_allow = [\"10.0.0.0/40\"]"),
+            &[],
+            ServeArgs::default()
+        )
+        .is_err());
         assert!(Config::default().callback_allow.is_empty());
     }
 
     #[test]
-    fn data_dir_moves_the_default_database() {
+    fn data_dir_moves_the_default_database_but_not_a_named_one() {
         let args = ServeArgs {
             data_dir: Some("/var/lib/vigil".into()),
             ..Default::default()
         };
-        let c = Config::merge(FileConfig::default(), args, None).unwrap();
+        let c = load(None, &[], args).unwrap();
         assert_eq!(
             c.database_url.expose(),
             "sqlite:///var/lib/vigil/vigil.db?mode=rwc"
         );
+        let c = load(
+            Some("data_dir = \"/srv\"\ndatabase_url = \"postgres://db/vigil\""),
+            &[],
+            ServeArgs::default(),
+        )
+        .unwrap();
+        assert_eq!(c.database_url.expose(), "postgres://db/vigil");
     }
 
     #[test]
-    fn invalid_console_defaults_are_refused() {
+    fn bad_values_are_refused_with_their_key() {
         let args = ServeArgs {
             console_defaults: Some("interval=0".into()),
             ..Default::default()
         };
-        let error = Config::merge(FileConfig::default(), args, None).unwrap_err();
-        assert!(error.to_string().contains("console_defaults"), "{error}");
+        assert!(load(None, &[], args)
+            .unwrap_err()
+            .contains("console_defaults"));
+        let error = load(
+            None,
+            &[("VIGIL_SESSION_TTL", "5 parsecs")],
+            ServeArgs::default(),
+        )
+        .unwrap_err();
+        assert!(error.contains("session_ttl"), "{error}");
+        let error = load(Some("role = \"boss\""), &[], ServeArgs::default()).unwrap_err();
+        assert!(error.contains("role"), "{error}");
     }
 
     #[test]
     fn unknown_file_keys_are_refused() {
-        assert!(toml::from_str::<FileConfig>("databse_url = \"x\"").is_err());
+        let error = load(Some("databse_url = \"x\""), &[], ServeArgs::default()).unwrap_err();
+        assert!(error.contains("databse_url"), "{error}");
+    }
+
+    #[test]
+    fn the_key_list_is_the_struct() {
+        let keys = keys();
+        assert!(keys.contains(&"database_url") && keys.contains(&"callback_allow"));
+        assert!(keys.contains(&"queue_backoff_max") && keys.contains(&"admin_password"));
+    }
+
+    /// The README's configuration table names every key, with its variable.
+    #[test]
+    fn the_readme_documents_every_key() {
+        let readme = include_str!("../../../README.md");
+        let table = readme
+            .split("## Configuration")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("a Configuration section in the README");
+        let documented: Vec<&str> = table
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .filter_map(|l| l[3..].split('`').next())
+            .collect();
+        for key in keys() {
+            assert!(documented.contains(key), "README: no row for `{key}`");
+            let variable = format!("`VIGIL_{}`", key.to_ascii_uppercase());
+            assert!(table.contains(&variable), "README: {variable} is not named");
+        }
+        for key in documented {
+            assert!(
+                keys().contains(&key),
+                "README documents `{key}`, which is no key"
+            );
+        }
     }
 }

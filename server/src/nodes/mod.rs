@@ -1,6 +1,7 @@
 //! The node registry: which nodes form the cluster and which of them are
 //! operational right now.
 
+pub mod csrf;
 pub mod handlers;
 pub mod registry;
 pub mod store;
@@ -98,6 +99,8 @@ impl Nodes {
 pub struct NodeIdentity {
     pub name: String,
     pub url: String,
+    /// The URL was derived from the bound address (no `public_url`).
+    pub derived_url: bool,
     /// The role from the configuration, written when the node starts.
     pub configured_role: NodeRole,
     /// The role in the registry now (an admin may change it while the node
@@ -106,10 +109,11 @@ pub struct NodeIdentity {
 }
 
 impl NodeIdentity {
-    pub fn new(name: String, url: String, role: NodeRole) -> Self {
+    pub fn new(name: String, url: String, derived_url: bool, role: NodeRole) -> Self {
         Self {
             name,
             url,
+            derived_url,
             configured_role: role,
             role: RoleCell(Arc::new(AtomicBool::new(role == NodeRole::Passive))),
         }

@@ -5,8 +5,8 @@ use app::state::StateClass;
 use sqlx::Row;
 
 use super::{NodeIdentity, NodeRecord};
-use crate::db::{Db, StoreError};
 use crate::cluster::store::{bump, clock};
+use crate::db::{Db, StoreError};
 
 /// Refreshes this node's row and returns its role in the registry. A node
 /// that is `joining` (just started) writes its configured role and start

@@ -148,8 +148,7 @@ async fn probe_udp_wake(app: &Products, product: &KeyEntry, port: u16) -> bool {
     hellos.expect_answer(&product.id, &challenge);
     let payload = serde_json::json!({ "nonce": challenge }).to_string();
     let target = std::net::SocketAddr::new(from.ip(), port);
-    let probe =
-        super::notify::wake_udp(app, id, &product.key, target, payload.as_bytes());
+    let probe = super::notify::wake_udp(app, id, &product.key, target, payload.as_bytes());
     if probe.await.is_err() {
         return false;
     }

@@ -6,41 +6,17 @@
 //! datagram is not answered: the product's fetch that follows is its proof.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::header;
 use protocol::Kind;
 
 use super::{now_ms, Liveness, Products, Source};
+pub use crate::config::Reach;
 
 /// How long a node waits for a product's callback to answer.
 pub const CALLBACK_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// The callback URLs a node may notify: every URL, or only those under
-/// given prefixes (the network segments the node can reach). Shared by the
-/// clones of a configuration, so it can be changed while the node runs.
-#[derive(Clone, Debug, Default)]
-pub struct Reach(Arc<RwLock<Option<Vec<String>>>>);
-
-impl Reach {
-    /// Only URLs starting with one of `prefixes`.
-    pub fn only(prefixes: Vec<String>) -> Self {
-        Self(Arc::new(RwLock::new(Some(prefixes))))
-    }
-
-    /// Changes the prefixes (`None`: every URL).
-    pub fn set(&self, prefixes: Option<Vec<String>>) {
-        *self.0.write().expect("reach lock") = prefixes;
-    }
-
-    pub fn allows(&self, url: &str) -> bool {
-        match &*self.0.read().expect("reach lock") {
-            None => true,
-            Some(prefixes) => prefixes.iter().any(|p| url.starts_with(p.as_str())),
-        }
-    }
-}
 
 /// Why a product could not be woken.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::keys::KeyEntry;
 use super::notify::{self, Unreachable, WakePath};
-use super::{callback, keys, store, keywatch, liveness, now_ms, sweep, udp, Liveness, Source};
+use super::{callback, keys, keywatch, liveness, now_ms, store, sweep, udp, Liveness, Source};
 use crate::cluster::singleton::Singleton;
 use crate::cluster::{Ending, Signals, Task};
 use crate::config::Config;
@@ -121,7 +121,11 @@ impl Products {
     pub fn tasks(&self) -> Vec<Task> {
         let me = &self.nodes.me().name;
         vec![
-            Task::spawn("product UDP receiver", Ending::Abort, udp::run(self.clone())),
+            Task::spawn(
+                "product UDP receiver",
+                Ending::Abort,
+                udp::run(self.clone()),
+            ),
             Task::spawn(
                 "product key watch",
                 Ending::Abort,

@@ -46,8 +46,7 @@ impl Provision {
         // A product that registered meanwhile is no device to provision: a
         // hello must not queue commands for it.
         if unmanaged && !self.queue.exists(&request.id).await? {
-            let args =
-                serde_json::json!({"ip": request.ip, "request_id": request.id}).to_string();
+            let args = serde_json::json!({"ip": request.ip, "request_id": request.id}).to_string();
             let command = NewCommand {
                 product_id: request.uuid.clone(),
                 kind: "provision".into(),
@@ -65,7 +64,9 @@ impl Provision {
 
     /// Takes over requests whose node did not process them in time.
     async fn rescue(&self) -> Result<(), StoreError> {
-        for request in store::take_over(&self.db, self.node(), LEASE.as_millis() as i64, 100).await? {
+        for request in
+            store::take_over(&self.db, self.node(), LEASE.as_millis() as i64, 100).await?
+        {
             if let Err(e) = self.process(&request).await {
                 tracing::warn!(request = %request.id, error = %e, "provisioning request failed; will retry");
             }

@@ -5,8 +5,8 @@ use app::state::StateClass;
 use rand::RngCore;
 use sqlx::Row;
 
-use crate::db::{Db, StoreError};
 use crate::cluster::store::bump;
+use crate::db::{Db, StoreError};
 
 /// A logged provisioning request.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -143,33 +143,9 @@ impl CommandState {
     }
 }
 
-/// How queued work finds a node.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Routing {
-    /// The product's home node first; others only as a fallback, and a node
-    /// that cannot reach the product releases the item.
-    Affinity,
-    /// Any node takes any item and fails what it cannot reach: the old
-    /// "hit and miss" shared queue, kept only to measure the difference.
-    Shared,
-}
+pub use crate::config::Routing;
 
-impl std::str::FromStr for Routing {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "affinity" => Ok(Self::Affinity),
-            "shared" => Ok(Self::Shared),
-            other => Err(format!(
-                "unknown queue routing {other:?} (expected affinity or shared)"
-            )),
-        }
-    }
-}
-
-/// The queue's timings and limits (part of the node configuration).
+/// The queue's timings and limits (from the node configuration).
 #[derive(Clone, Debug)]
 pub struct QueueConfig {
     pub routing: Routing,
@@ -187,16 +163,17 @@ pub struct QueueConfig {
     pub backoff_max: Duration,
 }
 
-impl Default for QueueConfig {
-    fn default() -> Self {
+impl QueueConfig {
+    /// The queue's part of the node configuration.
+    pub fn of(c: &crate::config::Config) -> Self {
         Self {
-            routing: Routing::Affinity,
-            affinity_timeout: Duration::from_secs(3),
-            lease: Duration::from_secs(30),
-            max_attempts: 5,
-            ttl: Duration::from_secs(24 * 3600),
-            backoff_base: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(300),
+            routing: c.queue_routing,
+            affinity_timeout: c.queue_affinity_timeout,
+            lease: c.queue_lease,
+            max_attempts: c.queue_max_attempts,
+            ttl: c.command_ttl,
+            backoff_base: c.queue_backoff_base,
+            backoff_max: c.queue_backoff_max,
         }
     }
 }

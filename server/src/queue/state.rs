@@ -59,7 +59,11 @@ impl Queue {
             io,
             wake: Notify::new(),
         }));
-        let names = ["queue delivery writer", "queue result writer", "queue notice writer"];
+        let names = [
+            "queue delivery writer",
+            "queue result writer",
+            "queue notice writer",
+        ];
         let tasks = names
             .into_iter()
             .zip(writers)

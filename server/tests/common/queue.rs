@@ -16,9 +16,9 @@ use super::{get, post};
 /// A node with quick queue timings.
 pub fn queue_config(db: &TestDb, name: &str) -> Config {
     let mut c = fast_config(db, name);
-    c.queue.lease = Duration::from_secs(2);
-    c.queue.backoff_base = Duration::from_millis(200);
-    c.queue.backoff_max = Duration::from_millis(400);
+    c.queue_lease = Duration::from_secs(2);
+    c.queue_backoff_base = Duration::from_millis(200);
+    c.queue_backoff_max = Duration::from_millis(400);
     c
 }
 

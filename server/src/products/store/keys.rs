@@ -6,8 +6,8 @@ use app::state::StateClass;
 use sqlx::Row;
 
 use super::record_transition;
-use crate::db::{Db, StoreError};
 use crate::cluster::store::bump;
+use crate::db::{Db, StoreError};
 use crate::products::{claim, Claim, Registration};
 
 /// What a node needs to authenticate a product.

@@ -14,11 +14,12 @@ use app::state::StateClass;
 use sqlx::Row;
 
 use super::{activity_raw, Liveness, Status};
-use crate::db::{Db, Dialect, StoreError};
 use crate::cluster::store::bump;
+use crate::db::{Db, Dialect, StoreError};
 
 /// Records what the handshake decided, and the product's wake port when it
-/// gave one.
+/// gave one. The product's queued commands follow its mode (a trigger the
+/// queue owns, migration 0014).
 pub async fn set_handshake(
     db: &Db,
     id: &str,
@@ -37,7 +38,6 @@ pub async fn set_handshake(
     .bind(udp_port.map(i64::from))
     .execute(&mut *tx)
     .await?;
-    crate::queue::store::follow_mode(&mut tx, id, mode).await?;
     bump(&mut *tx, StateClass::Products).await?;
     tx.commit().await?;
     Ok(())

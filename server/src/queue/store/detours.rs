@@ -6,7 +6,8 @@
 
 use sqlx::Row;
 
-use super::{json, Tx};
+use super::json;
+use crate::db::WriteTx as Tx;
 use crate::db::{Db, Dialect, StoreError};
 use crate::queue::CommandState;
 

@@ -22,8 +22,6 @@ use sqlx::Row;
 use super::{CommandState, NewCommand, Routing};
 use crate::db::{Db, StoreError};
 
-type Tx = crate::db::WriteTx;
-
 /// A batch as the one JSON parameter of a statement.
 fn json(rows: impl serde::Serialize) -> String {
     serde_json::to_string(&rows).expect("plain strings serialize")
@@ -32,7 +30,7 @@ fn json(rows: impl serde::Serialize) -> String {
 /// Queues commands (ids chosen by the caller) on behalf of `node`. Their
 /// "queued" entry of the timeline is the row's own `created_*` columns.
 /// Each takes its product's mode (`wake` for two-way products, see
-/// [`follow_mode`]); a command for a product that does not exist fails the
+/// migration 0014); a command for a product that does not exist fails the
 /// whole batch.
 pub async fn enqueue(
     db: &Db,
@@ -78,21 +76,6 @@ pub async fn enqueue(
         return Err(StoreError::NotFound);
     }
     tx.commit().await?;
-    Ok(())
-}
-
-/// Keeps the queued commands of a product in step with its mode (in the
-/// transaction that changes it): only two-way products' commands are
-/// claimed by the dispatchers.
-pub async fn follow_mode(tx: &mut Tx, product: &str, mode: &str) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE commands SET wake = CASE WHEN $2 = 'two_way' THEN 1 ELSE 0 END \
-         WHERE product_id = $1 AND state = 'queued'",
-    )
-    .bind(product)
-    .bind(mode)
-    .execute(&mut **tx)
-    .await?;
     Ok(())
 }
 

@@ -13,10 +13,10 @@ use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::Nodes;
 use crate::error::ApiError;
-use super::Auth;
 
-pub async fn guard(State(app): State<Auth>, request: Request, next: Next) -> Response {
+pub async fn guard(State(nodes): State<Nodes>, request: Request, next: Next) -> Response {
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -35,7 +35,7 @@ pub async fn guard(State(app): State<Auth>, request: Request, next: Next) -> Res
         None => true,
         Some(origin) => match origin_of(&origin) {
             None => false, // includes the opaque origin "null"
-            Some(origin) => is_cluster_origin(&app, &origin).await,
+            Some(origin) => is_cluster_origin(&nodes, &origin).await,
         },
     };
     if cross_site || !origin_ok {
@@ -56,15 +56,15 @@ fn origin_of(url: &str) -> Option<String> {
 /// Whether `origin` is this node's public URL, or another registered node's.
 /// A node left at its default address (no public URL, loopback) is also
 /// reached as `localhost`.
-async fn is_cluster_origin(app: &Auth, origin: &str) -> bool {
-    if own_origins(&app.nodes.me().url, app.config.public_url.is_none())
+async fn is_cluster_origin(nodes: &Nodes, origin: &str) -> bool {
+    if own_origins(&nodes.me().url, nodes.me().derived_url)
         .iter()
         .any(|o| o == origin)
     {
         return true;
     }
-    match app.nodes.records().await {
-        Ok((nodes, _)) => nodes
+    match nodes.records().await {
+        Ok((records, _)) => records
             .iter()
             .any(|n| origin_of(&n.url).as_deref() == Some(origin)),
         Err(e) => {

@@ -1,0 +1,15 @@
+-- Queued commands follow their product's mode (commands.wake, see 0010):
+-- the queue owns this rule, so it lives with the commands table instead of
+-- in the products code that records a handshake. Same transaction as the
+-- change of mode, as before.
+CREATE FUNCTION vigil_commands_follow_mode() RETURNS trigger AS $$
+BEGIN
+    UPDATE commands SET wake = CASE WHEN NEW.mode = 'two_way' THEN 1 ELSE 0 END
+    WHERE product_id = NEW.id AND state = 'queued';
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER commands_follow_mode
+    AFTER UPDATE OF mode ON products
+    FOR EACH ROW EXECUTE FUNCTION vigil_commands_follow_mode();
