@@ -5,7 +5,7 @@
 use server::db::Db;
 use server::products::store as products;
 use server::queue::store::{self as queue, Ack, ClaimRules, Completion, Released};
-use server::queue::{CommandState, NewCommand, Routing};
+use server::queue::{fate, CommandState, NewCommand, Routing};
 use server::testkit;
 
 const RULES: ClaimRules = ClaimRules {
@@ -187,9 +187,8 @@ async fn a_released_attempt_stays_on_the_timeline_before_the_next_one() {
             .await
             .unwrap();
         // The timeline is in time order: the retry comes a little later.
-        let released = queue::release(&db, "node-a", &cid, 5, "callback failed", true)
-            .await
-            .unwrap();
+        let decide = |attempts, max| fate::undelivered("callback failed", true, attempts, max, 5);
+        let released = queue::release(&db, "node-a", &cid, decide).await.unwrap();
         assert_eq!(released, Released::Requeued);
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         assert_eq!(
@@ -427,7 +426,11 @@ async fn a_handed_over_command_outlives_its_time_to_live_until_its_lease_ends() 
         tokio::time::sleep(Duration::from_millis(400)).await;
         // Past the time to live: the queued command ends, the delivered ones
         // are within their lease.
-        let rescued = queue::rescue(&db, "node-a", 100, |_| 0).await.unwrap();
+        let rescued = queue::rescue(&db, "node-a", 100, |holder, attempts, max| {
+            fate::lapsed(holder, attempts, max, 0)
+        })
+        .await
+        .unwrap();
         assert_eq!(rescued.expired, 1, "{engine}: {rescued:?}");
         let state = |id: &'static str| {
             let db = db.clone();
@@ -439,7 +442,11 @@ async fn a_handed_over_command_outlives_its_time_to_live_until_its_lease_ends() 
             .unwrap();
         assert_eq!(answers, [Some(Completion::Recorded)], "{engine}");
         tokio::time::sleep(Duration::from_millis(1_000)).await;
-        let rescued = queue::rescue(&db, "node-a", 100, |_| 0).await.unwrap();
+        let rescued = queue::rescue(&db, "node-a", 100, |holder, attempts, max| {
+            fate::lapsed(holder, attempts, max, 0)
+        })
+        .await
+        .unwrap();
         assert_eq!(rescued.expired, 1, "{engine}: {rescued:?}");
         assert_eq!(rescued.requeued, 0, "{engine}: {rescued:?}");
         assert_eq!(state("c0").await, "succeeded", "{engine}");

@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use app::state::StateClass;
 
 use super::store::{self, Claimed, Released};
-use super::{Queue, Routing};
+use super::{fate, Queue, Routing};
 use crate::products::notify::WakePath;
 
 /// Longest wait between two claim rounds.
@@ -132,7 +132,9 @@ async fn hand_over(app: &Queue, c: Claimed) {
             Routing::Affinity => {
                 let delay = app.retry_delay_ms(c.attempts);
                 let reason = why.to_string();
-                match store::release(&app.db, node, &c.id, delay, &reason, !c.stolen).await {
+                let decide =
+                    |attempts, max| fate::undelivered(&reason, !c.stolen, attempts, max, delay);
+                match store::release(&app.db, node, &c.id, decide).await {
                     Ok(released) => {
                         if released == Released::Dead {
                             tracing::info!(command = %c.id, product = %c.product_id, "command dead: {why}");

@@ -19,6 +19,7 @@
 
 pub mod batch;
 pub mod dispatch;
+pub mod fate;
 pub mod handlers;
 pub mod product_api;
 pub mod rescue;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::{store, Queue};
+use super::{fate, store, Queue};
 use crate::cluster::singleton::{Round, Singleton};
 use crate::db::StoreError;
 
@@ -20,10 +20,10 @@ pub struct Rescue(pub Queue);
 impl Rescue {
     async fn once(&self) -> Result<(), StoreError> {
         let queue = &self.0;
-        let done = store::rescue(&queue.db, queue.node(), ROUND, |attempts| {
-            queue.retry_delay_ms(attempts)
-        })
-        .await?;
+        let decide = |holder: &str, attempts, max| {
+            fate::lapsed(holder, attempts, max, queue.retry_delay_ms(attempts))
+        };
+        let done = store::rescue(&queue.db, queue.node(), ROUND, decide).await?;
         if done != store::Rescued::default() {
             queue.changed();
             tracing::info!(

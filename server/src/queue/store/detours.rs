@@ -6,9 +6,11 @@
 
 use sqlx::Row;
 
+use super::dialect::skip_locked;
 use super::json;
 use crate::db::WriteTx as Tx;
 use crate::db::{Db, Dialect, StoreError};
+use crate::queue::fate::{self, Detour};
 use crate::queue::CommandState;
 
 /// Clears the columns of the current attempt (claim, fetch), after
@@ -81,18 +83,15 @@ pub enum Released {
     NotHeld,
 }
 
-/// Gives back a command `node` holds but could not deliver: queued again
-/// after `delay_ms`, or `dead` once its attempts are spent. An attempt that
-/// is not `counted` (a node that is not the product's home tried while the
-/// home node is up) gives the item back as it was, with a fresh affinity
-/// window for the home node.
+/// Gives back a command `node` holds but could not deliver, as `decide`
+/// says from its attempts so far and its most (see `fate::undelivered`).
+/// An uncounted attempt gives the item back as it was, with a fresh
+/// affinity window for the home node.
 pub async fn release(
     db: &Db,
     node: &str,
     id: &str,
-    delay_ms: i64,
-    reason: &str,
-    counted: bool,
+    decide: impl FnOnce(i64, i64) -> Detour,
 ) -> Result<Released, StoreError> {
     let d = db.dialect();
     let now = d.now_ms();
@@ -112,44 +111,28 @@ pub async fn release(
     };
     let (attempts, max): (i64, i64) = (row.try_get("attempts")?, row.try_get("max_attempts")?);
     archive(d, &mut tx, &[id]).await?;
-    let (outcome, set, delay, event) = if !counted {
-        (
+    let detour = decide(attempts, max);
+    let (outcome, set) = match (detour.state, detour.uncounted) {
+        (CommandState::Dead, _) => (
+            Released::Dead,
+            "state = 'dead', lease_until = NULL, finished_at = {now}",
+        ),
+        (_, true) => (
             Released::Requeued,
             "state = 'queued', holder = NULL, lease_until = NULL, attempts = attempts - 1, \
              ready_at = {now} + $2",
-            0,
-            Event {
-                command: id,
-                state: CommandState::Queued,
-                note: format!("{reason}; left to the home node"),
-            },
-        )
-    } else if attempts >= max {
-        (
-            Released::Dead,
-            "state = 'dead', lease_until = NULL, finished_at = {now}",
-            0,
-            Event {
-                command: id,
-                state: CommandState::Dead,
-                note: format!("{reason}; dead after {attempts} attempt(s)"),
-            },
-        )
-    } else {
-        (
+        ),
+        (_, false) => (
             Released::Requeued,
             "state = 'queued', holder = NULL, lease_until = NULL, ready_at = {now} + $2",
-            delay_ms,
-            Event {
-                command: id,
-                state: CommandState::Queued,
-                note: format!(
-                    "{reason}; released, retry in {:.1} s",
-                    delay_ms as f64 / 1000.0
-                ),
-            },
-        )
+        ),
     };
+    let event = Event {
+        command: id,
+        state: detour.state,
+        note: detour.note,
+    };
+    let delay = detour.delay_ms;
     let set = set.replace("{now}", now);
     let sql =
         format!("UPDATE commands SET {set}, {CLEAR_ATTEMPT}, updated_at = {now} WHERE id = $1");
@@ -211,12 +194,13 @@ pub struct Rescued {
 /// `limit` of each per round; a lapsed one past its TTL expires instead.
 /// (The TTL bounds a command's wait for a node and its product; once handed
 /// over, its lease bounds it, so a result posted within the lease counts.)
-/// `delay_ms` gives the backoff of an item by attempts.
+/// `decide` says what becomes of a lapsed one from its holder, attempts
+/// and most attempts (see `fate::lapsed`).
 pub async fn rescue(
     db: &Db,
     node: &str,
     limit: i64,
-    delay_ms: impl Fn(i64) -> i64,
+    decide: impl Fn(&str, i64, i64) -> Detour,
 ) -> Result<Rescued, StoreError> {
     let d = db.dialect();
     let now = d.now_ms();
@@ -226,7 +210,7 @@ pub async fn rescue(
     let mut expired: Vec<String> = sqlx::query_scalar(&format!(
         "SELECT c.id FROM commands c WHERE c.state = 'queued' AND c.expires_at <= {now} \
          LIMIT $1{}",
-        d.skip_locked()
+        skip_locked(d)
     ))
     .bind(limit)
     .fetch_all(&mut *tx)
@@ -235,7 +219,7 @@ pub async fn rescue(
         "SELECT c.id, c.holder, c.attempts, c.max_attempts, \
          CASE WHEN c.expires_at <= {now} THEN 1 ELSE 0 END AS past_ttl FROM commands c \
          WHERE c.state IN ('dispatched', 'delivered') AND c.lease_until < {now} LIMIT $1{}",
-        d.skip_locked()
+        skip_locked(d)
     ))
     .bind(limit)
     .fetch_all(&mut *tx)
@@ -271,7 +255,7 @@ pub async fn rescue(
         events.extend(expired.iter().map(|id| Event {
             command: id,
             state: CommandState::Expired,
-            note: "not finished within its time to live".into(),
+            note: fate::EXPIRED.into(),
         }));
     }
     let mut out = Rescued {
@@ -287,40 +271,26 @@ pub async fn rescue(
         let holder: Option<String> = row.try_get("holder")?;
         let (attempts, max): (i64, i64) = (row.try_get("attempts")?, row.try_get("max_attempts")?);
         let holder = holder.unwrap_or_else(|| "?".into());
-        if attempts >= max {
-            sqlx::query(&format!(
+        let detour = decide(&holder, attempts, max);
+        let sql = if detour.state == CommandState::Dead {
+            out.dead += 1;
+            format!(
                 "UPDATE commands SET state = 'dead', lease_until = NULL, finished_at = {now}, \
                  {CLEAR_ATTEMPT}, updated_at = {now} WHERE id = $1"
-            ))
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
-            out.dead += 1;
-            lapsed_events.push((
-                id,
-                CommandState::Dead,
-                format!("lease of {holder} ran out; dead after {attempts} attempt(s)"),
-            ));
+            )
         } else {
-            let delay = delay_ms(attempts);
-            sqlx::query(&format!(
+            out.requeued += 1;
+            format!(
                 "UPDATE commands SET state = 'queued', holder = NULL, lease_until = NULL, \
                  ready_at = {now} + $2, {CLEAR_ATTEMPT}, updated_at = {now} WHERE id = $1"
-            ))
-            .bind(&id)
-            .bind(delay)
-            .execute(&mut *tx)
-            .await?;
-            out.requeued += 1;
-            lapsed_events.push((
-                id,
-                CommandState::Queued,
-                format!(
-                    "lease of {holder} ran out; queued again, retry in {:.1} s",
-                    delay as f64 / 1000.0
-                ),
-            ));
+            )
+        };
+        let mut update = sqlx::query(&sql).bind(&id);
+        if detour.state != CommandState::Dead {
+            update = update.bind(detour.delay_ms);
         }
+        update.execute(&mut *tx).await?;
+        lapsed_events.push((id, detour.state, detour.note));
     }
     events.extend(lapsed_events.iter().map(|(id, state, note)| Event {
         command: id,

@@ -5,12 +5,13 @@
 //! batch, not per command. Batches that wait for rows another batch holds
 //! (results) change them in id order; the others (claims, fetches,
 //! rescues) skip held rows instead of waiting
-//! ([`crate::db::Dialect::oldest_per_product`]); notifications only add
+//! ([`oldest_per_product`]); notifications only add
 //! timeline rows, so they lock nothing. The commands counter of the
 //! state string is moved by the callers, after commit (see
 //! `cluster::bumper`).
 
 mod detours;
+mod dialect;
 mod views;
 pub use detours::*;
 pub use views::*;
@@ -19,8 +20,9 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::Row;
 
-use super::{CommandState, NewCommand, Routing};
+use super::{fate, CommandState, NewCommand, Routing};
 use crate::db::{Db, StoreError};
+use dialect::{oldest_per_product, skip_locked};
 
 /// A batch as the one JSON parameter of a statement.
 fn json(rows: impl serde::Serialize) -> String {
@@ -134,7 +136,7 @@ pub async fn claim(
          WHERE c.state = 'queued' AND c.wake = 1 AND c.ready_at <= {now} \
          AND c.expires_at > {now} AND p.mode = 'two_way' {routing} \
          ORDER BY c.ready_at LIMIT $2{}",
-        d.skip_locked()
+        skip_locked(d)
     );
     let mut tx = db.begin_write().await?;
     let mut pick = sqlx::query(&sql)
@@ -152,20 +154,15 @@ pub async fn claim(
     let mut notes = Vec::with_capacity(rows.len());
     for row in &rows {
         let home: Option<String> = row.try_get("home_node")?;
-        let home_up: i64 = row.try_get("home_up")?;
-        let stolen = rules.routing == Routing::Affinity
-            && home_up == 1
-            && home.as_deref().is_some_and(|h| h != node);
-        notes.push(match (rules.routing, home) {
-            (Routing::Shared, _) => "claimed from the shared queue".to_string(),
-            (_, Some(h)) if h == node => "claimed as the product's home node".to_string(),
-            (_, None) => "claimed: the product has no home node yet".to_string(),
-            (_, Some(h)) if home_up == 0 => format!("claimed: home node {h} is non-operational"),
-            (_, Some(h)) => format!(
-                "claimed: home node {h} left it unclaimed for {} s",
-                rules.affinity_ms / 1000
-            ),
-        });
+        let home_up = row.try_get::<i64, _>("home_up")? == 1;
+        let (note, stolen) = fate::claimed(
+            rules.routing,
+            node,
+            home.as_deref(),
+            home_up,
+            rules.affinity_ms,
+        );
+        notes.push(note);
         claimed.push(Claimed {
             id: row.try_get("id")?,
             product_id: row.try_get("product_id")?,
@@ -225,7 +222,7 @@ pub async fn notified_many(db: &Db, node: &str, notices: &[Notice]) -> Result<()
         .map(|n| {
             serde_json::json!({
                 "cid": n.command,
-                "note": format!("product notified ({})", n.how),
+                "note": fate::notified(&n.how),
                 // The database's clock dates the row: how long ago, by ours.
                 "ago": n.answered.elapsed().as_millis().to_string(),
             })
@@ -297,7 +294,7 @@ pub async fn deliver_many(
     // again; a rescue moves the commands counter, which ends long polls.
     let waiting = "state IN ('queued', 'dispatched')";
     let (held, locked) =
-        d.oldest_per_product(3, 4, &format!("c.{waiting} AND c.expires_at > {now}"));
+        oldest_per_product(d, 3, 4, &format!("c.{waiting} AND c.expires_at > {now}"));
     let sql = format!(
         "{held}UPDATE commands SET attempts = attempts + CASE WHEN state = 'queued' THEN 1 ELSE 0 END, \
          state = 'delivered', holder = $1, lease_until = {now} + $2, delivered_at = {now}, \
