@@ -7,46 +7,28 @@ pub use udp::{read_wake, Datagrams, Wake, WakeRejected, WAKE_WINDOW_MS};
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context};
-use serde::{Deserialize, Serialize};
+use anyhow::Context;
+use protocol::api::{
+    CommandResult, CommandsReply, ErrorBody, HandshakeRequest, HeartbeatRequest, LogEntry,
+    LogsRequest, RegisterRequest,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Value};
 
-/// A node as registration lists it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct NodeInfo {
-    pub name: String,
-    pub url: String,
-    pub role: String,
-    pub operational: bool,
+pub use protocol::api::{
+    HandshakeReply as Handshake, Mode, NodeRole, ProductCommand as Command,
+    RegisterReply as Identity, Transport,
+};
+
+/// The product id of an identity, as bytes.
+fn id_bytes(me: &Identity) -> anyhow::Result<[u8; 16]> {
+    Ok(*uuid::Uuid::parse_str(&me.product_id)?.as_bytes())
 }
 
-/// What registration returns; an agent keeps it in its state file.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Identity {
-    pub product_id: String,
-    pub key: String,
-    pub nonce: String,
-    pub udp_endpoint: String,
-    pub heartbeat_interval_s: u64,
-    pub offline_after_s: u64,
-    pub nodes: Vec<NodeInfo>,
-}
-
-impl Identity {
-    fn id_bytes(&self) -> anyhow::Result<[u8; 16]> {
-        Ok(*uuid::Uuid::parse_str(&self.product_id)?.as_bytes())
-    }
-
-    fn key_bytes(&self) -> anyhow::Result<Vec<u8>> {
-        Ok(hex::decode(&self.key)?)
-    }
-}
-
-/// What the handshake decided.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Handshake {
-    pub transport: String,
-    pub mode: String,
+/// The product key of an identity, as bytes.
+fn key_bytes(me: &Identity) -> anyhow::Result<Vec<u8>> {
+    Ok(hex::decode(&me.key)?)
 }
 
 /// A product's description for registration.
@@ -66,6 +48,36 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// A call the node answered with an error status: its HTTP status and the
+/// error's stable code (`bad_product_key`, `already_registered`, …).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused {
+    pub call: &'static str,
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: HTTP {} {}: {}",
+            self.call, self.status, self.code, self.message
+        )
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// The node refused the call with `status` (for example 401: the node does
+/// not know this product's key).
+pub fn refused_with(error: &anyhow::Error, status: u16) -> bool {
+    error
+        .downcast_ref::<Refused>()
+        .is_some_and(|r| r.status == status)
+}
+
 /// HTTP calls of the protocol against one node.
 #[derive(Clone)]
 pub struct Client {
@@ -78,14 +90,26 @@ impl Default for Client {
     }
 }
 
-async fn expect(response: reqwest::Response, what: &str) -> anyhow::Result<reqwest::Response> {
-    if response.status().is_success() {
-        return Ok(response);
-    }
-    let status = response.status();
-    let body = response.text().await.unwrap_or_default();
-    bail!("{what}: HTTP {status}: {body}")
+/// A body the node answers without content.
+struct Nothing;
+
+trait Answer: Sized {
+    async fn read(response: reqwest::Response) -> reqwest::Result<Self>;
 }
+
+impl<T: DeserializeOwned> Answer for Json<T> {
+    async fn read(response: reqwest::Response) -> reqwest::Result<Self> {
+        response.json().await.map(Json)
+    }
+}
+
+impl Answer for Nothing {
+    async fn read(_: reqwest::Response) -> reqwest::Result<Self> {
+        Ok(Nothing)
+    }
+}
+
+struct Json<T>(T);
 
 impl Client {
     pub fn new() -> Self {
@@ -95,6 +119,46 @@ impl Client {
                 .build()
                 .expect("HTTP client"),
         }
+    }
+
+    /// Sends `request` (with the product's key when `key` is given and the
+    /// JSON `body` when given) and reads the answer; an error status becomes
+    /// a [`Refused`].
+    async fn call<A: Answer>(
+        &self,
+        call: &'static str,
+        request: reqwest::RequestBuilder,
+        key: Option<&str>,
+        body: Option<&impl Serialize>,
+    ) -> anyhow::Result<A> {
+        let mut request = request;
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.context(call)?;
+        let status = response.status();
+        if !status.is_success() {
+            let text = response.text().await.unwrap_or_default();
+            let (code, message) = match serde_json::from_str::<ErrorBody>(&text) {
+                Ok(body) => (body.error.code, body.error.message),
+                Err(_) => (String::new(), text),
+            };
+            return Err(Refused {
+                call,
+                status: status.as_u16(),
+                code,
+                message,
+            }
+            .into());
+        }
+        A::read(response).await.context(call)
+    }
+
+    fn product_url(server: &str, me: &Identity, rest: &str) -> String {
+        format!("{server}/api/v1/products/{}/{rest}", me.product_id)
     }
 
     /// Registers `p`. A product registered before proves it is itself with
@@ -107,23 +171,20 @@ impl Client {
         p: &Product,
         current_key: Option<&str>,
     ) -> anyhow::Result<Identity> {
-        let mut request = self.http.post(format!("{server}/api/v1/products/register"));
-        if let Some(key) = current_key {
-            request = request.bearer_auth(key);
-        }
-        let response = request
-            .json(&json!({
-                "enrollment_secret": secret,
-                "uuid": p.uuid,
-                "name": p.name,
-                "product_type": p.product_type,
-                "version": p.version,
-                "callback_url": p.callback_url,
-            }))
-            .send()
-            .await
-            .context("register")?;
-        Ok(expect(response, "register").await?.json().await?)
+        let body = RegisterRequest {
+            enrollment_secret: secret.to_owned(),
+            uuid: p.uuid.clone(),
+            name: p.name.clone(),
+            product_type: p.product_type.clone(),
+            version: p.version.clone(),
+            callback_url: p.callback_url.clone(),
+            udp_port: None,
+        };
+        let request = self.http.post(format!("{server}/api/v1/products/register"));
+        let Json(me) = self
+            .call("register", request, current_key, Some(&body))
+            .await?;
+        Ok(me)
     }
 
     /// Asks the node to pick transport and mode; `udp_port` is where this
@@ -134,22 +195,12 @@ impl Client {
         me: &Identity,
         udp_port: Option<u16>,
     ) -> anyhow::Result<Handshake> {
-        let body = match udp_port {
-            Some(port) => json!({ "udp_port": port }),
-            None => json!({}),
-        };
-        let response = self
-            .http
-            .post(format!(
-                "{server}/api/v1/products/{}/handshake",
-                me.product_id
-            ))
-            .bearer_auth(&me.key)
-            .json(&body)
-            .send()
-            .await
-            .context("handshake")?;
-        Ok(expect(response, "handshake").await?.json().await?)
+        let request = self.http.post(Self::product_url(server, me, "handshake"));
+        let body = HandshakeRequest { udp_port };
+        let Json(reply) = self
+            .call("handshake", request, Some(&me.key), Some(&body))
+            .await?;
+        Ok(reply)
     }
 
     pub async fn heartbeat(
@@ -158,18 +209,13 @@ impl Client {
         me: &Identity,
         payload: Option<&Value>,
     ) -> anyhow::Result<()> {
-        let response = self
-            .http
-            .post(format!(
-                "{server}/api/v1/products/{}/heartbeat",
-                me.product_id
-            ))
-            .bearer_auth(&me.key)
-            .json(&json!({ "payload": payload }))
-            .send()
-            .await
-            .context("heartbeat")?;
-        expect(response, "heartbeat").await?;
+        let request = self.http.post(Self::product_url(server, me, "heartbeat"));
+        let body = HeartbeatRequest {
+            payload: payload.cloned(),
+        };
+        let Nothing = self
+            .call("heartbeat", request, Some(&me.key), Some(&body))
+            .await?;
         Ok(())
     }
 
@@ -179,33 +225,23 @@ impl Client {
         me: &Identity,
         entries: &[(u64, &str, &str)],
     ) -> anyhow::Result<()> {
-        let entries: Vec<Value> = entries
-            .iter()
-            .map(|(at, level, message)| json!({"at": at, "level": level, "message": message}))
-            .collect();
-        let response = self
-            .http
-            .post(format!("{server}/api/v1/products/{}/logs", me.product_id))
-            .bearer_auth(&me.key)
-            .json(&json!({ "entries": entries }))
-            .send()
-            .await
-            .context("logs")?;
-        expect(response, "logs").await?;
+        let body = LogsRequest {
+            entries: entries
+                .iter()
+                .map(|(at, level, message)| LogEntry {
+                    at: *at as i64,
+                    level: (*level).to_owned(),
+                    message: (*message).to_owned(),
+                })
+                .collect(),
+        };
+        let request = self.http.post(Self::product_url(server, me, "logs"));
+        let Nothing = self
+            .call("logs", request, Some(&me.key), Some(&body))
+            .await?;
         Ok(())
     }
-}
 
-/// A command as the node hands it over.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct Command {
-    pub id: String,
-    pub kind: String,
-    #[serde(default)]
-    pub args: Value,
-}
-
-impl Client {
     /// Fetches waiting commands; the node may hold the call up to `wait_ms`.
     pub async fn commands(
         &self,
@@ -213,22 +249,17 @@ impl Client {
         me: &Identity,
         wait_ms: u64,
     ) -> anyhow::Result<Vec<Command>> {
-        let response = self
+        let request = self
             .http
-            .get(format!(
-                "{server}/api/v1/products/{}/commands?wait={wait_ms}",
-                me.product_id
+            .get(Self::product_url(
+                server,
+                me,
+                &format!("commands?wait={wait_ms}"),
             ))
-            .bearer_auth(&me.key)
-            .timeout(Duration::from_millis(wait_ms) + Duration::from_secs(10))
-            .send()
-            .await
-            .context("commands")?;
-        #[derive(Deserialize)]
-        struct Reply {
-            commands: Vec<Command>,
-        }
-        let reply: Reply = expect(response, "commands").await?.json().await?;
+            .timeout(Duration::from_millis(wait_ms) + Duration::from_secs(10));
+        let Json(reply): Json<CommandsReply> = self
+            .call("commands", request, Some(&me.key), None::<&()>)
+            .await?;
         Ok(reply.commands)
     }
 
@@ -241,19 +272,14 @@ impl Client {
         succeeded: bool,
         output: &Value,
     ) -> anyhow::Result<()> {
-        let status = if succeeded { "succeeded" } else { "failed" };
-        let response = self
-            .http
-            .post(format!(
-                "{server}/api/v1/products/{}/commands/{command}/result",
-                me.product_id
-            ))
-            .bearer_auth(&me.key)
-            .json(&json!({ "status": status, "output": output }))
-            .send()
-            .await
-            .context("result")?;
-        expect(response, "result").await?;
+        let body = CommandResult {
+            status: if succeeded { "succeeded" } else { "failed" }.into(),
+            output: output.clone(),
+        };
+        let url = Self::product_url(server, me, &format!("commands/{command}/result"));
+        let Nothing = self
+            .call("result", self.http.post(url), Some(&me.key), Some(&body))
+            .await?;
         Ok(())
     }
 }

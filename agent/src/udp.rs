@@ -46,10 +46,10 @@ pub fn read_wake(bytes: &[u8], me: &Identity) -> Result<Wake, WakeRejected> {
     if d.kind != Kind::Wake {
         return Err(WakeRejected::NotAWake);
     }
-    if me.id_bytes().ok() != Some(d.product) {
+    if crate::id_bytes(me).ok() != Some(d.product) {
         return Err(WakeRejected::OtherProduct);
     }
-    let key = me.key_bytes().map_err(|_| WakeRejected::BadTag)?;
+    let key = crate::key_bytes(me).map_err(|_| WakeRejected::BadTag)?;
     if !d.verify(&key) {
         return Err(WakeRejected::BadTag);
     }
@@ -82,11 +82,11 @@ impl Datagrams {
     pub async fn send(&self, me: &Identity, kind: Kind, payload: &[u8]) -> anyhow::Result<()> {
         let bytes = protocol::encode(
             kind,
-            me.id_bytes()?,
+            crate::id_bytes(me)?,
             self.seq.next(now_ms()),
             now_ms(),
             payload,
-            &me.key_bytes()?,
+            &crate::key_bytes(me)?,
         );
         self.socket.send_to(&bytes, &me.udp_endpoint).await?;
         Ok(())
@@ -127,13 +127,13 @@ mod tests {
     }
 
     fn wake(me: &Identity, kind: Kind, sent_at: u64, payload: &[u8], key: &[u8]) -> Vec<u8> {
-        protocol::encode(kind, me.id_bytes().unwrap(), 1, sent_at, payload, key)
+        protocol::encode(kind, crate::id_bytes(me).unwrap(), 1, sent_at, payload, key)
     }
 
     #[test]
     fn wakes_are_read_only_when_signed_for_us_and_recent() {
         let me = identity();
-        let key = me.key_bytes().unwrap();
+        let key = crate::key_bytes(&me).unwrap();
         let now = now_ms();
         assert_eq!(
             read_wake(&wake(&me, Kind::Wake, now, b"", &key), &me),
@@ -151,7 +151,14 @@ mod tests {
         assert_eq!(read_wake(&heartbeat, &me), Err(WakeRejected::NotAWake));
         let mut other = identity();
         other.product_id = "11111111-1b2c-4d5e-8f90-a1b2c3d4e5f6".into();
-        let theirs = protocol::encode(Kind::Wake, other.id_bytes().unwrap(), 1, now, b"", &key);
+        let theirs = protocol::encode(
+            Kind::Wake,
+            crate::id_bytes(&other).unwrap(),
+            1,
+            now,
+            b"",
+            &key,
+        );
         assert_eq!(read_wake(&theirs, &me), Err(WakeRejected::OtherProduct));
         assert_eq!(read_wake(b"VGL1", &me), Err(WakeRejected::Malformed));
     }

@@ -1,46 +1,14 @@
 //! The JSON shapes of Vigil's HTTP API, shared by the node and the console.
 
-use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// Whether a node takes everything (`active`) or is a fallback (`passive`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NodeRole {
-    Active,
-    Passive,
-}
-
-impl NodeRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Passive => "passive",
-        }
-    }
-}
-
-impl fmt::Display for NodeRole {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for NodeRole {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "active" => Ok(Self::Active),
-            "passive" => Ok(Self::Passive),
-            other => Err(format!(
-                "unknown role {other:?} (expected active or passive)"
-            )),
-        }
-    }
-}
+pub use protocol::api::{
+    CommandResult, CommandState, CommandsReply, ErrorBody, ErrorDetail, HandshakeReply,
+    HandshakeRequest, HeartbeatRequest, LogEntry, LogsRequest, Mode, NodeRole, NodeSummary,
+    ProductCommand, ProductStatus, RegisterReply, RegisterRequest, Transport,
+};
 
 /// What a console may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,15 +40,6 @@ impl FromStr for UserRole {
             other => Err(format!("unknown user role {other:?}")),
         }
     }
-}
-
-/// A node as listed in keep-alive replies.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeSummary {
-    pub name: String,
-    pub url: String,
-    pub role: NodeRole,
-    pub operational: bool,
 }
 
 /// A node as shown on the Nodes page.
@@ -154,109 +113,11 @@ pub struct SetRole {
     pub role: NodeRole,
 }
 
-/// Every error reply: `{"error": {"code": …, "message": …}}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorDetail {
-    /// Stable, machine-readable (`unauthorized`, `invalid_json`, …).
-    pub code: String,
-    /// For humans.
-    pub message: String,
-}
-
-/// `POST /api/v1/products/register`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RegisterRequest {
-    pub enrollment_secret: String,
-    pub uuid: String,
-    pub name: String,
-    pub product_type: String,
-    pub version: String,
-    pub callback_url: Option<String>,
-    /// The UDP port on which the product listens for wake datagrams, at the
-    /// address its own datagrams come from.
-    #[serde(default)]
-    pub udp_port: Option<u16>,
-}
-
-/// Registration reply: the product's identity and where to report.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RegisterReply {
-    pub product_id: String,
-    /// Hex; keys the datagrams' HMAC and is the bearer token of HTTP calls.
-    pub key: String,
-    /// Goes in the UDP hello that decides the heartbeat transport.
-    pub nonce: String,
-    pub udp_endpoint: String,
-    pub heartbeat_interval_s: u64,
-    pub offline_after_s: u64,
-    pub nodes: Vec<NodeSummary>,
-}
-
 /// `POST /api/v1/products/{id}/reenroll` (admins): the product's key is
 /// revoked; its next registration with the enrollment secret takes it over.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reenrolled {
     pub product_id: String,
-}
-
-/// `POST /api/v1/products/{id}/handshake` (the body may be empty).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HandshakeRequest {
-    /// Where the product now listens for wake datagrams (replaces the port
-    /// given at registration, which an agent on an ephemeral port cannot
-    /// know in advance).
-    #[serde(default)]
-    pub udp_port: Option<u16>,
-}
-
-/// `POST /api/v1/products/{id}/handshake`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HandshakeReply {
-    /// `udp` or `http`.
-    pub transport: String,
-    /// `one_way` or `two_way`.
-    pub mode: String,
-}
-
-/// `POST /api/v1/products/{id}/heartbeat`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct HeartbeatRequest {
-    /// Activity data shown in the console (a JSON object, ≤ 4 KiB).
-    pub payload: Option<serde_json::Value>,
-}
-
-/// One log line from a product.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogEntry {
-    /// Unix milliseconds on the product's clock.
-    pub at: i64,
-    pub level: String,
-    pub message: String,
-}
-
-/// `POST /api/v1/products/{id}/logs`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogsRequest {
-    pub entries: Vec<LogEntry>,
-}
-
-/// A queued command as a product receives it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ProductCommand {
-    pub id: String,
-    pub kind: String,
-    pub args: serde_json::Value,
-}
-
-/// `GET /api/v1/products/{id}/commands`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CommandsReply {
-    pub commands: Vec<ProductCommand>,
 }
 
 /// A product as listed in the console.
@@ -399,16 +260,6 @@ pub struct CommandDetail {
 pub struct CommandPage {
     pub total: i64,
     pub commands: Vec<CommandSummary>,
-}
-
-/// `POST /api/v1/products/{id}/commands/{cid}/result`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CommandResult {
-    /// `succeeded` or `failed`.
-    pub status: String,
-    /// Text, or any JSON (kept as its JSON text).
-    #[serde(default)]
-    pub output: serde_json::Value,
 }
 
 /// A console user as admins see them (`GET /api/v1/users`).

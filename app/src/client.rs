@@ -6,7 +6,7 @@ use gloo_timers::callback::Timeout;
 use serde::de::DeserializeOwned;
 use web_sys::AbortController;
 
-use crate::api::{ErrorBody, Handoff, KeepAlive, NodeList};
+use crate::api::{CommandState, ErrorBody, Handoff, KeepAlive, NodeList, ProductStatus};
 use crate::params::encode;
 use crate::state::{StateString, Watched};
 
@@ -119,9 +119,35 @@ pub async fn probe(base_url: &str) -> bool {
     matches!(send(Request::get(&url), PROBE_MS).await, Ok(r) if r.ok())
 }
 
-/// One page of products; `query` is the list's query string.
-pub async fn products(query: &str) -> Result<crate::api::ProductPage, ClientError> {
-    json_of(send(Request::get(&format!("/api/v1/products?{query}")), GRACE_MS).await?).await
+/// Which products a list shows, and which page of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProductFilter {
+    pub status: Option<ProductStatus>,
+    /// Part of a name, type or id.
+    pub search: String,
+    /// `name`, `status` or `last_seen` (empty: by name).
+    pub sort: String,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl ProductFilter {
+    fn query(&self) -> String {
+        format!(
+            "status={}&q={}&sort={}&limit={}&offset={}",
+            self.status.map_or("", |s| s.as_str()),
+            encode(self.search.trim()),
+            encode(&self.sort),
+            self.limit,
+            self.offset
+        )
+    }
+}
+
+/// One page of products.
+pub async fn products(filter: &ProductFilter) -> Result<crate::api::ProductPage, ClientError> {
+    let url = format!("/api/v1/products?{}", filter.query());
+    json_of(send(Request::get(&url), GRACE_MS).await?).await
 }
 
 pub async fn product_counts() -> Result<crate::api::StatusCounts, ClientError> {
@@ -175,9 +201,35 @@ pub async fn queue_command(
     json_of(send_with(Request::post("/api/v1/commands"), Some(body), GRACE_MS).await?).await
 }
 
-/// One page of commands; `query` is the list's query string.
-pub async fn commands(query: &str) -> Result<crate::api::CommandPage, ClientError> {
-    json_of(send(Request::get(&format!("/api/v1/commands?{query}")), GRACE_MS).await?).await
+/// Which commands a list shows, and which page of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommandFilter {
+    pub state: Option<CommandState>,
+    /// A product id (empty: every product).
+    pub product: String,
+    /// A node name (empty: every node).
+    pub node: String,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl CommandFilter {
+    fn query(&self) -> String {
+        format!(
+            "state={}&product={}&node={}&limit={}&offset={}",
+            self.state.map_or("", |s| s.as_str()),
+            encode(self.product.trim()),
+            encode(self.node.trim()),
+            self.limit,
+            self.offset
+        )
+    }
+}
+
+/// One page of commands.
+pub async fn commands(filter: &CommandFilter) -> Result<crate::api::CommandPage, ClientError> {
+    let url = format!("/api/v1/commands?{}", filter.query());
+    json_of(send(Request::get(&url), GRACE_MS).await?).await
 }
 
 /// One command with its timeline.
@@ -217,4 +269,33 @@ pub async fn set_user_role(name: &str, role: crate::api::UserRole) -> Result<(),
 pub async fn remove_user(name: &str) -> Result<(), ClientError> {
     let url = format!("/api/v1/users/{}", encode(name));
     done(send(Request::delete(&url), GRACE_MS).await?).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_make_the_query_with_every_value_encoded() {
+        let products = ProductFilter {
+            status: Some(ProductStatus::Offline),
+            search: " web & db ".into(),
+            sort: "last_seen".into(),
+            limit: 100,
+            offset: 200,
+        };
+        assert_eq!(
+            products.query(),
+            "status=offline&q=web%20%26%20db&sort=last_seen&limit=100&offset=200"
+        );
+        let commands = CommandFilter {
+            product: "p-1".into(),
+            limit: 10,
+            ..Default::default()
+        };
+        assert_eq!(
+            commands.query(),
+            "state=&product=p-1&node=&limit=10&offset=0"
+        );
+    }
 }

@@ -14,6 +14,8 @@
 //! | 39 | N | payload: UTF-8 JSON object, may be empty |
 //! | 39+N | 32 | HMAC-SHA256 of bytes [0, 39+N), keyed with the product key |
 
+pub mod api;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hmac::{Hmac, Mac};

@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, Secret};
-use app::api::NodeRole;
+use app::api::{Mode, NodeRole, Transport};
 
 /// The admin password of test nodes.
 pub const ADMIN_PASSWORD: &str = "test-admin-password";
@@ -153,7 +153,7 @@ pub async fn two_way_product(db: &crate::db::Db, name: &str) -> String {
     store::register(db, &r, 3_600_000, None)
         .await
         .expect("register");
-    store::set_handshake(db, &id, "http", "two_way", None)
+    store::set_handshake(db, &id, Transport::Http, Mode::TwoWay, None)
         .await
         .expect("handshake");
     id

@@ -2,6 +2,7 @@
 //! results within one batch, and the timeline kept partly in the command's
 //! row.
 
+use app::api::{Mode, Transport};
 use server::db::Db;
 use server::products::store as products;
 use server::queue::store::{self as queue, Ack, ClaimRules, Completion, Released};
@@ -367,7 +368,7 @@ async fn queued_commands_follow_their_products_mode() {
         let engine = test.engine;
         let db = Db::connect(&test.url).await.unwrap();
         let p = product(&db, "p").await;
-        products::set_handshake(&db, &p, "http", "one_way", None)
+        products::set_handshake(&db, &p, Transport::Http, Mode::OneWay, None)
             .await
             .unwrap();
         let cid = queue_pings(&db, &p, 1).await.remove(0);
@@ -378,7 +379,7 @@ async fn queued_commands_follow_their_products_mode() {
                 .is_empty(),
             "{engine}: a one-way product's command waits for its poll"
         );
-        products::set_handshake(&db, &p, "http", "two_way", None)
+        products::set_handshake(&db, &p, Transport::Http, Mode::TwoWay, None)
             .await
             .unwrap();
         let claimed = queue::claim(&db, "node-a", RULES, 10).await.unwrap();

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use agent::{now_ms, Client, Datagrams, Identity, Product, Wake};
+use agent::{now_ms, Client, Datagrams, Identity, Mode, NodeRole, Product, Transport, Wake};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use clap::Parser;
@@ -185,7 +185,7 @@ fn candidates(args: &Args, identity: Option<&Identity>, current: &str) -> Vec<St
     let mut list = vec![current.to_owned()];
     if let Some(id) = identity {
         let mut nodes: Vec<_> = id.nodes.iter().filter(|n| n.operational).collect();
-        nodes.sort_by_key(|n| n.role != "active");
+        nodes.sort_by_key(|n| n.role != NodeRole::Active);
         list.extend(nodes.iter().map(|n| n.url.clone()));
     }
     list.extend(args.servers.iter().cloned());
@@ -275,12 +275,12 @@ async fn main() -> anyhow::Result<()> {
         let _ = udp.hello(&me).await;
         let handshake = client.handshake(&server, &me, udp_port).await;
         let (transport, mode) = match &handshake {
-            Ok(h) => (h.transport.clone(), h.mode.clone()),
-            Err(e) if e.to_string().contains("401") => {
+            Ok(h) => (h.transport, h.mode),
+            Err(e) if agent::refused_with(e, 401) => {
                 state.identity = None; // unknown here: register again
                 continue;
             }
-            Err(_) => ("http".into(), "one_way".into()),
+            Err(_) => (Transport::Http, Mode::OneWay),
         };
         println!("reporting to {server} over {transport} ({mode})");
         let _ = client
@@ -299,7 +299,7 @@ async fn main() -> anyhow::Result<()> {
             let mut sent = Ok(());
             if !woken {
                 let data = activity();
-                sent = if transport == "udp" {
+                sent = if transport == Transport::Udp {
                     udp.send(&me, Kind::Heartbeat, data.to_string().as_bytes())
                         .await
                 } else {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent::{Client, Datagrams, Identity, Product};
+use agent::{Client, Datagrams, Identity, Product, Transport};
 use clap::Parser;
 use protocol::Kind;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -31,7 +31,7 @@ struct Args {
     jitter: f64,
     /// `udp` or `http`.
     #[arg(long, default_value = "udp")]
-    transport: String,
+    transport: Transport,
     /// Name prefix; the same prefix gives the same products (UUIDs) again.
     #[arg(long, default_value = "sim")]
     prefix: String,
@@ -57,10 +57,6 @@ fn jittered(interval: f64, jitter: f64, state: &mut u64) -> Duration {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    anyhow::ensure!(
-        args.transport == "udp" || args.transport == "http",
-        "--transport is udp or http"
-    );
     let client = Client::new();
     let namespace = uuid::Uuid::NAMESPACE_URL;
     let mut identities: Vec<Identity> = Vec::with_capacity(args.count);
@@ -114,7 +110,7 @@ async fn main() -> anyhow::Result<()> {
             udp.clone(),
             counters.clone(),
         );
-        let (transport, interval, jitter) = (args.transport.clone(), args.interval, args.jitter);
+        let (transport, interval, jitter) = (args.transport, args.interval, args.jitter);
         tokio::spawn(async move {
             let mut rng =
                 0x9e37_79b9_7f4a_7c15u64 ^ (i as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d);
@@ -125,7 +121,7 @@ async fn main() -> anyhow::Result<()> {
                 if running.load(Ordering::Relaxed) {
                     beats += 1;
                     let activity = serde_json::json!({"simulated": true, "beats": beats, "load": (rng % 400) as f64 / 100.0});
-                    let sent = if transport == "udp" {
+                    let sent = if transport == Transport::Udp {
                         udp.send(&me, Kind::Heartbeat, activity.to_string().as_bytes())
                             .await
                     } else {

@@ -7,10 +7,9 @@ use leptos_router::hooks::use_params_map;
 
 use super::filters::{from_query, keep_in_url};
 use super::live::{live, page_summary, pager, show};
-use crate::api::{CommandDetail, CommandPage, CommandSummary};
+use crate::api::{CommandDetail, CommandPage, CommandState, CommandSummary};
 use crate::client;
 use crate::console::ConsoleFrame;
-use crate::params::encode;
 use crate::state::StateClass;
 use crate::time::format_utc;
 
@@ -35,14 +34,14 @@ fn CommandTable() -> impl IntoView {
     keep_in_url(vec![("state", state), ("product", product), ("node", node)]);
     let offset = RwSignal::new(0i64);
     let page = live(StateClass::Commands, move || {
-        let q = format!(
-            "state={}&product={}&node={}&limit={PAGE}&offset={}",
-            encode(&state.get()),
-            encode(product.get().trim()),
-            encode(node.get().trim()),
-            offset.get()
-        );
-        async move { client::commands(&q).await }
+        let filter = client::CommandFilter {
+            state: CommandState::parse(&state.get()),
+            product: product.get(),
+            node: node.get(),
+            limit: PAGE,
+            offset: offset.get(),
+        };
+        async move { client::commands(&filter).await }
     });
     let text = move |label: &'static str, hint: &'static str, value: RwSignal<String>| {
         view! {
@@ -59,8 +58,10 @@ fn CommandTable() -> impl IntoView {
                 "State"
                 <select on:change=move |ev| { state.set(event_target_value(&ev)); offset.set(0); } prop:value=move || state.get()>
                     <option value="">"All"</option>
-                    {["queued", "dispatched", "delivered", "succeeded", "failed", "expired", "dead"]
-                        .map(|s| view! { <option value=s>{s}</option> })}
+                    {CommandState::ALL
+                        .iter()
+                        .map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> })
+                        .collect_view()}
                 </select>
             </label>
             {text("Product", "product id", product)}

@@ -14,7 +14,8 @@ use crate::state::StateClass;
 pub type Live<T> = RwSignal<Option<Result<T, String>>>;
 
 /// Fetches with `fetch` now and on every change of `class` or of the
-/// signals `fetch` reads.
+/// signals `fetch` reads. The latest request wins: an answer to an older
+/// one that arrives after it (a slow node, a changed filter) is dropped.
 pub fn live<T, F, Fut>(class: StateClass, fetch: F) -> Live<T>
 where
     T: Send + Sync + 'static,
@@ -24,11 +25,18 @@ where
     let console = expect_context::<Console>();
     let changed = console.watch(class);
     let data: Live<T> = RwSignal::new(None);
+    let latest = StoredValue::new(0u64);
     Effect::new(move |_| {
         changed.get();
         let request = fetch();
+        let mine = latest.get_value() + 1;
+        latest.set_value(mine);
         spawn_local(async move {
-            match request.await {
+            let answer = request.await;
+            if latest.try_get_value() != Some(mine) {
+                return; // a newer request was sent meanwhile
+            }
+            match answer {
                 Err(ClientError::Unauthorized) => go_to_login(),
                 answer => {
                     data.try_set(Some(answer.map_err(|e| e.to_string())));

@@ -3,10 +3,9 @@
 
 use super::filters::{from_query, keep_in_url};
 use super::live::{live, page_summary, pager, show};
-use crate::api::{ProductPage, ProductSummary};
+use crate::api::{ProductPage, ProductStatus, ProductSummary};
 use crate::client;
 use crate::console::ConsoleFrame;
-use crate::params::encode;
 use crate::state::StateClass;
 use crate::time::format_utc;
 use leptos::prelude::*;
@@ -28,14 +27,14 @@ fn ProductTable() -> impl IntoView {
     keep_in_url(vec![("status", status), ("q", search), ("sort", sort)]);
     let offset = RwSignal::new(0i64);
     let page = live(StateClass::Products, move || {
-        let q = format!(
-            "status={}&q={}&sort={}&limit={PAGE}&offset={}",
-            encode(&status.get()),
-            encode(&search.get()),
-            encode(&sort.get()),
-            offset.get()
-        );
-        async move { client::products(&q).await }
+        let filter = client::ProductFilter {
+            status: ProductStatus::parse(&status.get()),
+            search: search.get(),
+            sort: sort.get(),
+            limit: PAGE,
+            offset: offset.get(),
+        };
+        async move { client::products(&filter).await }
     });
     view! {
         <div class="toolbar">
@@ -43,10 +42,10 @@ fn ProductTable() -> impl IntoView {
                 "Status"
                 <select on:change=move |ev| { status.set(event_target_value(&ev)); offset.set(0); } prop:value=move || status.get()>
                     <option value="">"All"</option>
-                    <option value="online">"Online"</option>
-                    <option value="offline">"Offline"</option>
-                    <option value="pending">"Pending"</option>
-                    <option value="unmanaged">"Unmanaged"</option>
+                    {ProductStatus::ALL
+                        .iter()
+                        .map(|s| view! { <option value=s.as_str()>{label(*s)}</option> })
+                        .collect_view()}
                 </select>
             </label>
             <label class="inline">
@@ -115,4 +114,10 @@ fn row(p: ProductSummary) -> impl IntoView {
             <td>{p.last_seen.map(format_utc).unwrap_or_else(|| "never".into())}</td>
         </tr>
     }
+}
+
+/// A status as the status filter names it (`Online`).
+fn label(status: ProductStatus) -> String {
+    let text = status.as_str();
+    text[..1].to_uppercase() + &text[1..]
 }

@@ -8,7 +8,6 @@ use super::live::{live, show};
 use crate::api::{CommandPage, NewCommandRequest, UserRole};
 use crate::client::{self, ClientError};
 use crate::console::go_to_login;
-use crate::params::encode;
 use crate::state::StateClass;
 
 /// Command kinds offered in the form (any other can be typed).
@@ -101,8 +100,12 @@ pub fn SendCommand(product: String) -> impl IntoView {
     }
     };
     let recent = live(StateClass::Commands, move || {
-        let q = format!("product={}&limit=10", encode(&product_id.get_value()));
-        async move { client::commands(&q).await }
+        let filter = client::CommandFilter {
+            product: product_id.get_value(),
+            limit: 10,
+            ..Default::default()
+        };
+        async move { client::commands(&filter).await }
     });
     view! {
         <h2>"Commands"</h2>

@@ -10,7 +10,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use rand::RngCore;
 
 use app::api::{
-    HandshakeReply, HandshakeRequest, Reenrolled, RegisterReply, RegisterRequest, UserRole,
+    HandshakeReply, HandshakeRequest, Mode, Reenrolled, RegisterReply, RegisterRequest, Transport,
+    UserRole,
 };
 
 use super::handlers::ProductCaller;
@@ -184,14 +185,14 @@ pub async fn handshake(
         two_way = probe_udp_wake(&app, &product, port).await;
     }
     let reply = HandshakeReply {
-        transport: if udp { "udp" } else { "http" }.into(),
-        mode: if two_way { "two_way" } else { "one_way" }.into(),
+        transport: if udp { Transport::Udp } else { Transport::Http },
+        mode: if two_way { Mode::TwoWay } else { Mode::OneWay },
     };
     store::set_handshake(
         &app.db,
         &product.id,
-        &reply.transport,
-        &reply.mode,
+        reply.transport,
+        reply.mode,
         req.udp_port,
     )
     .await?;

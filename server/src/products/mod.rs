@@ -27,35 +27,7 @@ use std::sync::Arc;
 
 use crate::cluster::{now_ms, same_secret};
 
-/// Product statuses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    Pending,
-    Online,
-    Offline,
-    Unmanaged,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Online => "online",
-            Self::Offline => "offline",
-            Self::Unmanaged => "unmanaged",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "pending" => Some(Self::Pending),
-            "online" => Some(Self::Online),
-            "offline" => Some(Self::Offline),
-            "unmanaged" => Some(Self::Unmanaged),
-            _ => None,
-        }
-    }
-}
+pub use protocol::api::ProductStatus as Status;
 
 /// Where a proof of life came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

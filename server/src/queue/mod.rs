@@ -96,55 +96,8 @@ pub const MAX_ARGS_BYTES: usize = 8 * 1024;
 /// Largest result output kept.
 pub const MAX_OUTPUT_BYTES: usize = 16 * 1024;
 
-/// Where a command is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CommandState {
-    Queued,
-    Dispatched,
-    Delivered,
-    Succeeded,
-    Failed,
-    Expired,
-    Dead,
-}
-
-impl CommandState {
-    pub const ALL: [CommandState; 7] = [
-        Self::Queued,
-        Self::Dispatched,
-        Self::Delivered,
-        Self::Succeeded,
-        Self::Failed,
-        Self::Expired,
-        Self::Dead,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Dispatched => "dispatched",
-            Self::Delivered => "delivered",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-            Self::Expired => "expired",
-            Self::Dead => "dead",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
-    /// No further change happens to a command in this state.
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            Self::Succeeded | Self::Failed | Self::Expired | Self::Dead
-        )
-    }
-}
-
 pub use crate::config::Routing;
+pub use protocol::api::CommandState;
 
 /// The queue's timings and limits (from the node configuration).
 #[derive(Clone, Debug)]
@@ -244,16 +197,6 @@ mod tests {
         assert_eq!(backoff(3, base, max, 0.0), Duration::from_secs(2));
         assert_eq!(backoff(30, base, max, 0.0), Duration::from_secs(30));
         assert!(backoff(30, base, max, 0.5) <= max);
-    }
-
-    #[test]
-    fn states_round_trip_and_know_when_they_are_final() {
-        for s in CommandState::ALL {
-            assert_eq!(CommandState::parse(s.as_str()), Some(s));
-        }
-        assert!(CommandState::Dead.is_final());
-        assert!(!CommandState::Delivered.is_final());
-        assert_eq!(CommandState::parse("done"), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub use views::*;
 
 use app::api::LogEntry;
 use app::state::StateClass;
+use protocol::api::{Mode, Transport};
 use sqlx::Row;
 
 use super::{activity_raw, Liveness, Status};
@@ -23,8 +24,8 @@ use crate::db::{Db, Dialect, StoreError};
 pub async fn set_handshake(
     db: &Db,
     id: &str,
-    transport: &str,
-    mode: &str,
+    transport: Transport,
+    mode: Mode,
     udp_port: Option<u16>,
 ) -> Result<(), StoreError> {
     let mut tx = db.begin_write().await?;
@@ -33,8 +34,8 @@ pub async fn set_handshake(
          WHERE id = $1",
     )
     .bind(id)
-    .bind(transport)
-    .bind(mode)
+    .bind(transport.as_str())
+    .bind(mode.as_str())
     .bind(udp_port.map(i64::from))
     .execute(&mut *tx)
     .await?;
