@@ -107,7 +107,7 @@ lint:
 	python3 .ci/imports.py
 	python3 .ci/imports.py --self-test
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy -p server -p app -p protocol -p agent --all-targets -- -D warnings
+	$(CARGO) clippy -p server -p app -p protocol -p agent -p testkit --all-targets -- -D warnings
 	$(CARGO) clippy -p frontend -p app --target $(WASM_TARGET) -- -D warnings
 
 # Unit and integration tests, on SQLite and on a throwaway PostgreSQL.

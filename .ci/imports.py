@@ -6,8 +6,8 @@ Every `crate::<module>` a module of server/src names (in `use` lines, grouped
 `use crate::{a, b}` lists and inline paths) is an arrow. A capability may
 point at the shared modules and at the capabilities the map lets it call,
 never at `AppState` and never into another capability's `store`. A shared
-module may point only at shared modules. The wiring (lib.rs, main.rs,
-testkit) may point anywhere.
+module may point only at shared modules. The wiring (lib.rs, main.rs) may
+point anywhere.
 
   .ci/imports.py              list the arrows between capabilities; fail on
                               one the map does not allow
@@ -20,7 +20,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = os.path.join(ROOT, "server", "src")
 NOTE = os.path.join(ROOT, "docs", "ARCHITECTURE.md")
-WIRING = {"lib", "main", "testkit"}
+WIRING = {"lib", "main"}
 
 
 def read_map():

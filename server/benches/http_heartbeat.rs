@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use app::api::NodeRole;
 use axum::routing::post;
-use server::testkit::{self, TestNode};
+use testkit::{self, TestNode};
 
 const SECONDS: u32 = 5;
 const CONNECTIONS: u32 = 64;

@@ -35,7 +35,7 @@ use server::nodes::{store as nodes, NodeIdentity};
 use server::products::{store as products, Liveness, Source};
 use server::queue::store::{self as queue, Ack, ClaimRules};
 use server::queue::{CommandState, NewCommand, Routing};
-use server::testkit::{self, TestDb, TestNode};
+use testkit::{self, TestDb, TestNode};
 
 const PRODUCTS: usize = 1000;
 const BATCH: usize = 500;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use app::api::NodeRole;
 use protocol::Kind;
-use server::testkit::{self, TestNode};
+use testkit::{self, TestNode};
 
 const PRODUCTS: usize = 1000;
 const PER_PRODUCT: usize = 3500;

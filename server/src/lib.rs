@@ -51,8 +51,6 @@ pub mod nodes;
 pub mod products;
 pub mod provision;
 pub mod queue;
-#[doc(hidden)]
-pub mod testkit;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -191,6 +189,7 @@ pub fn router(app: AppState) -> Router {
 /// HTTP connections, in the Prometheus text format.
 async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     let mut out = products::metrics::text(&app.products);
+    out.push_str(&app.keepalive.metrics_text());
     out.push_str(&app.connections.metrics_text());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
@@ -308,11 +307,7 @@ impl Node {
             .site_pkg_dir("pkg")
             .build();
         let app = AppState {
-            keepalive: KeepAlive {
-                db: db.clone(),
-                nodes: nodes.clone(),
-                signals: signals.clone(),
-            },
+            keepalive: KeepAlive::new(db.clone(), nodes.clone(), signals.clone()),
             console: Console {
                 defaults_query: config.console_defaults.clone(),
             },

@@ -7,7 +7,7 @@ use app::api::NodeRole;
 use common::{client, error_code, get, login, session_cookie};
 use reqwest::header::{COOKIE, LOCATION};
 use serde_json::json;
-use server::testkit::{self, TestNode, ADMIN_PASSWORD};
+use testkit::{self, TestNode, ADMIN_PASSWORD};
 
 #[tokio::test]
 async fn wrong_password_gets_401_json_and_no_session() {

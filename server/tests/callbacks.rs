@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use common::error_code;
 use common::products::*;
-use server::testkit::{self, TestNode};
+use testkit::{self, TestNode};
 
 /// A listener on loopback that counts every request; returns its base URL
 /// (`http://127.0.0.1:port`).

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use app::api::NodeRole;
 use common::{get, login};
 use serde_json::Value;
-use server::testkit::{self, TestNode};
+use testkit::{self, TestNode};
 
 /// `(name, operational)` of every node in `/api/v1/nodes` of `node`.
 async fn nodes_seen_by(node: &str, cookie: &str) -> Vec<(String, bool)> {

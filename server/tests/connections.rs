@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use app::api::NodeRole;
-use server::testkit::{self, TestNode};
+use testkit::{self, TestNode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -12,8 +12,8 @@ use common::{client, error_code, get, login, post, user_session};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use server::config::Secret;
-use server::testkit::ENROLLMENT_SECRET;
-use server::testkit::{self, TestNode};
+use testkit::ENROLLMENT_SECRET;
+use testkit::{self, TestNode};
 
 async fn register_with(node: &str, secret: &str) -> StatusCode {
     client()

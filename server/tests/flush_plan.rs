@@ -5,7 +5,6 @@
 
 use server::db::{Db, Dialect};
 use server::products::store::flush_online_sql;
-use server::testkit;
 
 const FLEET: i64 = 10_000;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use app::api::NodeRole;
 use common::{client, get, login, session_cookie};
 use reqwest::header::{COOKIE, LOCATION};
-use server::testkit::{self, TestNode};
+use testkit::{self, TestNode};
 
 async fn issue_token(node: &str, cookie: &str) -> String {
     let response = client()

@@ -12,7 +12,7 @@ use common::{client, error_code};
 use protocol::Kind;
 use reqwest::header::AUTHORIZATION;
 use serde_json::Value;
-use server::testkit::{self, TestNode};
+use testkit::{self, TestNode};
 use tokio::net::UdpSocket;
 
 /// A value of `/metrics` outside the datagram counters.

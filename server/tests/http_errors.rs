@@ -5,7 +5,7 @@ mod common;
 use app::api::NodeRole;
 use common::{client, error_code, get, login};
 use reqwest::header::{CONTENT_TYPE, COOKIE};
-use server::testkit::{self, TestNode};
+use testkit::{self, TestNode};
 
 #[tokio::test]
 async fn bad_requests_get_json_errors() {

@@ -6,14 +6,27 @@ mod common;
 use std::time::{Duration, Instant};
 
 use app::api::NodeRole;
-use common::{client, error_code, get, login};
+use common::{client, error_code, get, login, metric_value};
 use reqwest::header::COOKIE;
 use serde_json::{json, Value};
-use server::testkit::{self, TestNode};
+use testkit::{self, TestNode};
 
 async fn keepalive(node: &str, cookie: &str, query: &str) -> (u16, Value) {
     let (status, body) = get(&format!("{node}/api/v1/keepalive?{query}"), Some(cookie)).await;
     (status.as_u16(), body)
+}
+
+/// Returns once `count` keep-alives wait on `node` (its gauge says so), so a
+/// test changes things only when the polls are surely waiting.
+async fn until_waiting(node: &str, count: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric_value(node, "vigil_keepalive_waiting").await != Some(count) {
+        assert!(
+            Instant::now() < deadline,
+            "{count} keep-alive(s) never waited"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 async fn set_role(node: &str, cookie: &str, name: &str, role: &str) -> u16 {
@@ -45,12 +58,7 @@ async fn long_poll_wakes_within_100_ms_of_a_change_on_another_node() {
                 (status, body, Instant::now())
             })
         };
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        assert!(
-            !waiting.is_finished(),
-            "{}: the poll waits while nothing changes",
-            db.engine
-        );
+        until_waiting(&a.url, 1).await;
 
         let changed_at = Instant::now();
         assert_eq!(set_role(&b.url, &cookie, "node-b", "passive").await, 204);
@@ -96,20 +104,29 @@ async fn changes_at_unwatched_positions_do_not_wake_the_poll() {
         let cookie = login(&a.url).await;
         let (_, first) = keepalive(&a.url, &cookie, "").await;
         let state = first["state"].as_str().unwrap().to_owned();
-        let waiting = {
+        let poll = |watch: &str| {
             let (url, cookie) = (a.url.clone(), cookie.clone());
-            let query = format!("state={state}&wait=1200&watch=1,2");
+            let query = format!("state={state}&wait=1500&watch={watch}");
             tokio::spawn(async move { keepalive(&url, &cookie, &query).await })
         };
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let unwatched = poll("1,2");
+        until_waiting(&a.url, 1).await;
+        // A second poll watches the position that changes: once it has
+        // answered, the node has seen the change, and the first must still
+        // be waiting.
+        let watched = poll("0");
+        until_waiting(&a.url, 2).await;
         assert_eq!(set_role(&a.url, &cookie, "node-a", "passive").await, 204);
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert!(
-            !waiting.is_finished(),
-            "{}: position 0 is not watched",
+        let (_, seen) = watched.await.unwrap();
+        assert_ne!(seen["state"], state, "{}", db.engine);
+        assert_eq!(
+            metric_value(&a.url, "vigil_keepalive_waiting").await,
+            Some(1),
+            "{}: position 0 is not watched by the first poll",
             db.engine
         );
-        let (_, body) = waiting.await.unwrap();
+        assert!(!unwatched.is_finished(), "{}", db.engine);
+        let (_, body) = unwatched.await.unwrap();
         assert_ne!(
             body["state"], state,
             "the reply still carries the current state"
@@ -160,7 +177,7 @@ async fn shutdown_ends_waiting_polls_at_once() {
             let (url, cookie) = (a.url.clone(), cookie.clone());
             tokio::spawn(async move { keepalive(&url, &cookie, &query).await })
         };
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        until_waiting(&a.url, 1).await;
         let started = Instant::now();
         a.stop().await;
         assert!(
@@ -188,9 +205,22 @@ async fn only_admins_change_node_roles_and_nodes_adopt_them() {
         assert_eq!(set_role(&a.url, &cookie, "node-a", "passive").await, 204);
         let (_, health) = get(&format!("{}/healthz", a.url), None).await;
         assert_eq!(health["role"], "passive");
-        // The registry refresh keeps the role set by the admin.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        let (_, nodes) = get(&format!("{}/api/v1/nodes", a.url), Some(&cookie)).await;
+        // The registry refresh that follows keeps the role set by the admin.
+        let nodes_url = format!("{}/api/v1/nodes", a.url);
+        let (_, before) = get(&nodes_url, Some(&cookie)).await;
+        let seen = before["nodes"][0]["last_seen"].as_i64().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let nodes = loop {
+            let (_, nodes) = get(&nodes_url, Some(&cookie)).await;
+            if nodes["nodes"][0]["last_seen"].as_i64().unwrap() > seen {
+                break nodes;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the registry was never refreshed"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
         assert_eq!(nodes["nodes"][0]["role"], "passive", "{}", db.engine);
         a.stop().await;
     }

@@ -14,7 +14,7 @@ use reqwest::header::{COOKIE, ORIGIN, RETRY_AFTER, SET_COOKIE};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use server::config::Secret;
-use server::testkit::{self, TestNode, ADMIN_PASSWORD};
+use testkit::{self, TestNode, ADMIN_PASSWORD};
 
 fn client_from(address: &str) -> Client {
     Client::builder()

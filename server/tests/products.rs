@@ -9,7 +9,7 @@ use common::{client, error_code, get, login};
 use protocol::Kind;
 use reqwest::header::AUTHORIZATION;
 use serde_json::{json, Value};
-use server::testkit::{self, TestNode};
+use testkit::{self, TestNode};
 use tokio::net::UdpSocket;
 
 #[tokio::test]

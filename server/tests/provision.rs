@@ -10,8 +10,8 @@ use common::queue::*;
 use common::{error_code, login, post};
 use reqwest::StatusCode;
 use serde_json::json;
-use server::testkit::ENROLLMENT_SECRET;
-use server::testkit::{self, TestNode};
+use testkit::ENROLLMENT_SECRET;
+use testkit::{self, TestNode};
 
 #[tokio::test]
 async fn provisioning_hellos_are_processed_by_the_node_that_received_them() {

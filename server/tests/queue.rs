@@ -12,7 +12,7 @@ use common::queue::*;
 use common::{error_code, get, login, post, user_session};
 use reqwest::StatusCode;
 use serde_json::json;
-use server::testkit::{self, TestNode};
+use testkit::{self, TestNode};
 
 #[tokio::test]
 async fn operators_queue_commands_viewers_cannot_and_bad_requests_say_why() {

@@ -7,7 +7,6 @@ use server::db::Db;
 use server::products::store as products;
 use server::queue::store::{self as queue, Ack, ClaimRules, Completion, Released};
 use server::queue::{fate, CommandState, NewCommand, Routing};
-use server::testkit;
 
 const RULES: ClaimRules = ClaimRules {
     routing: Routing::Affinity,

@@ -18,7 +18,7 @@ use futures_free::join_all_limited;
 use serde_json::json;
 use server::config::Reach;
 use server::queue::Routing;
-use server::testkit::{self, TestDb, TestNode};
+use testkit::{self, TestDb, TestNode};
 
 const SEGMENTS: u8 = 3;
 const PER_SEGMENT: usize = 100;

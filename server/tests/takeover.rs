@@ -13,7 +13,7 @@ use protocol::Kind;
 use reqwest::header::AUTHORIZATION;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use server::testkit::{self, TestNode, ENROLLMENT_SECRET};
+use testkit::{self, TestNode, ENROLLMENT_SECRET};
 use tokio::net::UdpSocket;
 
 /// Registers `uuid` with the enrollment secret and, if given, a bearer key.

@@ -14,7 +14,7 @@ use common::{client, error_code, login};
 use protocol::{Datagram, Kind};
 use reqwest::header::AUTHORIZATION;
 use serde_json::{json, Value};
-use server::testkit::{self, TestNode};
+use testkit::{self, TestNode};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
@@ -64,7 +64,7 @@ impl UdpProduct {
         let wakes = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let port = wakes.local_addr().unwrap().port();
         let mut body = json!({
-            "enrollment_secret": server::testkit::ENROLLMENT_SECRET,
+            "enrollment_secret": testkit::ENROLLMENT_SECRET,
             "uuid": new_uuid(),
             "name": "udp-wake",
             "product_type": "firewall",
@@ -351,7 +351,7 @@ async fn bad_wake_ports_get_json_errors() {
             assert_ne!(error_code(&reply), "<no error code>", "{reply}");
         }
         let body = json!({
-            "enrollment_secret": server::testkit::ENROLLMENT_SECRET,
+            "enrollment_secret": testkit::ENROLLMENT_SECRET,
             "uuid": new_uuid(), "name": "wake-port", "product_type": "firewall",
             "version": "1.0", "udp_port": 0,
         });

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use server::db::Db;
-use server::testkit;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_writer_cancelled_while_opening_its_transaction_leaves_no_lock_behind() {

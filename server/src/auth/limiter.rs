@@ -47,10 +47,14 @@ impl AddressLimiter {
 
     /// `Err(wait)` while the address is refused.
     pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.check_at(ip, Instant::now())
+    }
+
+    fn check_at(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
         let map = self.failures.lock().expect("limiter lock");
         match map.get(&ip) {
             Some(&(count, since)) if count >= self.max_failures => {
-                let elapsed = since.elapsed();
+                let elapsed = now.saturating_duration_since(since);
                 if elapsed < self.window {
                     Err(self.window - elapsed)
                 } else {
@@ -62,14 +66,18 @@ impl AddressLimiter {
     }
 
     pub fn failed(&self, ip: IpAddr) {
+        self.failed_at(ip, Instant::now());
+    }
+
+    fn failed_at(&self, ip: IpAddr, now: Instant) {
         let mut map = self.failures.lock().expect("limiter lock");
+        let window = self.window;
         if map.len() >= MAX_TRACKED {
-            let window = self.window;
-            map.retain(|_, (_, since)| since.elapsed() < window);
+            map.retain(|_, (_, since)| now.saturating_duration_since(*since) < window);
         }
-        let entry = map.entry(ip).or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= self.window {
-            *entry = (0, Instant::now());
+        let entry = map.entry(ip).or_insert((0, now));
+        if now.saturating_duration_since(entry.1) >= window {
+            *entry = (0, now);
         }
         entry.0 += 1;
     }
@@ -111,10 +119,16 @@ mod tests {
 
     #[test]
     fn refusal_ends_after_the_window() {
-        let limiter = AddressLimiter::new(1, Duration::from_millis(1));
-        limiter.failed(IP);
-        std::thread::sleep(Duration::from_millis(5));
-        assert!(limiter.check(IP).is_ok());
+        let window = Duration::from_secs(60);
+        let limiter = AddressLimiter::new(1, window);
+        let start = Instant::now();
+        limiter.failed_at(IP, start);
+        let later = start + Duration::from_secs(59);
+        assert_eq!(limiter.check_at(IP, later), Err(Duration::from_secs(1)));
+        assert!(limiter.check_at(IP, start + window).is_ok());
+        // The next failure after the window starts a new count.
+        limiter.failed_at(IP, start + window);
+        assert!(limiter.check_at(IP, start + window).is_err());
     }
 
     #[test]

@@ -45,6 +45,7 @@ pub async fn keepalive(
     let mut changes = app.signals.state();
     let mut state = store::read(&app.db).await?;
     if let Some(known) = known.filter(|k| !wait.is_zero() && !k.differs(&state, &watched)) {
+        let _waiting = super::Waiting::enter(&app.waiting);
         let deadline = tokio::time::Instant::now() + wait;
         let mut closing = app.signals.closing();
         // The guard `wait_for` returns is not `Send`; drop it right there.

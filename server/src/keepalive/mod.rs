@@ -5,6 +5,9 @@
 
 pub mod handlers;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use crate::cluster::Signals;
 use crate::db::Db;
 use crate::nodes::Nodes;
@@ -16,6 +19,44 @@ pub struct KeepAlive {
     pub db: Db,
     pub nodes: Nodes,
     pub signals: Signals,
+    /// Keep-alives waiting for a change right now.
+    pub waiting: Arc<AtomicUsize>,
+}
+
+impl KeepAlive {
+    pub fn new(db: Db, nodes: Nodes, signals: Signals) -> Self {
+        Self {
+            db,
+            nodes,
+            signals,
+            waiting: Default::default(),
+        }
+    }
+
+    /// This node's keep-alive series, in the Prometheus text format.
+    pub fn metrics_text(&self) -> String {
+        format!(
+            "# HELP vigil_keepalive_waiting Console keep-alives waiting for a change.\n\
+             # TYPE vigil_keepalive_waiting gauge\nvigil_keepalive_waiting {}\n",
+            self.waiting.load(Ordering::Relaxed)
+        )
+    }
+}
+
+/// Counts one waiting keep-alive while it lives.
+struct Waiting(Arc<AtomicUsize>);
+
+impl Waiting {
+    fn enter(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count.clone())
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Longest a keep-alive may wait for a change.

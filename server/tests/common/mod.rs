@@ -7,7 +7,7 @@ pub mod queue;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
-use server::testkit::ADMIN_PASSWORD;
+use testkit::ADMIN_PASSWORD;
 
 /// A client that neither follows redirects nor keeps cookies, so tests see
 /// exactly what the node answered.

@@ -9,8 +9,8 @@ use protocol::Kind;
 use reqwest::header::AUTHORIZATION;
 use serde_json::{json, Value};
 use server::config::Config;
-use server::testkit::ENROLLMENT_SECRET;
-use server::testkit::{self, TestDb};
+use testkit::ENROLLMENT_SECRET;
+use testkit::{self, TestDb};
 
 use super::{client, get};
 

@@ -8,7 +8,7 @@ use reqwest::header::AUTHORIZATION;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use server::config::Config;
-use server::testkit::TestDb;
+use testkit::TestDb;
 
 use super::products::*;
 use super::{get, post};

@@ -1,5 +1,6 @@
 //! Test support: fresh databases on both engines, and real nodes started
-//! in-process on port 0. Used by the integration tests in `server/tests/`.
+//! in-process on port 0. Used by the integration tests in `server/tests/`
+//! and the benchmarks; never part of the node.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,8 +10,8 @@ use sqlx::Connection;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::config::{Config, Secret};
 use app::api::{Mode, NodeRole, Transport};
+use server::config::{Config, Secret};
 
 /// The admin password of test nodes.
 pub const ADMIN_PASSWORD: &str = "test-admin-password";
@@ -106,7 +107,7 @@ impl TestNode {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .expect("bind");
-        let node = crate::Node::start(listener, config)
+        let node = server::Node::start(listener, config)
             .await
             .expect("node starts");
         let url = node.url().to_owned();
@@ -137,8 +138,8 @@ impl TestNode {
 
 /// Writes a two-way product straight into the store (no node, no
 /// handshake; its callback goes nowhere); returns its id.
-pub async fn two_way_product(db: &crate::db::Db, name: &str) -> String {
-    use crate::products::{store, Registration};
+pub async fn two_way_product(db: &server::db::Db, name: &str) -> String {
+    use server::products::{store, Registration};
     let id = uuid::Uuid::new_v4().to_string();
     let r = Registration {
         id: id.clone(),
