@@ -6,23 +6,28 @@ use leptos::prelude::*;
 use crate::api::{FleetHistory, FleetPoint};
 use crate::time::format_utc;
 
-const WIDTH: f64 = 720.0;
-const HEIGHT: f64 = 220.0;
-const LEFT: f64 = 48.0;
-const RIGHT: f64 = 12.0;
-const TOP: f64 = 12.0;
-const BOTTOM: f64 = 28.0;
+// Whole SVG units: at this size a unit is a pixel or less, and integers
+// keep float formatting (several KB of wasm) out of the browser bundle.
+const WIDTH: i64 = 720;
+const HEIGHT: i64 = 220;
+const LEFT: i64 = 48;
+const RIGHT: i64 = 12;
+const TOP: i64 = 12;
+const BOTTOM: i64 = 28;
 
 /// Chart coordinates of a series.
 fn polyline(points: &[FleetPoint], value: fn(&FleetPoint) -> i64, max: i64) -> String {
     let (t0, t1) = (points[0].at, points[points.len() - 1].at);
-    let span = (t1 - t0).max(1) as f64;
+    let span = i128::from((t1 - t0).max(1));
+    let max = i128::from(max.max(1));
     points
         .iter()
         .map(|p| {
-            let x = LEFT + (p.at - t0) as f64 / span * (WIDTH - LEFT - RIGHT);
-            let y = HEIGHT - BOTTOM - value(p) as f64 / max as f64 * (HEIGHT - TOP - BOTTOM);
-            format!("{x:.1},{y:.1}")
+            let x =
+                i128::from(LEFT) + i128::from(p.at - t0) * i128::from(WIDTH - LEFT - RIGHT) / span;
+            let y = i128::from(HEIGHT - BOTTOM)
+                - i128::from(value(p)) * i128::from(HEIGHT - TOP - BOTTOM) / max;
+            format!("{x},{y}")
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -73,10 +78,10 @@ pub fn fleet_chart(h: FleetHistory) -> impl IntoView {
             >
                 <line class="axis" x1=LEFT y1=TOP x2=LEFT y2=baseline/>
                 <line class="axis" x1=LEFT y1=baseline x2=WIDTH - RIGHT y2=baseline/>
-                <text class="tick" x=LEFT - 6.0 y=TOP + 10.0 text-anchor="end">{max.to_string()}</text>
-                <text class="tick" x=LEFT - 6.0 y=baseline text-anchor="end">"0"</text>
-                <text class="tick" x=LEFT y=HEIGHT - 8.0>{format_utc(start)}</text>
-                <text class="tick" x=WIDTH - RIGHT y=HEIGHT - 8.0 text-anchor="end">{format_utc(end)}</text>
+                <text class="tick" x=LEFT - 6 y=TOP + 10 text-anchor="end">{max.to_string()}</text>
+                <text class="tick" x=LEFT - 6 y=baseline text-anchor="end">"0"</text>
+                <text class="tick" x=LEFT y=HEIGHT - 8>{format_utc(start)}</text>
+                <text class="tick" x=WIDTH - RIGHT y=HEIGHT - 8 text-anchor="end">{format_utc(end)}</text>
                 <polyline class="series-online" points=polyline(&points, online, max)/>
                 <polyline class="series-offline" points=polyline(&points, offline, max)/>
             </svg>
@@ -107,11 +112,7 @@ mod tests {
         let line = polyline(&[point(0, 0), point(10, 5)], |p| p.online, 5);
         assert_eq!(
             line,
-            format!(
-                "{LEFT:.1},{:.1} {:.1},{TOP:.1}",
-                HEIGHT - BOTTOM,
-                WIDTH - RIGHT
-            )
+            format!("{LEFT},{} {},{TOP}", HEIGHT - BOTTOM, WIDTH - RIGHT)
         );
     }
 

@@ -46,14 +46,14 @@ fn node_table(list: NodeList, filter: &str) -> impl IntoView {
     let operational = list.nodes.iter().filter(|n| n.operational).count();
     let total = list.nodes.len();
     let this = list.node.clone();
-    let needle = filter.trim().to_lowercase();
+    let needle = filter.trim().to_ascii_lowercase();
     let shown: Vec<NodeDetail> = list
         .nodes
         .into_iter()
         .filter(|n| {
             needle.is_empty()
-                || n.name.to_lowercase().contains(&needle)
-                || n.url.to_lowercase().contains(&needle)
+                || n.name.to_ascii_lowercase().contains(&needle)
+                || n.url.to_ascii_lowercase().contains(&needle)
         })
         .collect();
     view! {

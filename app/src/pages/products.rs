@@ -119,5 +119,5 @@ fn row(p: ProductSummary) -> impl IntoView {
 /// A status as the status filter names it (`Online`).
 fn label(status: ProductStatus) -> String {
     let text = status.as_str();
-    text[..1].to_uppercase() + &text[1..]
+    text[..1].to_ascii_uppercase() + &text[1..]
 }
