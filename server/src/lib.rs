@@ -83,8 +83,44 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The router's state: one state per capability, each reached by its
 /// handlers through `FromRef` (a handler names only the one it needs).
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// axum clones the router's state for every request, so it is one
+/// reference count, not one per capability.
+#[derive(Clone)]
+pub struct AppState(Arc<Capabilities>);
+
+/// Lets handlers extract each capability's state from [`AppState`].
+macro_rules! reach {
+    ($($field:ident: $state:ty),+ $(,)?) => {
+        $(impl FromRef<AppState> for $state {
+            fn from_ref(app: &AppState) -> Self {
+                app.0.$field.clone()
+            }
+        })+
+    };
+}
+
+reach! {
+    auth: Auth,
+    nodes: Nodes,
+    keepalive: KeepAlive,
+    enrollment: Enrollment,
+    products: Products,
+    queue: Queue,
+    provision: Provision,
+    console: Console,
+    leptos: LeptosOptions,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Capabilities;
+
+    fn deref(&self) -> &Capabilities {
+        &self.0
+    }
+}
+
+/// The fields of [`AppState`].
+pub struct Capabilities {
     pub auth: Auth,
     pub nodes: Nodes,
     pub keepalive: KeepAlive,
@@ -306,10 +342,10 @@ impl Node {
             .site_root(config.site_root.to_string_lossy().as_ref())
             .site_pkg_dir("pkg")
             .build();
-        let app = AppState {
+        let app = AppState(Arc::new(Capabilities {
             keepalive: KeepAlive::new(db.clone(), nodes.clone(), signals.clone()),
             console: Console {
-                defaults_query: config.console_defaults.clone(),
+                defaults_query: config.console_defaults.as_str().into(),
             },
             connections: Default::default(),
             auth,
@@ -319,7 +355,7 @@ impl Node {
             queue,
             provision,
             leptos,
-        };
+        }));
         Ok(Node {
             limits: listener::Limits {
                 max_connections: config.max_connections,

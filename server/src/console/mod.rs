@@ -21,7 +21,7 @@ use app::params::encode;
 #[derive(Clone)]
 pub struct Console {
     /// Console parameters the node's configuration sets for every console.
-    pub defaults_query: String,
+    pub defaults_query: std::sync::Arc<str>,
 }
 
 /// Console pages, behind the login guard, plus the static files.
@@ -33,7 +33,7 @@ where
     Auth: FromRef<S>,
 {
     let options = LeptosOptions::from_ref(state);
-    let defaults_query = Console::from_ref(state).defaults_query;
+    let defaults_query = Console::from_ref(state).defaults_query.to_string();
     let defaults = ConsoleParams::from_query(&ConsoleParams::default(), &defaults_query);
     let pages = Router::<S>::new()
         .leptos_routes_with_context(
