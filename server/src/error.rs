@@ -89,6 +89,11 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => Self::not_found("no such object"),
             StoreError::Conflict(what) => Self::new(StatusCode::CONFLICT, "conflict", what),
+            StoreError::Timeout => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "the database did not answer in time",
+            ),
             StoreError::Other(cause) => Self::internal(cause),
         }
     }

@@ -7,6 +7,9 @@ pub enum StoreError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The statement ran past the time its caller allows.
+    #[error("timed out")]
+    Timeout,
     #[error("database error: {0}")]
     Other(#[from] sqlx::Error),
 }
