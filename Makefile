@@ -107,7 +107,7 @@ lint:
 	python3 .ci/imports.py
 	python3 .ci/imports.py --self-test
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy -p server -p app -p protocol -p agent -p testkit --all-targets -- -D warnings
+	$(CARGO) clippy -p server -p app -p protocol -p query -p agent -p testkit --all-targets -- -D warnings
 	$(CARGO) clippy -p frontend -p app --target $(WASM_TARGET) -- -D warnings
 
 # Unit and integration tests, on SQLite and on a throwaway PostgreSQL.
@@ -117,7 +117,7 @@ unit:
 	url=$$(.ci/postgres.sh start $$pgdir $$port); \
 	echo "PostgreSQL for tests at $$url"; \
 	if command -v cargo-nextest >/dev/null; then run="$(CARGO) nextest run"; else run="$(CARGO) test"; fi; \
-	VIGIL_TEST_POSTGRES_URL=$$url VIGIL_REQUIRE_POSTGRES=1 $$run -p app -p server -p protocol -p agent
+	VIGIL_TEST_POSTGRES_URL=$$url VIGIL_REQUIRE_POSTGRES=1 $$run -p app -p server -p protocol -p query -p agent
 
 # Playwright in headless Chromium; the tests start their own nodes.
 e2e: site-debug

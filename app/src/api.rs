@@ -4,6 +4,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub mod content;
+
 pub use protocol::api::{
     CommandResult, CommandState, CommandsReply, ErrorBody, ErrorDetail, HandshakeReply,
     HandshakeRequest, HeartbeatRequest, LogEntry, LogsRequest, Mode, NodeRole, NodeSummary,
@@ -97,6 +99,9 @@ pub struct LoginRequest {
 pub struct Me {
     pub username: String,
     pub role: UserRole,
+    /// May manage the Global content tree.
+    #[serde(default)]
+    pub manage_global_content: bool,
 }
 
 /// `POST /api/v1/auth/handoff`: carries the session to another node.
@@ -267,6 +272,9 @@ pub struct CommandPage {
 pub struct UserSummary {
     pub username: String,
     pub role: UserRole,
+    /// May manage the Global content tree.
+    #[serde(default)]
+    pub manage_global_content: bool,
     /// Unix milliseconds.
     pub created_at: i64,
 }
@@ -275,4 +283,11 @@ pub struct UserSummary {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetUserRole {
     pub role: UserRole,
+}
+
+/// `PUT /api/v1/users/{name}/permissions` (admins).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetPermissions {
+    pub manage_global_content: bool,
 }

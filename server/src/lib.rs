@@ -32,6 +32,8 @@
 //! - [`queue`]: the shared command queue, routed to each product's home
 //!   node, with leases, backoff and a rescue singleton.
 //! - [`provision`]: device "hello" requests, processed by the receiving node.
+//! - [`content`]: each user's folders of investigations and the Global
+//!   tree; investigations run over the fleet (the `query` crate).
 //! - [`console`]: the Leptos pages, their static files and login guard.
 //!
 //! [`serve`] runs a node on a listener until a shutdown signal; [`router`]
@@ -42,6 +44,7 @@ pub mod cidr;
 pub mod cluster;
 pub mod config;
 pub mod console;
+pub mod content;
 pub mod db;
 pub mod enrollment;
 pub mod error;
@@ -59,7 +62,7 @@ use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::{header, StatusCode};
 use axum::middleware;
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use tokio::net::TcpListener;
@@ -69,6 +72,7 @@ use crate::cluster::singleton::{self, Singleton};
 use crate::cluster::{Ending, Signals, Task};
 use crate::config::Config;
 use crate::console::Console;
+use crate::content::Content;
 use crate::db::{Db, Dialect};
 use crate::enrollment::Enrollment;
 use crate::error::ApiError;
@@ -108,6 +112,7 @@ reach! {
     queue: Queue,
     provision: Provision,
     console: Console,
+    content: Content,
     leptos: LeptosOptions,
 }
 
@@ -129,6 +134,7 @@ pub struct Capabilities {
     pub queue: Queue,
     pub provision: Provision,
     pub console: Console,
+    pub content: Content,
     pub leptos: LeptosOptions,
     pub connections: Arc<listener::ConnStats>,
 }
@@ -149,6 +155,10 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/api/v1/users/{name}", delete(auth::users::remove))
         .route("/api/v1/users/{name}/role", put(auth::users::set_role))
+        .route(
+            "/api/v1/users/{name}/permissions",
+            put(auth::users::set_permissions),
+        )
         .route("/api/v1/auth/login", post(auth::handlers::login_json))
         .route("/api/v1/auth/logout", post(auth::handlers::logout_json))
         .route("/api/v1/products", get(products::handlers::list))
@@ -169,6 +179,7 @@ pub fn router(app: AppState) -> Router {
             get(queue::handlers::list).post(queue::handlers::create),
         )
         .route("/api/v1/commands/{id}", get(queue::handlers::detail))
+        .merge(content_routes())
         .merge(console::routes(&app))
         .route("/auth/login", post(auth::handlers::login_form))
         .route("/auth/logout", post(auth::handlers::logout_form))
@@ -219,6 +230,32 @@ pub fn router(app: AppState) -> Router {
         .layer(middleware::from_fn(error::json_errors))
         .layer(middleware::from_fn(console::security_headers))
         .with_state(app)
+}
+
+/// Content trees and investigations (session routes).
+fn content_routes() -> Router<AppState> {
+    use content::{handlers as h, investigate as run};
+    Router::new()
+        .route("/api/v1/content", get(h::trees).post(h::create_item))
+        .route("/api/v1/content/folders", post(h::create_folder))
+        .route(
+            "/api/v1/content/folders/{id}",
+            patch(h::change_folder).delete(h::delete_folder),
+        )
+        .route(
+            "/api/v1/content/{id}",
+            get(h::item).patch(h::change_item).delete(h::delete_item),
+        )
+        .route("/api/v1/content/{id}/duplicate", post(h::duplicate))
+        .route(
+            "/api/v1/content/{id}/run",
+            get(run::export_item).post(run::run_item),
+        )
+        .route(
+            "/api/v1/investigations/run",
+            get(run::export_query).post(run::run_query),
+        )
+        .route("/api/v1/investigations/explain", post(run::explain))
 }
 
 /// `GET /metrics`: what the node counts of its products' traffic and of its
@@ -347,6 +384,7 @@ impl Node {
             console: Console {
                 defaults_query: config.console_defaults.as_str().into(),
             },
+            content: Content::new(db.clone(), &config),
             connections: Default::default(),
             auth,
             nodes,

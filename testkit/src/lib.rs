@@ -2,6 +2,8 @@
 //! in-process on port 0. Used by the integration tests in `server/tests/`
 //! and the benchmarks; never part of the node.
 
+pub mod fleet;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

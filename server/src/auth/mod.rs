@@ -83,6 +83,8 @@ pub struct CurrentUser {
     pub id: i64,
     pub username: String,
     pub role: UserRole,
+    /// May change the Global content tree.
+    pub manage_global_content: bool,
 }
 
 impl CurrentUser {
@@ -90,6 +92,7 @@ impl CurrentUser {
         Me {
             username: self.username.clone(),
             role: self.role,
+            manage_global_content: self.manage_global_content,
         }
     }
 }

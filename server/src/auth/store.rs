@@ -13,6 +13,19 @@ pub struct UserRow {
     pub password_hash: String,
 }
 
+/// A user as a request sees them. A viewer never manages the Global tree,
+/// whatever the stored permission says.
+fn current_user(row: &sqlx::any::AnyRow) -> Result<CurrentUser, sqlx::Error> {
+    let role = role_of(row.try_get("role")?)?;
+    let granted: i64 = row.try_get("manage_global_content")?;
+    Ok(CurrentUser {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        role,
+        manage_global_content: granted != 0 && role != UserRole::Viewer,
+    })
+}
+
 fn role_of(text: String) -> Result<UserRole, sqlx::Error> {
     text.parse()
         .map_err(|e: String| sqlx::Error::Decode(e.into()))
@@ -33,14 +46,15 @@ pub async fn create_user(
     role: UserRole,
 ) -> Result<bool, StoreError> {
     let sql = format!(
-        "INSERT INTO users (username, password_hash, role, created_at) \
-         VALUES ($1, $2, $3, {}) ON CONFLICT DO NOTHING",
+        "INSERT INTO users (username, password_hash, role, created_at, manage_global_content) \
+         VALUES ($1, $2, $3, {}, $4) ON CONFLICT DO NOTHING",
         db.dialect().now_ms()
     );
     let done = sqlx::query(&sql)
         .bind(username)
         .bind(password_hash)
         .bind(role.as_str())
+        .bind(i64::from(role == UserRole::Admin))
         .execute(db.pool())
         .await?;
     Ok(done.rows_affected() == 1)
@@ -49,18 +63,15 @@ pub async fn create_user(
 /// The user of a name, whatever its case.
 pub async fn find_user(db: &Db, username: &str) -> Result<Option<UserRow>, StoreError> {
     let row = sqlx::query(
-        "SELECT id, username, role, password_hash FROM users WHERE lower(username) = lower($1)",
+        "SELECT id, username, role, manage_global_content, password_hash FROM users \
+         WHERE lower(username) = lower($1)",
     )
     .bind(username)
     .fetch_optional(db.pool())
     .await?;
     let Some(row) = row else { return Ok(None) };
     Ok(Some(UserRow {
-        user: CurrentUser {
-            id: row.try_get("id")?,
-            username: row.try_get("username")?,
-            role: role_of(row.try_get("role")?)?,
-        },
+        user: current_user(&row)?,
         password_hash: row.try_get("password_hash")?,
     }))
 }
@@ -96,7 +107,8 @@ pub async fn create_session(
 /// The user of a live session.
 pub async fn session_user(db: &Db, token_hash: &str) -> Result<Option<CurrentUser>, StoreError> {
     let sql = format!(
-        "SELECT u.id, u.username, u.role FROM sessions s JOIN users u ON u.id = s.user_id \
+        "SELECT u.id, u.username, u.role, u.manage_global_content FROM sessions s \
+         JOIN users u ON u.id = s.user_id \
          WHERE s.token_hash = $1 AND s.expires_at > {}",
         db.dialect().now_ms()
     );
@@ -105,11 +117,7 @@ pub async fn session_user(db: &Db, token_hash: &str) -> Result<Option<CurrentUse
         .fetch_optional(db.pool())
         .await?;
     let Some(row) = row else { return Ok(None) };
-    Ok(Some(CurrentUser {
-        id: row.try_get("id")?,
-        username: row.try_get("username")?,
-        role: role_of(row.try_get("role")?)?,
-    }))
+    Ok(Some(current_user(&row)?))
 }
 
 pub async fn delete_session(db: &Db, token_hash: &str) -> Result<(), StoreError> {
@@ -175,7 +183,9 @@ pub async fn redeem_handoff(db: &Db, token_hash: &str) -> Result<Option<i64>, St
 
 /// Every user, by name.
 pub async fn list_users(db: &Db) -> Result<Vec<app::api::UserSummary>, StoreError> {
-    let rows = sqlx::query("SELECT username, role, created_at FROM users ORDER BY username")
+    let rows = sqlx::query(
+        "SELECT username, role, created_at, manage_global_content FROM users ORDER BY username",
+    )
         .fetch_all(db.pool())
         .await?;
     rows.iter()
@@ -184,6 +194,7 @@ pub async fn list_users(db: &Db) -> Result<Vec<app::api::UserSummary>, StoreErro
                 username: r.try_get("username")?,
                 role: role_of(r.try_get("role")?)?,
                 created_at: r.try_get("created_at")?,
+                manage_global_content: r.try_get::<i64, _>("manage_global_content")? != 0,
             })
         })
         .collect::<Result<_, sqlx::Error>>()
@@ -208,9 +219,13 @@ pub async fn set_user_role(db: &Db, username: &str, role: UserRole) -> Result<()
             "the cluster needs at least one admin".into(),
         ));
     }
-    let done = sqlx::query("UPDATE users SET role = $2 WHERE lower(username) = lower($1)")
-        .bind(username)
-        .bind(role.as_str())
+    // An admin manages the Global tree from the start; a viewer never does.
+    let done = sqlx::query(
+        "UPDATE users SET role = $2, manage_global_content = CASE $2 WHEN 'admin' THEN 1 \
+         WHEN 'viewer' THEN 0 ELSE manage_global_content END WHERE lower(username) = lower($1)",
+    )
+    .bind(username)
+    .bind(role.as_str())
         .execute(&mut *tx)
         .await?;
     if done.rows_affected() == 0 {
@@ -323,4 +338,28 @@ pub async fn device_user(db: &Db, token_hash: &str) -> Result<Option<i64>, Store
         .bind(token_hash)
         .fetch_optional(db.pool())
         .await?)
+}
+
+/// Grants or revokes the `manage_global_content` permission (`NotFound`).
+pub async fn set_manage_global(db: &Db, username: &str, granted: bool) -> Result<(), StoreError> {
+    let done =
+        sqlx::query("UPDATE users SET manage_global_content = $2 WHERE lower(username) = lower($1)")
+            .bind(username)
+            .bind(i64::from(granted))
+            .execute(db.pool())
+            .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// A user's role, by name.
+pub async fn role_of_user(db: &Db, username: &str) -> Result<UserRole, StoreError> {
+    let role: Option<String> =
+        sqlx::query_scalar("SELECT role FROM users WHERE lower(username) = lower($1)")
+            .bind(username)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(role_of(role.ok_or(StoreError::NotFound)?)?)
 }

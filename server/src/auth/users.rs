@@ -5,7 +5,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-use app::api::{Me, NewUser, SetUserRole, UserRole, UserSummary};
+use app::api::{Me, NewUser, SetPermissions, SetUserRole, UserRole, UserSummary};
 
 use super::{check_new_user, password, store, Auth, CurrentUser};
 use crate::db::StoreError;
@@ -67,6 +67,7 @@ pub async fn create(
         Json(Me {
             username: username.to_owned(),
             role: new.role,
+            manage_global_content: new.role == UserRole::Admin,
         }),
     ))
 }
@@ -111,5 +112,30 @@ pub async fn remove(
         .await
         .map_err(not_found_or(&name))?;
     tracing::info!(username = %name, by = %user.username, "user removed");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PUT /api/v1/users/{name}/permissions` (admins): grants or revokes
+/// `manage_global_content`. Viewers only read, so they cannot have it.
+pub async fn set_permissions(
+    State(app): State<Auth>,
+    user: CurrentUser,
+    Path(name): Path<String>,
+    Json(body): Json<SetPermissions>,
+) -> Result<StatusCode, ApiError> {
+    admin_only(&user)?;
+    let role = store::role_of_user(&app.db, &name)
+        .await
+        .map_err(not_found_or(&name))?;
+    if role == UserRole::Viewer && body.manage_global_content {
+        return Err(ApiError::bad_request(
+            "invalid_permission",
+            "viewers only read; make them operators first",
+        ));
+    }
+    store::set_manage_global(&app.db, &name, body.manage_global_content)
+        .await
+        .map_err(not_found_or(&name))?;
+    tracing::info!(username = %name, manage_global_content = body.manage_global_content, by = %user.username, "permission changed");
     Ok(StatusCode::NO_CONTENT)
 }

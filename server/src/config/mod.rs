@@ -140,6 +140,11 @@ pub struct Config {
     /// Internal networks (loopback, private, link-local…) product callbacks
     /// may point into anyway; refused otherwise.
     pub callback_allow: Vec<Cidr>,
+    /// How long one investigation may run (a CSV export: six times as long).
+    #[serde(deserialize_with = "duration")]
+    pub investigation_timeout: Duration,
+    /// Rows a CSV export of an investigation holds at most.
+    pub investigation_csv_max_rows: u64,
 }
 
 impl Default for Config {
@@ -181,6 +186,8 @@ impl Default for Config {
             queue_backoff_max: Duration::from_secs(300),
             notify_only: Reach::default(),
             callback_allow: Vec::new(),
+            investigation_timeout: Duration::from_secs(10),
+            investigation_csv_max_rows: 1_000_000,
         }
     }
 }
@@ -207,6 +214,9 @@ impl Config {
         }
         if self.product_offline_after() < self.heartbeat_interval {
             anyhow::bail!("offline_after must be at least the heartbeat interval");
+        }
+        if self.investigation_timeout < Duration::from_secs(1) || self.investigation_csv_max_rows == 0 {
+            anyhow::bail!("investigation_timeout must be at least 1s and investigation_csv_max_rows at least 1");
         }
         if self.queue_max_attempts == 0 || self.queue_lease < Duration::from_secs(1) {
             anyhow::bail!("queue_max_attempts must be at least 1 and queue_lease at least 1s");

@@ -1,0 +1,233 @@
+//! Content: each user's folders of investigations, one-click investigations
+//! and alerts, and the Global tree (`/api/v1/content…`,
+//! `/api/v1/investigations/…`).
+
+use serde::{Deserialize, Serialize};
+
+/// Which tree: the signed-in user's own, or the Global one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    #[default]
+    Mine,
+    Global,
+}
+
+/// What an item is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemKind {
+    #[default]
+    Investigation,
+    OneClick,
+    Alert,
+}
+
+impl ItemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Investigation => "investigation",
+            Self::OneClick => "one_click",
+            Self::Alert => "alert",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "investigation" => Self::Investigation,
+            "one_click" => Self::OneClick,
+            "alert" => Self::Alert,
+            _ => return None,
+        })
+    }
+}
+
+/// A folder; `parent` is `None` at the top of its tree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Folder {
+    pub id: String,
+    pub scope: Scope,
+    pub parent: Option<String>,
+    pub name: String,
+}
+
+/// An item; `folder` is `None` at the top of its tree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    pub id: String,
+    pub scope: Scope,
+    pub folder: Option<String>,
+    pub kind: ItemKind,
+    pub name: String,
+    /// As written.
+    pub definition: String,
+    /// The canonical form of the definition, and its SHA-256 (hex).
+    pub canonical: String,
+    pub hash: String,
+    /// Unix milliseconds.
+    pub updated_at: i64,
+    pub updated_by: String,
+}
+
+/// `GET /api/v1/content`: the user's tree and the Global one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trees {
+    pub folders: Vec<Folder>,
+    pub items: Vec<Item>,
+    /// Whether the user may change the Global tree.
+    pub manage_global: bool,
+}
+
+/// `POST /api/v1/content/folders`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewFolder {
+    #[serde(default)]
+    pub scope: Scope,
+    #[serde(default)]
+    pub parent: Option<String>,
+    pub name: String,
+}
+
+/// `PATCH /api/v1/content/folders/{id}`: rename and/or move (within its
+/// tree). `parent: null` moves it to the top.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FolderChange {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, with = "present", skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Option<String>>,
+}
+
+/// `DELETE /api/v1/content/folders/{id}`: what went with it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deleted {
+    pub folders: u64,
+    pub items: u64,
+}
+
+/// `POST /api/v1/content`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewItem {
+    #[serde(default)]
+    pub scope: Scope,
+    #[serde(default)]
+    pub folder: Option<String>,
+    #[serde(default)]
+    pub kind: ItemKind,
+    pub name: String,
+    pub definition: String,
+}
+
+/// `PATCH /api/v1/content/{id}`: edit, rename, move (`folder: null` to the
+/// top; `scope` to the other tree).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemChange {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub definition: Option<String>,
+    #[serde(default)]
+    pub scope: Option<Scope>,
+    #[serde(default, with = "present", skip_serializing_if = "Option::is_none")]
+    pub folder: Option<Option<String>>,
+}
+
+/// `POST /api/v1/content/{id}/duplicate`: where the copy goes (by default
+/// beside the original, named "… (copy)").
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Duplicate {
+    #[serde(default)]
+    pub scope: Option<Scope>,
+    #[serde(default, with = "present", skip_serializing_if = "Option::is_none")]
+    pub folder: Option<Option<String>>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `POST /api/v1/content/{id}/run`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunItem {
+    /// 0-based page of `limit` rows.
+    #[serde(default)]
+    pub page: u32,
+    /// The product a one-click investigation runs on.
+    #[serde(default)]
+    pub product: Option<String>,
+}
+
+/// `POST /api/v1/investigations/run` and `…/explain`: an unsaved query.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunQuery {
+    pub query: String,
+    #[serde(default)]
+    pub kind: ItemKind,
+    #[serde(default)]
+    pub page: u32,
+    #[serde(default)]
+    pub product: Option<String>,
+}
+
+/// A column of the result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    /// string, int, bool, enum, uuid, timestamp (Unix ms) or duration (ms).
+    #[serde(rename = "type")]
+    pub ty: String,
+}
+
+/// One page of a query's rows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunReply {
+    pub columns: Vec<Column>,
+    /// One array per row, in the order of `columns`.
+    pub rows: Vec<Vec<serde_json::Value>>,
+    /// Rows (or groups) the query matches in all.
+    pub total: i64,
+    pub page: u32,
+    pub limit: i64,
+    pub canonical: String,
+}
+
+/// `POST /api/v1/investigations/explain`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Explain {
+    pub canonical: String,
+    /// `sqlite` or `postgres`.
+    pub engine: String,
+    /// The first page's statement, with placeholders.
+    pub sql: String,
+    /// The database's plan for it, one line per step.
+    pub plan: Vec<String>,
+}
+
+/// Tells "absent" (`None`) from `null` (`Some(None)`) in a change.
+mod present {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn deserialize<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        Option::<T>::deserialize(d).map(Some)
+    }
+
+    pub fn serialize<S, T>(v: &Option<Option<T>>, s: S) -> Result<S::Ok, S::Error>
+    where
+        S: Serializer,
+        T: Serialize,
+    {
+        match v {
+            Some(inner) => inner.serialize(s),
+            None => s.serialize_none(),
+        }
+    }
+}

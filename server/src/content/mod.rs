@@ -1,0 +1,175 @@
+//! Content: each user's tree of folders with investigations, one-click
+//! investigations and alerts, and the Global tree every user sees.
+//!
+//! Only the owner sees, runs or changes their items, by any route and by
+//! id: another user's item answers as if it did not exist. The Global tree
+//! is read by everyone and changed only with the `manage_global_content`
+//! permission. Every change moves the content counter of the state string
+//! in its own transaction, so open consoles refresh their trees.
+
+pub mod handlers;
+pub mod investigate;
+pub mod store;
+mod tree;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use app::api::content::{ItemKind, Scope};
+use query::sql::Engine;
+
+use crate::auth::CurrentUser;
+use crate::config::Config;
+use crate::db::{Db, Dialect};
+use crate::error::ApiError;
+
+/// Folders one tree may hold.
+pub const MAX_FOLDERS: i64 = 1_000;
+/// Items one tree may hold.
+pub const MAX_ITEMS: i64 = 5_000;
+/// Folders nest at most this deep.
+pub const MAX_DEPTH: usize = 16;
+/// Characters of a folder or item name.
+pub const MAX_NAME: usize = 100;
+/// Investigations one node runs at once; the rest are told to retry.
+const CONCURRENT_RUNS: usize = 3;
+
+/// Whose tree: a user's, or the Global one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner {
+    User(i64),
+    Global,
+}
+
+impl Owner {
+    /// The `user_id` column (NULL for Global).
+    pub fn user_id(self) -> Option<i64> {
+        match self {
+            Owner::User(id) => Some(id),
+            Owner::Global => None,
+        }
+    }
+
+    /// `COALESCE(user_id, 0)`, as the unique indexes read it.
+    pub fn key(self) -> i64 {
+        self.user_id().unwrap_or(0)
+    }
+
+    /// The owner of `scope` for `user`.
+    pub fn of(scope: Scope, user: &CurrentUser) -> Owner {
+        match scope {
+            Scope::Mine => Owner::User(user.id),
+            Scope::Global => Owner::Global,
+        }
+    }
+
+    pub fn scope(self) -> Scope {
+        match self {
+            Owner::User(_) => Scope::Mine,
+            Owner::Global => Scope::Global,
+        }
+    }
+
+    /// Whether `user` may see what this owner holds.
+    pub fn visible_to(self, user: &CurrentUser) -> bool {
+        match self {
+            Owner::User(id) => id == user.id,
+            Owner::Global => true,
+        }
+    }
+
+    /// Whether `user` may change what this owner holds: their own tree,
+    /// or the Global tree with the permission. Another user's tree is
+    /// answered as missing, never as forbidden.
+    pub fn check_change(self, user: &CurrentUser) -> Result<(), ApiError> {
+        match self {
+            Owner::User(id) if id == user.id => Ok(()),
+            Owner::User(_) => Err(ApiError::not_found("no such content")),
+            Owner::Global if user.manage_global_content => Ok(()),
+            Owner::Global => Err(ApiError::forbidden(
+                "changing the Global tree needs the manage_global_content permission",
+            )),
+        }
+    }
+}
+
+/// The content capability's state on a node; cheap to clone.
+#[derive(Clone)]
+pub struct Content {
+    db: Db,
+    engine: Engine,
+    /// How long one investigation may run.
+    timeout: Duration,
+    /// Rows a CSV export holds at most.
+    csv_max_rows: i64,
+    runs: Arc<Semaphore>,
+}
+
+impl Content {
+    pub fn new(db: Db, config: &Config) -> Self {
+        let engine = match db.dialect() {
+            Dialect::Sqlite => Engine::Sqlite,
+            Dialect::Postgres => Engine::Postgres,
+        };
+        Self {
+            db,
+            engine,
+            timeout: config.investigation_timeout,
+            csv_max_rows: config.investigation_csv_max_rows as i64,
+            runs: Arc::new(Semaphore::new(CONCURRENT_RUNS)),
+        }
+    }
+}
+
+/// A definition that checked: as written, canonical, and the hash of the
+/// canonical form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Definition {
+    pub text: String,
+    pub canonical: String,
+    pub hash: String,
+}
+
+/// Checks a definition for an item of `kind`; the error names the place.
+pub fn define(text: &str, kind: ItemKind) -> Result<Definition, ApiError> {
+    let checked = query::analyze(text, query_kind(kind))
+        .map_err(|e| ApiError::bad_request("invalid_definition", e.to_string()))?;
+    let canonical = query::canonical(&checked);
+    let hash = hex::encode(Sha256::digest(canonical.as_bytes()));
+    Ok(Definition {
+        text: text.to_owned(),
+        canonical,
+        hash,
+    })
+}
+
+pub fn query_kind(kind: ItemKind) -> query::Kind {
+    match kind {
+        ItemKind::Investigation => query::Kind::Investigation,
+        ItemKind::OneClick => query::Kind::OneClick,
+        ItemKind::Alert => query::Kind::Alert,
+    }
+}
+
+/// A folder or item name: trimmed, 1 to [`MAX_NAME`] characters, no `/`
+/// (paths are written with it) and no control characters.
+pub fn check_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    let count = name.chars().count();
+    if count == 0 || count > MAX_NAME {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            format!("a name has 1 to {MAX_NAME} characters"),
+        ));
+    }
+    if name.contains('/') || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            "a name cannot hold \"/\" or control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
