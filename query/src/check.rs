@@ -104,7 +104,9 @@ pub fn check(text: &str, query: &Query, kind: Kind) -> Result<Checked, Error> {
         return Err(c.error(query.object.span.clone(), message));
     }
     let during = match &query.during {
-        Some(d) if d.value <= 0 => return Err(c.error(d.span.clone(), "the duration must be longer than 0".into())),
+        Some(d) if d.value <= 0 => {
+            return Err(c.error(d.span.clone(), "the duration must be longer than 0".into()))
+        }
         Some(d) => Some(d.value),
         None => None,
     };
@@ -142,17 +144,35 @@ impl Checker<'_> {
                 None => format!(
                     "{} has: {}",
                     self.object.name,
-                    self.object.fields.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+                    self.object
+                        .fields
+                        .iter()
+                        .map(|f| f.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             };
-            self.error(name.span.clone(), format!("unknown field \"{}\" ({hint})", name.value))
+            self.error(
+                name.span.clone(),
+                format!("unknown field \"{}\" ({hint})", name.value),
+            )
         })
     }
 
     fn cond(&mut self, e: &Expr) -> Result<Cond, Error> {
         Ok(match e {
-            Expr::And(terms) => Cond::And(terms.iter().map(|t| self.cond(t)).collect::<Result<_, _>>()?),
-            Expr::Or(terms) => Cond::Or(terms.iter().map(|t| self.cond(t)).collect::<Result<_, _>>()?),
+            Expr::And(terms) => Cond::And(
+                terms
+                    .iter()
+                    .map(|t| self.cond(t))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Expr::Or(terms) => Cond::Or(
+                terms
+                    .iter()
+                    .map(|t| self.cond(t))
+                    .collect::<Result<_, _>>()?,
+            ),
             Expr::Not(inner) => Cond::Not(Box::new(self.cond(inner)?)),
             Expr::Compare { field, op, value } => {
                 self.count_term(&field.span)?;
@@ -177,13 +197,20 @@ impl Checker<'_> {
                 }
                 if values.len() > limits::IN_LIST {
                     let span = values[limits::IN_LIST].span.clone();
-                    let message = format!("an \"in\" list holds at most {} values", limits::IN_LIST);
+                    let message =
+                        format!("an \"in\" list holds at most {} values", limits::IN_LIST);
                     return Err(self.error(span, message));
                 }
-                let mut typed = values.iter().map(|v| self.value(f, v)).collect::<Result<Vec<_>, _>>()?;
+                let mut typed = values
+                    .iter()
+                    .map(|v| self.value(f, v))
+                    .collect::<Result<Vec<_>, _>>()?;
                 typed.sort();
                 typed.dedup();
-                Cond::In { field: f, values: typed }
+                Cond::In {
+                    field: f,
+                    values: typed,
+                }
             }
         })
     }
@@ -220,7 +247,10 @@ impl Checker<'_> {
     fn age(&self, v: &Spanned<Literal>) -> Result<Value, Error> {
         match v.value {
             Literal::Duration(ms) => Ok(Value::Int(ms)),
-            _ => Err(self.error(v.span.clone(), "expected a duration (30s, 15m, 24h, 7d)".into())),
+            _ => Err(self.error(
+                v.span.clone(),
+                "expected a duration (30s, 15m, 24h, 7d)".into(),
+            )),
         }
     }
 
@@ -233,7 +263,12 @@ impl Checker<'_> {
     }
 
     fn value(&self, f: &'static Field, v: &Spanned<Literal>) -> Result<Value, Error> {
-        let wrong = |what: &str| self.error(v.span.clone(), format!("{} is {}: expected {what}", f.name, article(f.ty)));
+        let wrong = |what: &str| {
+            self.error(
+                v.span.clone(),
+                format!("{} is {}: expected {what}", f.name, article(f.ty)),
+            )
+        };
         match (f.ty, &v.value) {
             (_, Literal::Product) if self.kind != Kind::OneClick => Err(self.error(
                 v.span.clone(),
@@ -249,9 +284,11 @@ impl Checker<'_> {
             (Type::Bool, _) => Err(wrong("true or false")),
             (Type::Duration, Literal::Duration(ms)) => Ok(Value::Int(*ms)),
             (Type::Duration, _) => Err(wrong("a duration (30s, 15m, 24h, 7d)")),
-            (Type::Timestamp, Literal::Str(s)) => time::parse_timestamp(s)
-                .map(Value::Int)
-                .ok_or_else(|| wrong("a time such as \"2026-12-01\" or \"2026-12-01T08:30:00Z\" (UTC)")),
+            (Type::Timestamp, Literal::Str(s)) => {
+                time::parse_timestamp(s).map(Value::Int).ok_or_else(|| {
+                    wrong("a time such as \"2026-12-01\" or \"2026-12-01T08:30:00Z\" (UTC)")
+                })
+            }
             (Type::Timestamp, _) => Err(wrong("a time such as \"2026-12-01T08:30:00Z\"")),
             (Type::Uuid, Literal::Str(s)) if is_uuid(s) => Ok(Value::Text(s.to_ascii_lowercase())),
             (Type::Uuid, _) => Err(wrong("a UUID in quotes or @product")),
@@ -264,7 +301,10 @@ impl Checker<'_> {
                     Some(n) => format!("did you mean {n}?"),
                     None => format!("use {}", values.join(", ")),
                 };
-                Err(self.error(v.span.clone(), format!("\"{s}\" is not a value of {} ({hint})", f.name)))
+                Err(self.error(
+                    v.span.clone(),
+                    format!("\"{s}\" is not a value of {} ({hint})", f.name),
+                ))
             }
             (Type::Enum(values), _) => Err(wrong(&format!("one of {}", values.join(", ")))),
         }
@@ -288,7 +328,9 @@ impl Checker<'_> {
                 for name in names {
                     let f = self.field(name)?;
                     if fields.iter().any(|g| g.name == f.name) {
-                        return Err(self.error(name.span.clone(), format!("{} is listed twice", f.name)));
+                        return Err(
+                            self.error(name.span.clone(), format!("{} is listed twice", f.name))
+                        );
                     }
                     fields.push(f);
                 }
@@ -297,7 +339,8 @@ impl Checker<'_> {
             Output::GroupCount(name) => {
                 let f = self.field(name)?;
                 if !f.ty.groupable() {
-                    let message = format!("rows cannot be grouped by {} (a {})", f.name, f.ty.name());
+                    let message =
+                        format!("rows cannot be grouped by {} (a {})", f.name, f.ty.name());
                     return Err(self.error(name.span.clone(), message));
                 }
                 Ok(Shape::GroupCount(f))
@@ -311,7 +354,10 @@ impl Checker<'_> {
                 Shape::GroupCount(f) => vec![(SortBy::Count, true), (SortBy::Field(f), false)],
                 Shape::Rows(_) => {
                     let (name, desc) = self.object.default_sort;
-                    vec![(SortBy::Field(self.object.field(name).expect("a field")), desc)]
+                    vec![(
+                        SortBy::Field(self.object.field(name).expect("a field")),
+                        desc,
+                    )]
                 }
             });
         }
@@ -334,7 +380,10 @@ impl Checker<'_> {
                 (Shape::Rows(_), _) => SortBy::Field(self.field(&key.field)?),
             };
             if keys.iter().any(|(k, _)| *k == by) {
-                return Err(self.error(key.field.span.clone(), format!("{} is sorted on twice", key.field.value)));
+                return Err(self.error(
+                    key.field.span.clone(),
+                    format!("{} is sorted on twice", key.field.value),
+                ));
             }
             keys.push((by, key.descending));
         }

@@ -143,7 +143,9 @@ impl Checked {
 
     /// Whether it needs a product to run on (`@product`).
     pub fn needs_product(&self) -> bool {
-        self.filter.as_ref().is_some_and(|c| mentions(c, &Value::Product))
+        self.filter
+            .as_ref()
+            .is_some_and(|c| mentions(c, &Value::Product))
     }
 }
 

@@ -6,7 +6,7 @@ use winnow::ascii::multispace0;
 use winnow::combinator::{alt, cut_err, delimited, eof, opt, preceded, repeat, separated};
 use winnow::error::{AddContext, ErrMode, FromExternalError, ParserError};
 use winnow::stream::{Location, Stream};
-use winnow::token::{take_while, literal};
+use winnow::token::{literal, take_while};
 use winnow::{LocatingSlice, ModalResult, Parser};
 
 use crate::ast::{Expr, Literal, Op, Output, Query, SortKey, Spanned};
@@ -17,8 +17,26 @@ type R<T> = ModalResult<T, Fail>;
 
 /// Words that are part of the language, never a value or a field.
 pub const KEYWORDS: &[&str] = &[
-    "where", "and", "or", "not", "in", "contains", "older_than", "newer_than", "fields", "group",
-    "by", "count", "sort", "asc", "desc", "limit", "during", "last", "true", "false",
+    "where",
+    "and",
+    "or",
+    "not",
+    "in",
+    "contains",
+    "older_than",
+    "newer_than",
+    "fields",
+    "group",
+    "by",
+    "count",
+    "sort",
+    "asc",
+    "desc",
+    "limit",
+    "during",
+    "last",
+    "true",
+    "false",
 ];
 
 /// Why the parser stopped: where, and what it expected there.
@@ -84,7 +102,10 @@ impl<'a> AddContext<In<'a>, &'static str> for Fail {
         let mut from = *input;
         from.reset(start);
         let begin = from.current_token_start();
-        let skipped = self.at.checked_sub(begin).map(|n| from.peek_slice(n.min(from.eof_offset())));
+        let skipped = self
+            .at
+            .checked_sub(begin)
+            .map(|n| from.peek_slice(n.min(from.eof_offset())));
         if skipped.is_some_and(|s| s.trim().is_empty()) {
             self.expected = Some(context);
         }
@@ -112,13 +133,19 @@ pub fn parse(text: &str) -> Result<Query, Error> {
     match query.parse_next(&mut input) {
         Ok(q) => Ok(q),
         Err(ErrMode::Backtrack(f) | ErrMode::Cut(f)) => Err(explain(text, f)),
-        Err(ErrMode::Incomplete(_)) => Err(Error::new(text, text.len()..text.len(), "the query ends too soon".into())),
+        Err(ErrMode::Incomplete(_)) => Err(Error::new(
+            text,
+            text.len()..text.len(),
+            "the query ends too soon".into(),
+        )),
     }
 }
 
 fn explain(text: &str, fail: Fail) -> Error {
     let found = found(text, fail.at);
-    let end = fail.end.unwrap_or(fail.at + found.len().max(1).min(text.len() - fail.at.min(text.len())));
+    let end = fail
+        .end
+        .unwrap_or(fail.at + found.len().max(1).min(text.len() - fail.at.min(text.len())));
     let message = match (fail.message, fail.expected) {
         (Some(m), _) => m,
         (None, Some(e)) if found.is_empty() => format!("expected {e}, found the end of the query"),
@@ -247,7 +274,9 @@ fn query(i: &mut In<'_>) -> R<Query> {
 fn clause(i: &mut In<'_>, q: &mut Query) -> R<&'static str> {
     let start = i.checkpoint();
     let keyword = word
-        .context("a clause (where, during, fields, group by, sort or limit) or the end of the query")
+        .context(
+            "a clause (where, during, fields, group by, sort or limit) or the end of the query",
+        )
         .parse_next(i)?;
     match keyword.to_ascii_lowercase().as_str() {
         "where" => {
@@ -261,7 +290,10 @@ fn clause(i: &mut In<'_>, q: &mut Query) -> R<&'static str> {
         }
         "fields" | "group" if !matches!(q.output, Output::Default) => {
             let span = i.previous_token_end() - keyword.len()..i.previous_token_end();
-            Err(Fail::cut(span, "use either \"fields\" or \"group by\", not both".into()))
+            Err(Fail::cut(
+                span,
+                "use either \"fields\" or \"group by\", not both".into(),
+            ))
         }
         "fields" => {
             let list = cut_err(separated(1.., field_name, (ws, ","))).parse_next(i)?;
@@ -331,7 +363,9 @@ fn flatten(mut terms: Vec<Expr>, join: fn(Vec<Expr>) -> Expr) -> Expr {
 /// Any number of `not`, then a condition or a parenthesised expression (a
 /// loop, not recursion, for the `not`s).
 fn negation(i: &mut In<'_>) -> R<Expr> {
-    let nots: usize = repeat(0.., kw("not")).fold(|| 0, |n, _| n + 1).parse_next(i)?;
+    let nots: usize = repeat(0.., kw("not"))
+        .fold(|| 0, |n, _| n + 1)
+        .parse_next(i)?;
     let mut e = cut_err(primary).parse_next(i)?;
     for _ in 0..nots {
         e = Expr::Not(Box::new(e));
@@ -341,7 +375,11 @@ fn negation(i: &mut In<'_>) -> R<Expr> {
 
 fn primary(i: &mut In<'_>) -> R<Expr> {
     alt((
-        delimited((ws, "("), cut_err(expr), cut_err((ws, literal(")")).context("\")\""))),
+        delimited(
+            (ws, "("),
+            cut_err(expr),
+            cut_err((ws, literal(")")).context("\")\"")),
+        ),
         condition,
     ))
     .context("a condition (a field, \"not\" or \"(\")")
@@ -423,7 +461,10 @@ fn string(i: &mut In<'_>) -> R<String> {
     loop {
         let Some(c) = i.next_token() else {
             let end = i.current_token_start();
-            return Err(Fail::cut(start..end, "this text has no closing quote".into()));
+            return Err(Fail::cut(
+                start..end,
+                "this text has no closing quote".into(),
+            ));
         };
         match c {
             '"' => break,
@@ -443,7 +484,10 @@ fn string(i: &mut In<'_>) -> R<String> {
             }
             '\0' => {
                 let at = i.current_token_start() - 1;
-                return Err(Fail::cut(at..at + 1, "text cannot hold the NUL character".into()));
+                return Err(Fail::cut(
+                    at..at + 1,
+                    "text cannot hold the NUL character".into(),
+                ));
             }
             c => out.push(c),
         }

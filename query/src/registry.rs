@@ -124,9 +124,24 @@ use Type::{Bool, Duration, Enum, Int, String as Str, Timestamp, Uuid};
 
 const PRODUCT_OF_ROW: [Field; 4] = [
     field("product.name", Str, Product("name"), "the product's name"),
-    field("product.type", Str, Product("product_type"), "the product's type"),
-    field("product.status", Enum(PRODUCT_STATUS), Product("status"), "the product's status now"),
-    field("product.home_node", Str, Product("home_node"), "the product's home node"),
+    field(
+        "product.type",
+        Str,
+        Product("product_type"),
+        "the product's type",
+    ),
+    field(
+        "product.status",
+        Enum(PRODUCT_STATUS),
+        Product("status"),
+        "the product's status now",
+    ),
+    field(
+        "product.home_node",
+        Str,
+        Product("home_node"),
+        "the product's home node",
+    ),
 ];
 
 static PRODUCTS: Object = Object {
@@ -139,14 +154,54 @@ static PRODUCTS: Object = Object {
         field("name", Str, Column("name"), "its name"),
         field("type", Str, Column("product_type"), "its product type"),
         field("version", Str, Column("version"), "its software version"),
-        field("status", Enum(PRODUCT_STATUS), Column("status"), "pending, online, offline or unmanaged"),
-        field("transport", Enum(TRANSPORTS), Column("transport"), "how it sends heartbeats"),
-        field("mode", Enum(MODES), Column("mode"), "one-way (polls) or two-way (can be woken)"),
-        field("home_node", Str, Column("home_node"), "the node it reports to"),
-        field("last_seen", Timestamp, Column("last_seen"), "its last proof of life"),
-        field("registered_at", Timestamp, Column("registered_at"), "when it registered"),
-        field("offline_after", Duration, Column("offline_after_ms"), "silence before it is offline"),
-        field("has_callback", Bool, Present("callback_url"), "whether it gave a callback URL"),
+        field(
+            "status",
+            Enum(PRODUCT_STATUS),
+            Column("status"),
+            "pending, online, offline or unmanaged",
+        ),
+        field(
+            "transport",
+            Enum(TRANSPORTS),
+            Column("transport"),
+            "how it sends heartbeats",
+        ),
+        field(
+            "mode",
+            Enum(MODES),
+            Column("mode"),
+            "one-way (polls) or two-way (can be woken)",
+        ),
+        field(
+            "home_node",
+            Str,
+            Column("home_node"),
+            "the node it reports to",
+        ),
+        field(
+            "last_seen",
+            Timestamp,
+            Column("last_seen"),
+            "its last proof of life",
+        ),
+        field(
+            "registered_at",
+            Timestamp,
+            Column("registered_at"),
+            "when it registered",
+        ),
+        field(
+            "offline_after",
+            Duration,
+            Column("offline_after_ms"),
+            "silence before it is offline",
+        ),
+        field(
+            "has_callback",
+            Bool,
+            Present("callback_url"),
+            "whether it gave a callback URL",
+        ),
     ],
     time: "last_seen",
     needs_during: false,
@@ -166,11 +221,31 @@ static STATUS_CHANGES: Object = Object {
         PRODUCT_OF_ROW[1],
         PRODUCT_OF_ROW[2],
         PRODUCT_OF_ROW[3],
-        field("from", Enum(PRODUCT_STATUS), Column("from_status"), "the status before"),
-        field("to", Enum(PRODUCT_STATUS), Column("to_status"), "the status after"),
+        field(
+            "from",
+            Enum(PRODUCT_STATUS),
+            Column("from_status"),
+            "the status before",
+        ),
+        field(
+            "to",
+            Enum(PRODUCT_STATUS),
+            Column("to_status"),
+            "the status after",
+        ),
         field("at", Timestamp, Column("at"), "when it changed"),
-        field("recorded_at", Timestamp, Column("recorded_at"), "when it was written"),
-        field("lag", Duration, Difference("recorded_at", "at"), "how late it was written"),
+        field(
+            "recorded_at",
+            Timestamp,
+            Column("recorded_at"),
+            "when it was written",
+        ),
+        field(
+            "lag",
+            Duration,
+            Difference("recorded_at", "at"),
+            "how late it was written",
+        ),
         field("cause", Str, Column("cause"), "why it changed"),
     ],
     time: "at",
@@ -193,14 +268,49 @@ static COMMANDS: Object = Object {
         PRODUCT_OF_ROW[2],
         PRODUCT_OF_ROW[3],
         field("kind", Str, Column("kind"), "what it asks"),
-        field("state", Enum(COMMAND_STATES), Column("state"), "where it stands"),
-        field("created_at", Timestamp, Column("created_at"), "when it was queued"),
-        field("created_by", Str, Column("created_by"), "who queued it (`@me`: you)"),
-        field("created_on", Str, Column("created_on"), "the node that queued it"),
-        field("expires_at", Timestamp, Column("expires_at"), "when it expires if still queued"),
-        field("finished_at", Timestamp, Column("finished_at"), "when it ended"),
+        field(
+            "state",
+            Enum(COMMAND_STATES),
+            Column("state"),
+            "where it stands",
+        ),
+        field(
+            "created_at",
+            Timestamp,
+            Column("created_at"),
+            "when it was queued",
+        ),
+        field(
+            "created_by",
+            Str,
+            Column("created_by"),
+            "who queued it (`@me`: you)",
+        ),
+        field(
+            "created_on",
+            Str,
+            Column("created_on"),
+            "the node that queued it",
+        ),
+        field(
+            "expires_at",
+            Timestamp,
+            Column("expires_at"),
+            "when it expires if still queued",
+        ),
+        field(
+            "finished_at",
+            Timestamp,
+            Column("finished_at"),
+            "when it ended",
+        ),
         field("attempts", Int, Column("attempts"), "deliveries tried"),
-        field("max_attempts", Int, Column("max_attempts"), "deliveries allowed"),
+        field(
+            "max_attempts",
+            Int,
+            Column("max_attempts"),
+            "deliveries allowed",
+        ),
         field("output", Str, Column("output"), "the product's answer"),
     ],
     time: "created_at",
@@ -223,7 +333,12 @@ static LOGS: Object = Object {
         PRODUCT_OF_ROW[2],
         PRODUCT_OF_ROW[3],
         field("at", Timestamp, Column("at"), "when the product wrote it"),
-        field("received_at", Timestamp, Column("received_at"), "when a node received it"),
+        field(
+            "received_at",
+            Timestamp,
+            Column("received_at"),
+            "when a node received it",
+        ),
         field("level", Str, Column("level"), "its level"),
         field("message", Str, Column("message"), "its text"),
         field("node", Str, Column("node"), "the node that received it"),
@@ -300,7 +415,10 @@ mod tests {
                 assert!(object.field(name).is_some(), "{}: {name}", object.name);
             }
             assert!(object.field(object.default_sort.0).is_some());
-            assert_eq!(object.field(object.time).map(|f| f.ty), Some(Type::Timestamp));
+            assert_eq!(
+                object.field(object.time).map(|f| f.ty),
+                Some(Type::Timestamp)
+            );
         }
     }
 }

@@ -60,7 +60,13 @@ const PRODUCT: &str = "p";
 
 /// Rows `offset ..= offset + limit` in the query's order; the columns are
 /// `c0`, `c1`, … as [`Checked::columns`] lists them.
-pub fn rows(q: &Checked, engine: Engine, b: &Bindings, offset: i64, limit: i64) -> Result<Statement, CompileError> {
+pub fn rows(
+    q: &Checked,
+    engine: Engine,
+    b: &Bindings,
+    offset: i64,
+    limit: i64,
+) -> Result<Statement, CompileError> {
     let mut select = select(q, engine, b)?;
     SelectStatement::limit(&mut select, u64::try_from(limit).unwrap_or(0));
     SelectStatement::offset(&mut select, u64::try_from(offset).unwrap_or(0));
@@ -81,7 +87,7 @@ pub fn total(q: &Checked, engine: Engine, b: &Bindings) -> Result<Statement, Com
     filter(q, engine, b, &mut inner)?;
     let select = match &q.shape {
         Shape::GroupCount(f) => {
-            inner.expr(Expr::val(1)).add_group_by([field(f)]);
+            inner.expr(Expr::val(1)).add_group_by([output(f, engine)]);
             let mut outer = Query::select();
             outer
                 .expr_as(Expr::col(Asterisk).count(), "total")
@@ -131,7 +137,7 @@ fn select(q: &Checked, engine: Engine, b: &Bindings) -> Result<SelectStatement, 
         Shape::GroupCount(f) => {
             s.expr_as(output(f, engine), "c0")
                 .expr_as(Expr::col(Asterisk).count(), "c1")
-                .add_group_by([field(f)]);
+                .add_group_by([output(f, engine)]);
         }
     }
     for (by, desc) in &q.sort {
@@ -144,9 +150,14 @@ fn select(q: &Checked, engine: Engine, b: &Bindings) -> Result<SelectStatement, 
     }
     // The last key makes the order total, so pages never overlap.
     match &q.shape {
-        Shape::Rows(_) => s.order_by_expr(Expr::col((TABLE, q.object.key)), Order::Asc),
-        Shape::GroupCount(f) => s.order_by_expr_with_nulls(sortable(f, engine), Order::Asc, NullOrdering::Last),
-    };
+        Shape::Rows(_) => {
+            s.order_by_expr(Expr::col((TABLE, q.object.key)), Order::Asc);
+        }
+        Shape::GroupCount(f) if !q.sort.iter().any(|(by, _)| *by == SortBy::Field(f)) => {
+            s.order_by_expr_with_nulls(sortable(f, engine), Order::Asc, NullOrdering::Last);
+        }
+        Shape::GroupCount(_) => {}
+    }
     Ok(s)
 }
 
@@ -162,9 +173,17 @@ fn from(q: &Checked, s: &mut SelectStatement) {
     }
 }
 
-fn filter(q: &Checked, engine: Engine, b: &Bindings, s: &mut SelectStatement) -> Result<(), CompileError> {
+fn filter(
+    q: &Checked,
+    engine: Engine,
+    b: &Bindings,
+    s: &mut SelectStatement,
+) -> Result<(), CompileError> {
     if let Some(d) = q.during {
-        let time = q.object.field(q.object.time).expect("the registry names its time field");
+        let time = q
+            .object
+            .field(q.object.time)
+            .expect("the registry names its time field");
         s.and_where(field(time).gte(b.now_ms.saturating_sub(d)));
     }
     if let Some(c) = &q.filter {
@@ -179,7 +198,10 @@ fn uses_product(q: &Checked) -> bool {
         Shape::Rows(fields) => fields.iter().any(|f| joined(f)),
         Shape::GroupCount(f) => joined(f),
     };
-    let in_sort = q.sort.iter().any(|(by, _)| matches!(by, SortBy::Field(f) if joined(f)));
+    let in_sort = q
+        .sort
+        .iter()
+        .any(|(by, _)| matches!(by, SortBy::Field(f) if joined(f)));
     in_shape || in_sort || q.filter.as_ref().is_some_and(cond_joins)
 }
 
@@ -187,7 +209,9 @@ fn cond_joins(c: &Cond) -> bool {
     match c {
         Cond::And(t) | Cond::Or(t) => t.iter().any(cond_joins),
         Cond::Not(c) => cond_joins(c),
-        Cond::Compare { field, .. } | Cond::In { field, .. } => matches!(field.source, Source::Product(_)),
+        Cond::Compare { field, .. } | Cond::In { field, .. } => {
+            matches!(field.source, Source::Product(_))
+        }
     }
 }
 
@@ -216,10 +240,16 @@ fn output(f: &Field, engine: Engine) -> SimpleExpr {
 
 /// A fixed SQL template of ours around expressions, written with `$1`,
 /// `$2`…, in order (SQLite's builder takes `?` instead).
-fn custom<const N: usize>(engine: Engine, template: &'static str, exprs: [SimpleExpr; N]) -> SimpleExpr {
+fn custom<const N: usize>(
+    engine: Engine,
+    template: &'static str,
+    exprs: [SimpleExpr; N],
+) -> SimpleExpr {
     let text = match engine {
         Engine::Postgres => template.to_string(),
-        Engine::Sqlite => (1..=N).fold(template.to_string(), |t, n| t.replace(&format!("${n}"), "?")),
+        Engine::Sqlite => (1..=N).fold(template.to_string(), |t, n| {
+            t.replace(&format!("${n}"), "?")
+        }),
     };
     Expr::cust_with_exprs(text, exprs)
 }
@@ -242,19 +272,36 @@ fn cond(c: &Cond, engine: Engine, b: &Bindings) -> Result<SqlCond, CompileError>
             .iter()
             .try_fold(SqlCond::any(), |acc, t| Ok(acc.add(cond(t, engine, b)?)))?,
         Cond::Not(inner) => cond(inner, engine, b)?.not(),
-        Cond::Compare { field: f, op, value } => SqlCond::all().add(compare(f, *op, value, engine, b)?),
+        Cond::Compare {
+            field: f,
+            op,
+            value,
+        } => SqlCond::all().add(compare(f, *op, value, engine, b)?),
         Cond::In { field: f, values } => {
-            let values = values.iter().map(|v| bound(v, b)).collect::<Result<Vec<_>, _>>()?;
+            let values = values
+                .iter()
+                .map(|v| bound(v, b))
+                .collect::<Result<Vec<_>, _>>()?;
             SqlCond::all().add(field(f).is_in(values))
         }
     })
 }
 
-fn compare(f: &Field, op: Op, value: &Value, engine: Engine, b: &Bindings) -> Result<SimpleExpr, CompileError> {
+fn compare(
+    f: &Field,
+    op: Op,
+    value: &Value,
+    engine: Engine,
+    b: &Bindings,
+) -> Result<SimpleExpr, CompileError> {
     if let (Source::Present(c), Value::Bool(wanted)) = (f.source, value) {
         let present = matches!(op, Op::Eq) == *wanted;
         let col = Expr::col((TABLE, c));
-        return Ok(if present { col.is_not_null() } else { col.is_null() });
+        return Ok(if present {
+            col.is_not_null()
+        } else {
+            col.is_null()
+        });
     }
     let e = field(f);
     Ok(match op {
@@ -267,7 +314,11 @@ fn compare(f: &Field, op: Op, value: &Value, engine: Engine, b: &Bindings) -> Re
         Op::OlderThan => e.lt(b.now_ms.saturating_sub(int(value))),
         Op::NewerThan => e.gte(b.now_ms.saturating_sub(int(value))),
         Op::Glob => like(e, glob(text(value)), engine),
-        Op::Contains => like(e, format!("%{}%", escape(&text(value).to_ascii_lowercase())), engine),
+        Op::Contains => like(
+            e,
+            format!("%{}%", escape(&text(value).to_ascii_lowercase())),
+            engine,
+        ),
         Op::In => unreachable!("`in` is a Cond::In"),
     })
 }
@@ -328,6 +379,10 @@ fn bound(v: &Value, b: &Bindings) -> Result<sea_query::Value, CompileError> {
         Value::Int(n) => (*n).into(),
         Value::Bool(x) => i64::from(*x).into(),
         Value::Me => b.me.to_string().into(),
-        Value::Product => b.product.ok_or(CompileError::NeedsProduct)?.to_string().into(),
+        Value::Product => b
+            .product
+            .ok_or(CompileError::NeedsProduct)?
+            .to_string()
+            .into(),
     })
 }

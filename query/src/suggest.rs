@@ -100,14 +100,22 @@ fn s(text: &str, detail: &str) -> Suggestion {
 
 fn candidates(tokens: &[String]) -> Vec<Suggestion> {
     let Some(first) = tokens.first() else {
-        return registry::OBJECTS.iter().map(|o| s(o.name, o.about)).collect();
+        return registry::OBJECTS
+            .iter()
+            .map(|o| s(o.name, o.about))
+            .collect();
     };
     let Some(object) = registry::object(first) else {
         return Vec::new();
     };
     let last = tokens.last().map(String::as_str).unwrap_or("");
     let before_last = tokens.len().checked_sub(2).map(|i| tokens[i].as_str());
-    let fields = |o: &Object| o.fields.iter().map(|f| s(f.name, f.about)).collect::<Vec<_>>();
+    let fields = |o: &Object| {
+        o.fields
+            .iter()
+            .map(|f| s(f.name, f.about))
+            .collect::<Vec<_>>()
+    };
     match last {
         _ if tokens.len() == 1 => clauses(),
         "where" | "and" | "or" | "not" | "(" => {
@@ -126,14 +134,17 @@ fn candidates(tokens: &[String]) -> Vec<Suggestion> {
         "," => fields(object),
         "during" => vec![s("last", "then a duration: 24h, 7d")],
         "group" => vec![s("by", "then a field")],
-        "last" | "older_than" | "newer_than" => ["1h", "24h", "7d", "30d"].iter().map(|d| s(d, "a duration")).collect(),
+        "last" | "older_than" | "newer_than" => ["1h", "24h", "7d", "30d"]
+            .iter()
+            .map(|d| s(d, "a duration"))
+            .collect(),
         _ => match object.field(last) {
-            Some(f) if before_last != Some("fields") && !in_clause(tokens, "sort") => f
-                .ty
-                .operators()
-                .iter()
-                .map(|op| s(op.text(), f.ty.name()))
-                .collect(),
+            Some(f) if before_last != Some("fields") && !in_clause(tokens, "sort") => {
+                f.ty.operators()
+                    .iter()
+                    .map(|op| s(op.text(), f.ty.name()))
+                    .collect()
+            }
             _ => match before_last.and_then(|b| object.field(b)) {
                 Some(f) if is_operator(last) => values(f.ty),
                 _ => {
@@ -152,17 +163,28 @@ fn clauses() -> Vec<Suggestion> {
 
 /// Whether the last clause keyword before the end is `keyword`.
 fn in_clause(tokens: &[String], keyword: &str) -> bool {
-    let clause = tokens
-        .iter()
-        .rev()
-        .find(|t| matches!(t.as_str(), "where" | "during" | "fields" | "group" | "sort" | "limit"));
+    let clause = tokens.iter().rev().find(|t| {
+        matches!(
+            t.as_str(),
+            "where" | "during" | "fields" | "group" | "sort" | "limit"
+        )
+    });
     clause.is_some_and(|c| c == keyword)
 }
 
 fn is_operator(t: &str) -> bool {
     matches!(
         t,
-        "=" | "!=" | "<" | "<=" | ">" | ">=" | "~" | "contains" | "in" | "older_than" | "newer_than"
+        "=" | "!="
+            | "<"
+            | "<="
+            | ">"
+            | ">="
+            | "~"
+            | "contains"
+            | "in"
+            | "older_than"
+            | "newer_than"
     )
 }
 

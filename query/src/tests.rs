@@ -16,8 +16,10 @@ fn canon(text: &str) -> String {
 
 #[test]
 fn the_example_of_the_language_reads_and_checks() {
-    let q = ok("products where status = offline and name ~ \"web-*\" and last_seen older_than 24h \
-        fields name, type, version, home_node, last_seen sort last_seen desc limit 500");
+    let q = ok(
+        "products where status = offline and name ~ \"web-*\" and last_seen older_than 24h \
+        fields name, type, version, home_node, last_seen sort last_seen desc limit 500",
+    );
     assert_eq!(q.object.name, "products");
     assert_eq!(q.limit, 500);
     assert_eq!(q.columns().len(), 5);
@@ -54,12 +56,18 @@ fn syntax_errors_say_what_was_expected_where() {
         err("products wher status = online"),
         "line 1, col 10: expected a clause (where, during, fields, group by, sort or limit) or the end of the query, found \"wher\""
     );
-    assert_eq!(err("products where name = \"abc"), "line 1, col 23: this text has no closing quote");
+    assert_eq!(
+        err("products where name = \"abc"),
+        "line 1, col 23: this text has no closing quote"
+    );
     assert_eq!(
         err("products where last_seen older_than 3x"),
         "line 1, col 37: unknown unit \"x\" (use ms, s, m, h, d or w)"
     );
-    assert_eq!(err("products limit 5 limit 6"), "line 1, col 18: \"limit\" is given twice");
+    assert_eq!(
+        err("products limit 5 limit 6"),
+        "line 1, col 18: \"limit\" is given twice"
+    );
 }
 
 #[test]
@@ -84,17 +92,27 @@ fn type_errors_name_the_type_and_what_fits() {
         err("products where id = @product"),
         "line 1, col 21: @product is only for one-click investigations"
     );
-    assert_eq!(err("prodcts"), "line 1, col 1: unknown object \"prodcts\" (did you mean \"products\"?)");
+    assert_eq!(
+        err("prodcts"),
+        "line 1, col 1: unknown object \"prodcts\" (did you mean \"products\"?)"
+    );
     assert_eq!(
         err("products group by last_seen count"),
         "line 1, col 19: rows cannot be grouped by last_seen (a timestamp)"
     );
-    assert_eq!(err("products limit 10001"), "line 1, col 16: the limit is between 1 and 10000 rows per page");
+    assert_eq!(
+        err("products limit 10001"),
+        "line 1, col 16: the limit is between 1 and 10000 rows per page"
+    );
 }
 
 #[test]
 fn one_click_investigations_take_the_product() {
-    let q = analyze("commands where product = @product during last 7d", Kind::OneClick).unwrap();
+    let q = analyze(
+        "commands where product = @product during last 7d",
+        Kind::OneClick,
+    )
+    .unwrap();
     assert!(q.needs_product());
     assert!(!ok("commands where created_by = @me").needs_product());
 }
@@ -116,8 +134,14 @@ fn two_spellings_of_one_query_have_one_canonical_form() {
         canon("products where status in (online, offline, online)"),
         "products where status in (offline, online) fields home_node, last_seen, name, status, type sort name limit 100"
     );
-    assert_eq!(canon("products"), canon("products fields name, type, status, home_node, last_seen sort name asc"));
-    assert_ne!(canon("products where status = online"), canon("products where status != online"));
+    assert_eq!(
+        canon("products"),
+        canon("products fields name, type, status, home_node, last_seen sort name asc")
+    );
+    assert_ne!(
+        canon("products where status = online"),
+        canon("products where status != online")
+    );
 }
 
 #[test]
@@ -136,11 +160,18 @@ fn the_canonical_form_reads_back_as_itself() {
 
 #[test]
 fn limits_bound_what_one_query_can_ask() {
-    let deep = format!("products where {}status = online{}", "(".repeat(9), ")".repeat(9));
+    let deep = format!(
+        "products where {}status = online{}",
+        "(".repeat(9),
+        ")".repeat(9)
+    );
     assert_eq!(err(&deep), "line 1, col 24: conditions nest at most 8 deep");
     let many = vec!["status = online"; 65].join(" or ");
     assert!(err(&format!("products where {many}")).contains("at most 64 conditions"));
-    let list = (0..101).map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", ");
+    let list = (0..101)
+        .map(|i| format!("\"{i}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
     assert!(err(&format!("products where name in ({list})")).contains("at most 100 values"));
     assert!(err(&"x".repeat(5000)).contains("limited to 4096 bytes"));
     assert!(err("products where name = \"a\0b\"").contains("NUL"));
@@ -148,11 +179,20 @@ fn limits_bound_what_one_query_can_ask() {
 
 #[test]
 fn suggestions_follow_the_cursor() {
-    let texts = |t: &str| suggest(t, t.len()).0.into_iter().map(|s| s.text).collect::<Vec<_>>();
+    let texts = |t: &str| {
+        suggest(t, t.len())
+            .0
+            .into_iter()
+            .map(|s| s.text)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(texts("prod"), ["products"]);
     assert!(texts("products where sta").contains(&"status".to_string()));
     assert_eq!(texts("products where status "), ["=", "!=", "in"]);
-    assert_eq!(texts("products where status = "), ["pending", "online", "offline", "unmanaged"]);
+    assert_eq!(
+        texts("products where status = "),
+        ["pending", "online", "offline", "unmanaged"]
+    );
     assert!(texts("products where status = online ").contains(&"and".to_string()));
     assert!(texts("logs fields ").contains(&"message".to_string()));
     let (_, range) = suggest("products where sta", 18);
@@ -176,8 +216,14 @@ mod sql {
         for engine in [Engine::Sqlite, Engine::Postgres] {
             let s = rows(&q, engine, &B, 0, 100).unwrap();
             assert!(!s.sql.contains("DROP"), "{}", s.sql);
-            assert!(s.params.contains(&Param::Text("a\\%b\\_c%".into())), "{:?}", s.params);
-            assert!(s.params.contains(&Param::Text("'; DROP TABLE users; --".into())));
+            assert!(
+                s.params.contains(&Param::Text("a\\%b\\_c%".into())),
+                "{:?}",
+                s.params
+            );
+            assert!(s
+                .params
+                .contains(&Param::Text("'; DROP TABLE users; --".into())));
         }
     }
 
@@ -203,7 +249,12 @@ mod sql {
             ]
         );
         let t = total(&q, Engine::Sqlite, &B).unwrap();
-        assert!(t.sql.starts_with("SELECT COUNT(*) AS \"total\" FROM \"commands\""), "{}", t.sql);
+        assert!(
+            t.sql
+                .starts_with("SELECT COUNT(*) AS \"total\" FROM \"commands\""),
+            "{}",
+            t.sql
+        );
     }
 
     #[test]
@@ -215,6 +266,8 @@ mod sql {
             ..B
         };
         let s = rows(&q, Engine::Sqlite, &b, 0, 10).unwrap();
-        assert!(s.params.contains(&Param::Text("6f1c0b5e-0000-4000-8000-000000000001".into())));
+        assert!(s
+            .params
+            .contains(&Param::Text("6f1c0b5e-0000-4000-8000-000000000001".into())));
     }
 }

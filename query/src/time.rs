@@ -136,11 +136,20 @@ mod tests {
     #[test]
     fn timestamps_read_and_print_in_utc() {
         assert_eq!(parse_timestamp("1970-01-01"), Some(0));
-        assert_eq!(parse_timestamp("2026-12-04T08:30:00Z"), Some(1_796_373_000_000));
+        assert_eq!(
+            parse_timestamp("2026-12-04T08:30:00Z"),
+            Some(1_796_373_000_000)
+        );
         assert_eq!(parse_timestamp("2026-12-04 08:30"), Some(1_796_373_000_000));
         assert_eq!(format_timestamp(1_796_373_000_000), "2026-12-04T08:30:00Z");
-        assert_eq!(format_timestamp(1_796_373_000_250), "2026-12-04T08:30:00.250Z");
-        assert_eq!(parse_timestamp("2026-12-04T08:30:00.25Z"), Some(1_796_373_000_250));
+        assert_eq!(
+            format_timestamp(1_796_373_000_250),
+            "2026-12-04T08:30:00.250Z"
+        );
+        assert_eq!(
+            parse_timestamp("2026-12-04T08:30:00.25Z"),
+            Some(1_796_373_000_250)
+        );
         assert_eq!(parse_timestamp("2026-02-30"), None);
         assert_eq!(parse_timestamp("2024-02-29"), Some(1_709_164_800_000));
         assert_eq!(parse_timestamp("yesterday"), None);

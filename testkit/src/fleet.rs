@@ -38,7 +38,15 @@ const ODD_NAMES: &[&str] = &[
 ];
 
 const STATUSES: &[&str] = &["pending", "online", "offline", "unmanaged"];
-const STATES: &[&str] = &["queued", "dispatched", "delivered", "succeeded", "failed", "expired", "dead"];
+const STATES: &[&str] = &[
+    "queued",
+    "dispatched",
+    "delivered",
+    "succeeded",
+    "failed",
+    "expired",
+    "dead",
+];
 const DAY: i64 = 86_400_000;
 
 /// The UUID of product `i`.
@@ -49,17 +57,27 @@ pub fn product_id(i: usize) -> String {
 /// Rows per INSERT: under both engines' limits on bound parameters.
 const BATCH: usize = 400;
 
-async fn insert(db: &Db, table: &str, columns: &[&str], rows: Vec<Vec<Value>>) -> anyhow::Result<()> {
+async fn insert(
+    db: &Db,
+    table: &str,
+    columns: &[&str],
+    rows: Vec<Vec<Value>>,
+) -> anyhow::Result<()> {
     for chunk in rows.chunks(BATCH) {
         let width = columns.len();
         let values = (0..chunk.len())
             .map(|r| {
-                let params = (1..=width).map(|c| format!("${}", r * width + c)).collect::<Vec<_>>();
+                let params = (1..=width)
+                    .map(|c| format!("${}", r * width + c))
+                    .collect::<Vec<_>>();
                 format!("({})", params.join(", "))
             })
             .collect::<Vec<_>>()
             .join(", ");
-        let sql = format!("INSERT INTO {table} ({}) VALUES {values}", columns.join(", "));
+        let sql = format!(
+            "INSERT INTO {table} ({}) VALUES {values}",
+            columns.join(", ")
+        );
         let mut q = sqlx::query(&sql);
         for v in chunk.iter().flatten() {
             q = match v {
@@ -92,29 +110,65 @@ pub async fn fill(db: &Db, f: &Fleet) -> anyhow::Result<()> {
     let mut rng = StdRng::seed_from_u64(f.seed);
     let mut products = Vec::with_capacity(f.products);
     for i in 0..f.products {
-        let name = ODD_NAMES.get(i).map_or_else(|| format!("{}-{i:05}", ["web", "db", "fw", "nas"][i % 4]), |n| n.to_string());
-        let seen = rng.gen_bool(0.9).then(|| f.now_ms - rng.gen_range(0..10 * DAY));
+        let name = ODD_NAMES.get(i).map_or_else(
+            || format!("{}-{i:05}", ["web", "db", "fw", "nas"][i % 4]),
+            |n| n.to_string(),
+        );
+        let seen = rng
+            .gen_bool(0.9)
+            .then(|| f.now_ms - rng.gen_range(0..10 * DAY));
         products.push(vec![
             text(product_id(i)),
             text(name),
             text(*["firewall", "router", "storage"].choose(&mut rng).unwrap()),
             text(format!("{}.{}", rng.gen_range(1..4), rng.gen_range(0..10))),
-            if rng.gen_bool(0.3) { text("http://127.0.0.1:9/cb") } else { Value::NullText },
+            if rng.gen_bool(0.3) {
+                text("http://127.0.0.1:9/cb")
+            } else {
+                Value::NullText
+            },
             text("00"),
             text("00"),
             text(*STATUSES.choose(&mut rng).unwrap()),
-            if rng.gen_bool(0.8) { text(*["udp", "http"].choose(&mut rng).unwrap()) } else { Value::NullText },
-            if rng.gen_bool(0.8) { text(*["one_way", "two_way"].choose(&mut rng).unwrap()) } else { Value::NullText },
+            if rng.gen_bool(0.8) {
+                text(*["udp", "http"].choose(&mut rng).unwrap())
+            } else {
+                Value::NullText
+            },
+            if rng.gen_bool(0.8) {
+                text(*["one_way", "two_way"].choose(&mut rng).unwrap())
+            } else {
+                Value::NullText
+            },
             Value::Int(f.now_ms - 20 * DAY + rng.gen_range(0..DAY)),
             seen.map_or(Value::NullInt, Value::Int),
             Value::Int(*[30_000, 60_000, 90_000].choose(&mut rng).unwrap()),
-            if rng.gen_bool(0.9) { text(*["node-a", "node-b", "node-c"].choose(&mut rng).unwrap()) } else { Value::NullText },
+            if rng.gen_bool(0.9) {
+                text(*["node-a", "node-b", "node-c"].choose(&mut rng).unwrap())
+            } else {
+                Value::NullText
+            },
         ]);
     }
     insert(
         db,
         "products",
-        &["id", "name", "product_type", "version", "callback_url", "product_key", "nonce", "status", "transport", "mode", "registered_at", "last_seen", "offline_after_ms", "home_node"],
+        &[
+            "id",
+            "name",
+            "product_type",
+            "version",
+            "callback_url",
+            "product_key",
+            "nonce",
+            "status",
+            "transport",
+            "mode",
+            "registered_at",
+            "last_seen",
+            "offline_after_ms",
+            "home_node",
+        ],
         products,
     )
     .await?;
@@ -129,11 +183,28 @@ pub async fn fill(db: &Db, f: &Fleet) -> anyhow::Result<()> {
                 text(*STATUSES.choose(&mut rng).unwrap()),
                 Value::Int(at),
                 Value::Int(at + rng.gen_range(0..5_000)),
-                text(*["timeout", "heartbeat", "registered"].choose(&mut rng).unwrap()),
+                text(
+                    *["timeout", "heartbeat", "registered"]
+                        .choose(&mut rng)
+                        .unwrap(),
+                ),
             ]);
         }
     }
-    insert(db, "product_transitions", &["product_id", "from_status", "to_status", "at", "recorded_at", "cause"], changes).await?;
+    insert(
+        db,
+        "product_transitions",
+        &[
+            "product_id",
+            "from_status",
+            "to_status",
+            "at",
+            "recorded_at",
+            "cause",
+        ],
+        changes,
+    )
+    .await?;
 
     let mut commands = Vec::new();
     for i in 0..f.products {
@@ -154,8 +225,20 @@ pub async fn fill(db: &Db, f: &Fleet) -> anyhow::Result<()> {
                 Value::Int(rng.gen_range(0..4)),
                 Value::Int(5),
                 Value::Int(created),
-                if ended { text(*["ok", "100% done", "failed: disk_full"].choose(&mut rng).unwrap()) } else { Value::NullText },
-                if ended { Value::Int(created + rng.gen_range(0..60_000)) } else { Value::NullInt },
+                if ended {
+                    text(
+                        *["ok", "100% done", "failed: disk_full"]
+                            .choose(&mut rng)
+                            .unwrap(),
+                    )
+                } else {
+                    Value::NullText
+                },
+                if ended {
+                    Value::Int(created + rng.gen_range(0..60_000))
+                } else {
+                    Value::NullInt
+                },
                 Value::Int(created),
             ]);
         }
@@ -163,7 +246,23 @@ pub async fn fill(db: &Db, f: &Fleet) -> anyhow::Result<()> {
     insert(
         db,
         "commands",
-        &["id", "product_id", "kind", "args", "state", "created_at", "created_by", "created_on", "expires_at", "attempts", "max_attempts", "ready_at", "output", "finished_at", "updated_at"],
+        &[
+            "id",
+            "product_id",
+            "kind",
+            "args",
+            "state",
+            "created_at",
+            "created_by",
+            "created_on",
+            "expires_at",
+            "attempts",
+            "max_attempts",
+            "ready_at",
+            "output",
+            "finished_at",
+            "updated_at",
+        ],
         commands,
     )
     .await?;
@@ -176,12 +275,35 @@ pub async fn fill(db: &Db, f: &Fleet) -> anyhow::Result<()> {
                 text(product_id(i)),
                 Value::Int(at),
                 text(*["info", "warn", "error"].choose(&mut rng).unwrap()),
-                text(*["disk 91% full", "link up", "link_down eth0", "reboot requested", "it's \"fine\""].choose(&mut rng).unwrap()),
+                text(
+                    *[
+                        "disk 91% full",
+                        "link up",
+                        "link_down eth0",
+                        "reboot requested",
+                        "it's \"fine\"",
+                    ]
+                    .choose(&mut rng)
+                    .unwrap(),
+                ),
                 Value::Int(at + rng.gen_range(0..2_000)),
                 text(*["node-a", "node-b"].choose(&mut rng).unwrap()),
             ]);
         }
     }
-    insert(db, "product_logs", &["product_id", "at", "level", "message", "received_at", "node"], logs).await?;
+    insert(
+        db,
+        "product_logs",
+        &[
+            "product_id",
+            "at",
+            "level",
+            "message",
+            "received_at",
+            "node",
+        ],
+        logs,
+    )
+    .await?;
     Ok(())
 }

@@ -186,8 +186,8 @@ pub async fn list_users(db: &Db) -> Result<Vec<app::api::UserSummary>, StoreErro
     let rows = sqlx::query(
         "SELECT username, role, created_at, manage_global_content FROM users ORDER BY username",
     )
-        .fetch_all(db.pool())
-        .await?;
+    .fetch_all(db.pool())
+    .await?;
     rows.iter()
         .map(|r| {
             Ok(app::api::UserSummary {
@@ -226,8 +226,8 @@ pub async fn set_user_role(db: &Db, username: &str, role: UserRole) -> Result<()
     )
     .bind(username)
     .bind(role.as_str())
-        .execute(&mut *tx)
-        .await?;
+    .execute(&mut *tx)
+    .await?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }
@@ -342,12 +342,13 @@ pub async fn device_user(db: &Db, token_hash: &str) -> Result<Option<i64>, Store
 
 /// Grants or revokes the `manage_global_content` permission (`NotFound`).
 pub async fn set_manage_global(db: &Db, username: &str, granted: bool) -> Result<(), StoreError> {
-    let done =
-        sqlx::query("UPDATE users SET manage_global_content = $2 WHERE lower(username) = lower($1)")
-            .bind(username)
-            .bind(i64::from(granted))
-            .execute(db.pool())
-            .await?;
+    let done = sqlx::query(
+        "UPDATE users SET manage_global_content = $2 WHERE lower(username) = lower($1)",
+    )
+    .bind(username)
+    .bind(i64::from(granted))
+    .execute(db.pool())
+    .await?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }

@@ -215,7 +215,9 @@ impl Config {
         if self.product_offline_after() < self.heartbeat_interval {
             anyhow::bail!("offline_after must be at least the heartbeat interval");
         }
-        if self.investigation_timeout < Duration::from_secs(1) || self.investigation_csv_max_rows == 0 {
+        if self.investigation_timeout < Duration::from_secs(1)
+            || self.investigation_csv_max_rows == 0
+        {
             anyhow::bail!("investigation_timeout must be at least 1s and investigation_csv_max_rows at least 1");
         }
         if self.queue_max_attempts == 0 || self.queue_lease < Duration::from_secs(1) {

@@ -6,8 +6,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use app::api::content::{
-    Deleted, Duplicate, Folder, FolderChange, Item, ItemChange, ItemKind, NewFolder, NewItem,
-    Trees,
+    Deleted, Duplicate, Folder, FolderChange, Item, ItemChange, ItemKind, NewFolder, NewItem, Trees,
 };
 
 use super::store::{self, FolderRow, ItemRow};
@@ -47,14 +46,22 @@ fn no_folder() -> ApiError {
 }
 
 /// The item `id` if `user` may see it; another user's answers as missing.
-pub async fn visible_item(content: &Content, user: &CurrentUser, id: &str) -> Result<ItemRow, ApiError> {
+pub async fn visible_item(
+    content: &Content,
+    user: &CurrentUser,
+    id: &str,
+) -> Result<ItemRow, ApiError> {
     match store::item(&content.db, id).await? {
         Some(item) if item.owner.visible_to(user) => Ok(item),
         _ => Err(ApiError::not_found("no such item")),
     }
 }
 
-async fn visible_folder(content: &Content, user: &CurrentUser, id: &str) -> Result<FolderRow, ApiError> {
+async fn visible_folder(
+    content: &Content,
+    user: &CurrentUser,
+    id: &str,
+) -> Result<FolderRow, ApiError> {
     match store::folder(&content.db, id).await? {
         Some(f) if f.owner.visible_to(user) => Ok(f),
         _ => Err(no_folder()),
@@ -71,7 +78,10 @@ async fn folder_in(tx: &mut WriteTx, owner: Owner, folder: &str) -> Result<(), A
 }
 
 /// `GET /api/v1/content`: the user's tree and the Global one.
-pub async fn trees(State(content): State<Content>, user: CurrentUser) -> Result<Json<Trees>, ApiError> {
+pub async fn trees(
+    State(content): State<Content>,
+    user: CurrentUser,
+) -> Result<Json<Trees>, ApiError> {
     let (folders, items) = store::trees(&content.db, user.id).await?;
     Ok(Json(Trees {
         folders: folders.into_iter().map(folder_reply).collect(),

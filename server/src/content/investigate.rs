@@ -40,7 +40,10 @@ impl Format {
         match self.format.as_deref() {
             None | Some("json") => Ok(false),
             Some("csv") => Ok(true),
-            Some(_) => Err(ApiError::bad_request("invalid_format", "format is json or csv")),
+            Some(_) => Err(ApiError::bad_request(
+                "invalid_format",
+                "format is json or csv",
+            )),
         }
     }
 }
@@ -54,12 +57,21 @@ struct Run {
 }
 
 impl Run {
-    fn new(text: &str, kind: ItemKind, user: &CurrentUser, page: u32, product: Option<String>) -> Result<Run, ApiError> {
+    fn new(
+        text: &str,
+        kind: ItemKind,
+        user: &CurrentUser,
+        page: u32,
+        product: Option<String>,
+    ) -> Result<Run, ApiError> {
         let checked = query::analyze(text, query_kind(kind))
             .map_err(|e| ApiError::bad_request("invalid_definition", e.to_string()))?;
         if let Some(p) = &product {
             if uuid::Uuid::parse_str(p).is_err() {
-                return Err(ApiError::bad_request("invalid_product", "product is a product's UUID"));
+                return Err(ApiError::bad_request(
+                    "invalid_product",
+                    "product is a product's UUID",
+                ));
             }
         }
         Ok(Run {
@@ -158,7 +170,14 @@ impl Content {
         let b = r.bindings();
         let statement = compiled(sql::all(&r.checked, self.engine, &b, self.csv_max_rows))?;
         let types: Vec<Type> = column_types(&r.checked);
-        let header = r.checked.columns().iter().map(|c| c.name).collect::<Vec<_>>().join(",") + "\r\n";
+        let header = r
+            .checked
+            .columns()
+            .iter()
+            .map(|c| c.name)
+            .collect::<Vec<_>>()
+            .join(",")
+            + "\r\n";
         let reads = r.reads();
         let (tx, rx) = mpsc::channel(4);
         let content = self.clone();
@@ -191,7 +210,10 @@ impl Content {
         Ok((
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (header::CONTENT_DISPOSITION, "attachment; filename=\"investigation.csv\""),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"investigation.csv\"",
+                ),
             ],
             Body::from_stream(chunks),
         )
@@ -210,11 +232,16 @@ fn too_slow(limit: std::time::Duration) -> impl Fn(crate::db::StoreError) -> Api
             ),
         ),
         // A statement PostgreSQL cancelled at the same limit.
-        crate::db::StoreError::Other(sqlx::Error::Database(d)) if d.code().as_deref() == Some("57014") => {
+        crate::db::StoreError::Other(sqlx::Error::Database(d))
+            if d.code().as_deref() == Some("57014") =>
+        {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "too_slow",
-                format!("the investigation ran longer than {} s; narrow it", limit.as_secs()),
+                format!(
+                    "the investigation ran longer than {} s; narrow it",
+                    limit.as_secs()
+                ),
             )
         }
         other => other.into(),
@@ -341,8 +368,9 @@ pub async fn export_query(
     csv_only(q.format.as_deref())?;
     let kind = match q.kind.as_deref() {
         None => ItemKind::Investigation,
-        Some(k) => ItemKind::parse(k)
-            .ok_or_else(|| ApiError::bad_request("invalid_kind", "kind is investigation or one_click"))?,
+        Some(k) => ItemKind::parse(k).ok_or_else(|| {
+            ApiError::bad_request("invalid_kind", "kind is investigation or one_click")
+        })?,
     };
     content.csv(Run::new(&q.query, kind, &user, 0, q.product)?)
 }
@@ -367,7 +395,13 @@ pub async fn explain(
     let run = Run::new(&body.query, body.kind, &user, body.page, body.product)?;
     let b = run.bindings();
     let limit = run.checked.limit;
-    let statement = compiled(sql::rows(&run.checked, content.engine, &b, i64::from(run.page) * limit, limit))?;
+    let statement = compiled(sql::rows(
+        &run.checked,
+        content.engine,
+        &b,
+        i64::from(run.page) * limit,
+        limit,
+    ))?;
     let _permit = content.permit()?;
     let plan = run::plan(&content.db, &statement).await?;
     Ok(Json(Explain {
@@ -396,7 +430,13 @@ mod tests {
             Cell::Null,
             Cell::Text("say \"hi\"".into()),
         ];
-        let types = [Type::String, Type::String, Type::Timestamp, Type::Int, Type::String];
+        let types = [
+            Type::String,
+            Type::String,
+            Type::Timestamp,
+            Type::Int,
+            Type::String,
+        ];
         csv_row(&mut out, &row, &types);
         assert_eq!(
             String::from_utf8(out).unwrap(),

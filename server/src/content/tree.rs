@@ -63,7 +63,11 @@ impl<'a> Folders<'a> {
 
     /// `id` and every folder inside it, deepest first (the order to delete).
     pub fn subtree(&self, id: &str) -> Vec<String> {
-        let mut found: Vec<&FolderRow> = self.all.iter().filter(|f| self.is_within(&f.id, id)).collect();
+        let mut found: Vec<&FolderRow> = self
+            .all
+            .iter()
+            .filter(|f| self.is_within(&f.id, id))
+            .collect();
         found.sort_by_key(|f| std::cmp::Reverse(self.depth(&f.id)));
         found.into_iter().map(|f| f.id.clone()).collect()
     }
@@ -85,7 +89,12 @@ mod tests {
 
     #[test]
     fn a_folder_knows_its_depth_its_subtree_and_what_it_holds() {
-        let all = [folder("a", ""), folder("b", "a"), folder("c", "b"), folder("d", "")];
+        let all = [
+            folder("a", ""),
+            folder("b", "a"),
+            folder("c", "b"),
+            folder("d", ""),
+        ];
         let tree = Folders::new(&all);
         assert_eq!(tree.depth("c"), 3);
         assert_eq!(tree.depth(""), 0);

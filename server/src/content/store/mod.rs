@@ -125,21 +125,22 @@ pub async fn folder(db: &Db, id: &str) -> Result<Option<FolderRow>, StoreError> 
 }
 
 pub async fn item(db: &Db, id: &str) -> Result<Option<ItemRow>, StoreError> {
-    let row = sqlx::query(&format!("SELECT {ITEM_COLUMNS} FROM content_items WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {ITEM_COLUMNS} FROM content_items WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
     Ok(row.as_ref().map(item_of).transpose()?)
 }
 
 /// How many folders and items a tree holds.
 pub async fn sizes(tx: &mut WriteTx, owner: Owner) -> Result<(i64, i64), StoreError> {
-    let folders: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM content_folders WHERE COALESCE(user_id, 0) = $1",
-    )
-    .bind(owner.key())
-    .fetch_one(&mut **tx)
-    .await?;
+    let folders: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM content_folders WHERE COALESCE(user_id, 0) = $1")
+            .bind(owner.key())
+            .fetch_one(&mut **tx)
+            .await?;
     let items: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM content_items WHERE COALESCE(user_id, 0) = $1")
             .bind(owner.key())
@@ -271,15 +272,21 @@ pub async fn delete_item(tx: &mut WriteTx, id: &str) -> Result<(), StoreError> {
 /// The item's current row inside a change (it may have moved or gone since
 /// it was read).
 pub async fn item_in(tx: &mut WriteTx, id: &str) -> Result<Option<ItemRow>, StoreError> {
-    let row = sqlx::query(&format!("SELECT {ITEM_COLUMNS} FROM content_items WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {ITEM_COLUMNS} FROM content_items WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
     Ok(row.as_ref().map(item_of).transpose()?)
 }
 
 /// The item names taken in one folder of one tree.
-pub async fn names_in(tx: &mut WriteTx, owner: Owner, folder: &str) -> Result<Vec<String>, StoreError> {
+pub async fn names_in(
+    tx: &mut WriteTx,
+    owner: Owner,
+    folder: &str,
+) -> Result<Vec<String>, StoreError> {
     Ok(sqlx::query_scalar(
         "SELECT name FROM content_items WHERE COALESCE(user_id, 0) = $1 AND folder = $2",
     )

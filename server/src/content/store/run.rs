@@ -42,8 +42,12 @@ fn cells(row: &AnyRow, columns: &[Read]) -> Result<Vec<Cell>, sqlx::Error> {
         .enumerate()
         .map(|(i, read)| {
             Ok(match read {
-                Read::Text => row.try_get::<Option<String>, _>(i)?.map_or(Cell::Null, Cell::Text),
-                Read::Int => row.try_get::<Option<i64>, _>(i)?.map_or(Cell::Null, Cell::Int),
+                Read::Text => row
+                    .try_get::<Option<String>, _>(i)?
+                    .map_or(Cell::Null, Cell::Text),
+                Read::Int => row
+                    .try_get::<Option<i64>, _>(i)?
+                    .map_or(Cell::Null, Cell::Int),
                 Read::Bool => row
                     .try_get::<Option<i64>, _>(i)?
                     .map_or(Cell::Null, |n| Cell::Bool(n != 0)),
@@ -62,9 +66,12 @@ async fn bounded<T>(
     let run = async {
         let mut tx = db.pool().begin().await?;
         if db.dialect() == Dialect::Postgres {
-            sqlx::query(&format!("SET LOCAL statement_timeout = {}", limit.as_millis()))
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(&format!(
+                "SET LOCAL statement_timeout = {}",
+                limit.as_millis()
+            ))
+            .execute(&mut *tx)
+            .await?;
         }
         let out = work(&mut tx).await?;
         tx.commit().await?;
@@ -87,7 +94,10 @@ pub async fn page(
     bounded(db, limit, async |conn| {
         let found = bind(rows).fetch_all(&mut *conn).await?;
         let total: i64 = bind(total).fetch_one(&mut *conn).await?.try_get(0)?;
-        let cells = found.iter().map(|r| cells(r, columns)).collect::<Result<_, _>>()?;
+        let cells = found
+            .iter()
+            .map(|r| cells(r, columns))
+            .collect::<Result<_, _>>()?;
         Ok((cells, total))
     })
     .await
