@@ -10,6 +10,8 @@ use crate::api::{CommandState, ErrorBody, Handoff, KeepAlive, NodeList, ProductS
 use crate::params::encode;
 use crate::state::{StateString, Watched};
 
+pub mod content;
+
 /// How long a plain API call may take before it counts as failed (a node
 /// that hangs must not hang the console).
 const GRACE_MS: u32 = 4_000;

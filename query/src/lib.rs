@@ -141,6 +141,22 @@ impl Checked {
         }
     }
 
+    /// Sorts by one of its columns instead (a click on a column's header),
+    /// or says why not.
+    pub fn sort_by(&mut self, column: &str, descending: bool) -> Result<(), String> {
+        let by = match &self.shape {
+            Shape::GroupCount(_) if column == "count" => SortBy::Count,
+            Shape::GroupCount(f) if f.name == column => SortBy::Field(f),
+            Shape::Rows(fields) => match fields.iter().find(|f| f.name == column) {
+                Some(f) => SortBy::Field(f),
+                None => return Err(format!("{column} is not a column of this query")),
+            },
+            Shape::GroupCount(_) => return Err(format!("{column} is not a column of this query")),
+        };
+        self.sort = vec![(by, descending)];
+        Ok(())
+    }
+
     /// Whether it needs a product to run on (`@product`).
     pub fn needs_product(&self) -> bool {
         self.filter

@@ -149,6 +149,15 @@ pub struct Duplicate {
     pub name: Option<String>,
 }
 
+/// A column to sort by instead of the query's own order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SortOrder {
+    pub column: String,
+    #[serde(default)]
+    pub descending: bool,
+}
+
 /// `POST /api/v1/content/{id}/run`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -159,6 +168,8 @@ pub struct RunItem {
     /// The product a one-click investigation runs on.
     #[serde(default)]
     pub product: Option<String>,
+    #[serde(default)]
+    pub sort: Option<SortOrder>,
 }
 
 /// `POST /api/v1/investigations/run` and `…/explain`: an unsaved query.
@@ -172,6 +183,8 @@ pub struct RunQuery {
     pub page: u32,
     #[serde(default)]
     pub product: Option<String>,
+    #[serde(default)]
+    pub sort: Option<SortOrder>,
 }
 
 /// A column of the result.

@@ -2,12 +2,14 @@
 
 mod chart;
 pub mod commands;
+pub mod content;
 pub mod dashboard;
 mod enrollment;
 mod filters;
 mod live;
 pub mod login;
 pub mod nodes;
+mod oneclick;
 pub mod product;
 pub mod products;
 mod reenroll;

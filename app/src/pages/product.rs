@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use super::live::{live, show};
+use super::oneclick::OneClicks;
 use super::products::status_badge;
 use super::reenroll::Reenroll;
 use super::send_command::SendCommand;
@@ -35,6 +36,7 @@ fn Detail() -> impl IntoView {
     // types survives every refresh.
     view! {
         {show(detail, "the product", summary_card)}
+        <OneClicks product=id.clone()/>
         <Reenroll product=id.clone()/>
         <SendCommand product=id/>
         {show(detail, "the product's history", view_detail)}

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
-use app::api::content::{Column, Explain, ItemKind, RunItem, RunQuery, RunReply};
+use app::api::content::{Column, Explain, ItemKind, RunItem, RunQuery, RunReply, SortOrder};
 use query::sql::{self, Bindings, CompileError, Engine};
 use query::{Checked, Type};
 
@@ -57,6 +57,16 @@ struct Run {
 }
 
 impl Run {
+    /// Sorts by one column instead of the query's own order.
+    fn sorted(mut self, sort: Option<SortOrder>) -> Result<Run, ApiError> {
+        if let Some(s) = sort {
+            self.checked
+                .sort_by(&s.column, s.descending)
+                .map_err(|m| ApiError::bad_request("invalid_sort", m))?;
+        }
+        Ok(self)
+    }
+
     fn new(
         text: &str,
         kind: ItemKind,
@@ -307,7 +317,7 @@ pub async fn run_item(
 ) -> Result<Response, ApiError> {
     let item = visible_item(&content, &user, &id).await?;
     let kind = ItemKind::parse(&item.kind).unwrap_or_default();
-    let run = Run::new(&item.definition, kind, &user, body.page, body.product)?;
+    let run = Run::new(&item.definition, kind, &user, body.page, body.product)?.sorted(body.sort)?;
     if format.csv()? {
         return content.csv(run);
     }
@@ -321,7 +331,7 @@ pub async fn run_query(
     Query(format): Query<Format>,
     Json(body): Json<RunQuery>,
 ) -> Result<Response, ApiError> {
-    let run = Run::new(&body.query, body.kind, &user, body.page, body.product)?;
+    let run = Run::new(&body.query, body.kind, &user, body.page, body.product)?.sorted(body.sort)?;
     if format.csv()? {
         return content.csv(run);
     }
