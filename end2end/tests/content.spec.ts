@@ -72,7 +72,8 @@ test("a user builds, saves, runs, exports and moves investigations that nobody e
   await other.getByLabel("Password").fill("bea-password-long");
   await other.getByRole("button", { name: "Sign in" }).click();
   await hydrated(other);
-  await expect(other.getByRole("list", { name: "Global" })).toBeVisible();
+  await expect(other.getByRole("heading", { name: "Global" })).toBeVisible();
+  await expect(other.getByRole("list", { name: "Global" })).toBeAttached();
   await markDocument(other);
 
   await openSignedIn(page, `${a.url}/content`, "node-a");
@@ -82,10 +83,10 @@ test("a user builds, saves, runs, exports and moves investigations that nobody e
   const editor = page.getByRole("region", { name: "Editor" });
   await editor.getByLabel("Name").fill("Content products");
   const query = editor.getByLabel("Query");
-  await query.fill('products where stauts = pending fields name, status');
+  await query.fill('products where stauts = online fields name, status');
   await expect(editor.getByRole("alert")).toHaveText('line 1, col 16: unknown field "stauts" (did you mean "status"?)');
   await expect(editor.getByRole("button", { name: "Save", exact: true })).toBeDisabled();
-  await query.fill('products where status = pending and name ~ "e2e-*" fields name, status');
+  await query.fill('products where status = online and name ~ "e2e-*" fields name, status');
   await expect(editor.getByRole("status")).toHaveText("Valid: 2 column(s)");
   await editor.getByLabel("Save in").selectOption({ label: "My content / Ops" });
   await editor.getByRole("button", { name: "Save", exact: true }).click();
@@ -106,7 +107,7 @@ test("a user builds, saves, runs, exports and moves investigations that nobody e
   let text = "";
   for await (const chunk of csv) text += chunk;
   expect(text.split("\r\n")[0]).toBe("name,status");
-  expect(text).toContain("e2e-content,pending");
+  expect(text).toContain("e2e-content,online");
 
   // Into another folder.
   await answering(page, "Archive", () => page.getByRole("button", { name: "New folder in My content" }).click());
@@ -116,7 +117,7 @@ test("a user builds, saves, runs, exports and moves investigations that nobody e
   await expect(archive.getByRole("button", { name: "Open Content products" })).toBeVisible();
 
   // A one-click investigation, run from the product's page.
-  await editor.getByRole("button", { name: "New" }).click();
+  await editor.getByRole("button", { name: "New", exact: true }).click();
   await editor.getByLabel("Name").fill("Recent logs");
   await editor.getByLabel("Kind").selectOption("one_click");
   await query.fill("logs where product = @product fields at, level, message");
