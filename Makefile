@@ -14,7 +14,7 @@ WASM_TARGET := wasm32-unknown-unknown
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help run demo build test tools test-deps site-debug site-release lint unit e2e bench-queue bench-security clean
+.PHONY: help run demo build test tools test-deps site-debug site-release lint unit e2e bench-queue bench-investigations bench-security clean
 
 help:
 	@echo "make run    build (release) and start one node on SQLite at http://127.0.0.1:3000"
@@ -136,6 +136,14 @@ bench-queue: test-deps
 	trap '.ci/postgres.sh stop '"$$pgdir" EXIT; \
 	url=$$(.ci/postgres.sh start $$pgdir $$port); \
 	VIGIL_TEST_POSTGRES_URL=$$url $(CARGO) bench -p server --bench queue
+
+# Investigations over 100 000 products with their history, on SQLite and on
+# a throwaway PostgreSQL (figures in docs/PERFORMANCE.md).
+bench-investigations: test-deps
+	@pgdir=$$(mktemp -d); port=$$((20000 + RANDOM % 20000)); \
+	trap '.ci/postgres.sh stop '"$$pgdir" EXIT; \
+	url=$$(.ci/postgres.sh start $$pgdir $$port); \
+	VIGIL_TEST_POSTGRES_URL=$$url $(CARGO) bench -p server --bench investigations
 
 # The security benchmarks, each on its own fresh release node: wrong-password
 # login floods (one account from one address; a name per request from 100

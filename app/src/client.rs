@@ -267,6 +267,16 @@ pub async fn set_user_role(name: &str, role: crate::api::UserRole) -> Result<(),
     done(send_with(Request::put(&url), Some(body), GRACE_MS).await?).await
 }
 
+/// Grants or revokes the `manage_global_content` permission (admins).
+pub async fn set_manage_global(name: &str, granted: bool) -> Result<(), ClientError> {
+    let url = format!("/api/v1/users/{}/permissions", encode(name));
+    let body = serde_json::to_string(&crate::api::SetPermissions {
+        manage_global_content: granted,
+    })
+    .map_err(|e| ClientError::Network(e.to_string()))?;
+    done(send_with(Request::put(&url), Some(body), GRACE_MS).await?).await
+}
+
 /// Removes a user (admins).
 pub async fn remove_user(name: &str) -> Result<(), ClientError> {
     let url = format!("/api/v1/users/{}", encode(name));

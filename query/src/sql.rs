@@ -83,7 +83,12 @@ pub fn all(q: &Checked, engine: Engine, b: &Bindings, cap: i64) -> Result<Statem
 /// The number of rows (or groups) the query matches, as column `total`.
 pub fn total(q: &Checked, engine: Engine, b: &Bindings) -> Result<Statement, CompileError> {
     let mut inner = Query::select();
-    from(q, &mut inner);
+    // A count joins the products only when its rows are chosen or grouped
+    // by them: a left join on a key changes no count.
+    let grouped_by_product =
+        matches!(&q.shape, Shape::GroupCount(f) if matches!(f.source, Source::Product(_)));
+    let filtered_by_product = q.filter.as_ref().is_some_and(cond_joins);
+    join(q, &mut inner, grouped_by_product || filtered_by_product);
     filter(q, engine, b, &mut inner)?;
     let select = match &q.shape {
         Shape::GroupCount(f) => {
@@ -149,9 +154,13 @@ fn select(q: &Checked, engine: Engine, b: &Bindings) -> Result<SelectStatement, 
         s.order_by_expr_with_nulls(e, order, NullOrdering::Last);
     }
     // The last key makes the order total, so pages never overlap.
+    // It runs the way the last key does, so an index on that key (which
+    // ends with the row's id) can serve both without a sort.
     match &q.shape {
         Shape::Rows(_) => {
-            s.order_by_expr(Expr::col((TABLE, q.object.key)), Order::Asc);
+            let descending = q.sort.last().is_some_and(|(_, d)| *d);
+            let order = if descending { Order::Desc } else { Order::Asc };
+            s.order_by_expr(Expr::col((TABLE, q.object.key)), order);
         }
         Shape::GroupCount(f) if !q.sort.iter().any(|(by, _)| *by == SortBy::Field(f)) => {
             s.order_by_expr_with_nulls(sortable(f, engine), Order::Asc, NullOrdering::Last);
@@ -162,8 +171,12 @@ fn select(q: &Checked, engine: Engine, b: &Bindings) -> Result<SelectStatement, 
 }
 
 fn from(q: &Checked, s: &mut SelectStatement) {
+    join(q, s, uses_product(q));
+}
+
+fn join(q: &Checked, s: &mut SelectStatement, with_product: bool) {
     s.from_as(q.object.table, TABLE);
-    if uses_product(q) && q.object.table != "products" {
+    if with_product && q.object.table != "products" {
         s.join_as(
             JoinType::LeftJoin,
             "products",

@@ -47,7 +47,10 @@ async fn session_created_on_node_a_is_accepted_by_node_b() {
         let cookie = login(&a.url).await;
         let (status, me) = get(&format!("{}/api/v1/me", b.url), Some(&cookie)).await;
         assert_eq!(status, 200, "{}", db.engine);
-        assert_eq!(me, json!({"username": "admin", "role": "admin"}));
+        assert_eq!(
+            me,
+            json!({"username": "admin", "role": "admin", "manage_global_content": true})
+        );
         a.stop().await;
         b.stop().await;
     }

@@ -36,7 +36,10 @@ async fn admins_add_users_and_nobody_else_does() {
         let viewer = user_session(&a.url, &admin, "viewer1", "viewer").await;
         let (status, me) = get(&format!("{}/api/v1/me", a.url), Some(&viewer)).await;
         assert_eq!(status, 200, "{}", db.engine);
-        assert_eq!(me, json!({"username": "viewer1", "role": "viewer"}));
+        assert_eq!(
+            me,
+            json!({"username": "viewer1", "role": "viewer", "manage_global_content": false})
+        );
 
         let users = format!("{}/api/v1/users", a.url);
         let new = json!({"username": "x1", "password": "long enough pw", "role": "admin"});

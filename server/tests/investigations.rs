@@ -143,15 +143,7 @@ async fn run_on(db: &Db, text: &str, page: i64) -> (Vec<Vec<Cell>>, i64) {
     };
     let rows = sql::rows(&checked, engine, &b, page * checked.limit, checked.limit).unwrap();
     let total = sql::total(&checked, engine, &b).unwrap();
-    let reads: Vec<Read> = checked
-        .columns()
-        .iter()
-        .map(|c| match c.ty {
-            "int" | "timestamp" | "duration" => Read::Int,
-            "bool" => Read::Bool,
-            _ => Read::Text,
-        })
-        .collect();
+    let reads: Vec<Read> = checked.columns().iter().map(|c| Read::of(c.ty)).collect();
     run::page(db, Duration::from_secs(30), &rows, &total, &reads)
         .await
         .unwrap_or_else(|e| panic!("{text} on {:?}: {e}\n{}", db.dialect(), rows.sql))
@@ -198,6 +190,15 @@ async fn random_queries_return_the_same_rows_on_both_engines() {
     );
 }
 
+/// A node whose database holds the small fleet, and an admin session.
+async fn node_with_fleet(test_db: &testkit::TestDb) -> (TestNode, String) {
+    let node = TestNode::start(testkit::config(test_db, "node-a", NodeRole::Active)).await;
+    let db = Db::connect(&test_db.url).await.unwrap();
+    fleet::fill(&db, &small_fleet()).await.unwrap();
+    let me = login(&node.url).await;
+    (node, me)
+}
+
 async fn rows_of(url: &str, cookie: &str, query: &str) -> Vec<Value> {
     let (status, body) = post(
         &format!("{url}/api/v1/investigations/run"),
@@ -218,10 +219,7 @@ async fn rows_of(url: &str, cookie: &str, query: &str) -> Vec<Value> {
 #[tokio::test]
 async fn hostile_text_is_only_ever_a_value() {
     for test_db in testkit::databases().await {
-        let node = TestNode::start(testkit::config(&test_db, "node-a", NodeRole::Active)).await;
-        let db = Db::connect(&test_db.url).await.unwrap();
-        fleet::fill(&db, &small_fleet()).await.unwrap();
-        let me = login(&node.url).await;
+        let (node, me) = node_with_fleet(&test_db).await;
         let url = node.url.clone();
         let names = |q: &'static str| {
             let (url, me) = (url.clone(), me.clone());
@@ -304,10 +302,7 @@ async fn hostile_text_is_only_ever_a_value() {
 #[tokio::test]
 async fn pages_csv_exports_and_plans_come_back_over_http() {
     for test_db in testkit::databases().await {
-        let node = TestNode::start(testkit::config(&test_db, "node-a", NodeRole::Active)).await;
-        let db = Db::connect(&test_db.url).await.unwrap();
-        fleet::fill(&db, &small_fleet()).await.unwrap();
-        let me = login(&node.url).await;
+        let (node, me) = node_with_fleet(&test_db).await;
         let url = node.url.clone();
         let engine = test_db.engine;
         let query = "products where status in (online, offline) fields name, last_seen, offline_after sort name limit 7";

@@ -36,7 +36,10 @@ pub async fn change_folder(id: &str, change: &FolderChange) -> Result<Folder, Cl
 
 /// Deletes a folder; with `recursive`, what it holds too.
 pub async fn delete_folder(id: &str, recursive: bool) -> Result<Deleted, ClientError> {
-    let url = format!("/api/v1/content/folders/{}?recursive={recursive}", encode(id));
+    let url = format!(
+        "/api/v1/content/folders/{}?recursive={recursive}",
+        encode(id)
+    );
     json_of(send(Request::delete(&url), GRACE_MS).await?).await
 }
 

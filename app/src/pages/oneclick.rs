@@ -15,8 +15,14 @@ pub fn OneClicks(product: String) -> impl IntoView {
     let run = RwSignal::new(None::<RunSpec>);
     let nonce = StoredValue::new(0u32);
     let buttons = move || {
-        let Some(Ok(trees)) = trees.get() else { return None };
-        let items: Vec<_> = trees.items.into_iter().filter(|i| i.kind == ItemKind::OneClick).collect();
+        let Some(Ok(trees)) = trees.get() else {
+            return None;
+        };
+        let items: Vec<_> = trees
+            .items
+            .into_iter()
+            .filter(|i| i.kind == ItemKind::OneClick)
+            .collect();
         if items.is_empty() {
             return None;
         }

@@ -89,10 +89,11 @@ fn Users() -> impl IntoView {
         Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
         Some(Ok(users)) => view! {
             <table class="grid" aria-label="Users">
-                <thead><tr><th scope="col">"User"</th><th scope="col">"Role"</th><th scope="col">"Added (UTC)"</th><th scope="col">""</th></tr></thead>
+                <thead><tr><th scope="col">"User"</th><th scope="col">"Role"</th><th scope="col">"Manages Global content"</th><th scope="col">"Added (UTC)"</th><th scope="col">""</th></tr></thead>
                 <tbody>
                     {users.into_iter().map(|u| {
-                        let (for_role, for_remove) = (u.username.clone(), u.username.clone());
+                        let (for_role, for_remove, for_global) = (u.username.clone(), u.username.clone(), u.username.clone());
+                        let viewer = u.role == UserRole::Viewer;
                         view! {
                             <tr>
                                 <th scope="row">{u.username.clone()}</th>
@@ -107,6 +108,14 @@ fn Users() -> impl IntoView {
                                         <option value="operator">"operator"</option>
                                         <option value="viewer">"viewer"</option>
                                     </select>
+                                </td>
+                                <td>
+                                    <input type="checkbox" aria-label=format!("{} manages Global content", u.username)
+                                        prop:checked=u.manage_global_content disabled=viewer
+                                        on:change=move |ev| {
+                                            let (name, granted) = (for_global.clone(), event_target_checked(&ev));
+                                            act(async move { client::set_manage_global(&name, granted).await }, list, message, "Permission changed.");
+                                        }/>
                                 </td>
                                 <td>{format_utc(u.created_at)}</td>
                                 <td>

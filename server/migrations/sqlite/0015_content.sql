@@ -33,3 +33,6 @@ CREATE TABLE content_items (
 );
 CREATE UNIQUE INDEX content_items_name ON content_items (COALESCE(user_id, 0), folder, name);
 CREATE INDEX content_items_hash ON content_items (hash);
+
+-- Investigations over logs are bounded in time (`logs during last 1h`).
+CREATE INDEX product_logs_at ON product_logs (at);

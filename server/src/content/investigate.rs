@@ -104,11 +104,7 @@ impl Run {
         self.checked
             .columns()
             .iter()
-            .map(|c| match c.ty {
-                "int" | "timestamp" | "duration" => Read::Int,
-                "bool" => Read::Bool,
-                _ => Read::Text,
-            })
+            .map(|c| Read::of(c.ty))
             .collect()
     }
 
@@ -317,7 +313,8 @@ pub async fn run_item(
 ) -> Result<Response, ApiError> {
     let item = visible_item(&content, &user, &id).await?;
     let kind = ItemKind::parse(&item.kind).unwrap_or_default();
-    let run = Run::new(&item.definition, kind, &user, body.page, body.product)?.sorted(body.sort)?;
+    let run =
+        Run::new(&item.definition, kind, &user, body.page, body.product)?.sorted(body.sort)?;
     if format.csv()? {
         return content.csv(run);
     }
@@ -331,7 +328,8 @@ pub async fn run_query(
     Query(format): Query<Format>,
     Json(body): Json<RunQuery>,
 ) -> Result<Response, ApiError> {
-    let run = Run::new(&body.query, body.kind, &user, body.page, body.product)?.sorted(body.sort)?;
+    let run =
+        Run::new(&body.query, body.kind, &user, body.page, body.product)?.sorted(body.sort)?;
     if format.csv()? {
         return content.csv(run);
     }

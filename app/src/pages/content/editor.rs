@@ -41,39 +41,73 @@ pub fn Editor() -> impl IntoView {
         (list.into_iter().take(12).collect::<Vec<_>>(), range)
     });
     let places = move || {
-        let Some(Ok(trees)) = bench.trees.get() else { return Vec::new() };
+        let Some(Ok(trees)) = bench.trees.get() else {
+            return Vec::new();
+        };
         let mut out = vec![(place(Scope::Mine, None), "My content".to_string())];
-        out.extend(paths(&trees.folders, Scope::Mine).into_iter().map(|(id, p)| (place(Scope::Mine, Some(&id)), format!("My content / {p}"))));
+        out.extend(
+            paths(&trees.folders, Scope::Mine)
+                .into_iter()
+                .map(|(id, p)| (place(Scope::Mine, Some(&id)), format!("My content / {p}"))),
+        );
         if trees.manage_global {
             out.push((place(Scope::Global, None), "Global".to_string()));
-            out.extend(paths(&trees.folders, Scope::Global).into_iter().map(|(id, p)| (place(Scope::Global, Some(&id)), format!("Global / {p}"))));
+            out.extend(
+                paths(&trees.folders, Scope::Global)
+                    .into_iter()
+                    .map(|(id, p)| (place(Scope::Global, Some(&id)), format!("Global / {p}"))),
+            );
         }
         out
     };
     let track_cursor = move |ev: &leptos::ev::Event| {
         use web_sys::wasm_bindgen::JsCast;
-        if let Some(area) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlTextAreaElement>().ok()) {
+        if let Some(area) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlTextAreaElement>().ok())
+        {
             let utf16 = area.selection_start().ok().flatten().unwrap_or(0) as usize;
             // The browser counts UTF-16 units; the query crate, bytes.
             let text = bench.text.get_untracked();
-            let bytes = text.char_indices().scan(0usize, |units, (i, c)| {
-                let at = *units;
-                *units += c.len_utf16();
-                Some((at, i))
-            }).find(|(units, _)| *units >= utf16).map_or(text.len(), |(_, i)| i);
+            let bytes = text
+                .char_indices()
+                .scan(0usize, |units, (i, c)| {
+                    let at = *units;
+                    *units += c.len_utf16();
+                    Some((at, i))
+                })
+                .find(|(units, _)| *units >= utf16)
+                .map_or(text.len(), |(_, i)| i);
             cursor.set(bytes);
         }
     };
     let save = move |as_new: bool| {
         let (scope, folder) = parse_place(&bench.place.get_untracked());
-        let (name, definition, kind) = (bench.name.get_untracked(), bench.text.get_untracked(), bench.kind.get_untracked());
+        let (name, definition, kind) = (
+            bench.name.get_untracked(),
+            bench.text.get_untracked(),
+            bench.kind.get_untracked(),
+        );
         match bench.open.get_untracked().filter(|_| !as_new) {
             Some(id) => {
-                let change = ItemChange { name: Some(name), definition: Some(definition), scope: Some(scope), folder: Some(folder) };
-                bench.act(async move { api::change_item(&id, &change).await }, |i| format!("Saved \"{}\".", i.name));
+                let change = ItemChange {
+                    name: Some(name),
+                    definition: Some(definition),
+                    scope: Some(scope),
+                    folder: Some(folder),
+                };
+                bench.act(async move { api::change_item(&id, &change).await }, |i| {
+                    format!("Saved \"{}\".", i.name)
+                });
             }
             None => spawn_local(async move {
-                let new = NewItem { scope, folder, kind, name, definition };
+                let new = NewItem {
+                    scope,
+                    folder,
+                    kind,
+                    name,
+                    definition,
+                };
                 match api::create_item(&new).await {
                     Ok(item) => {
                         bench.open.set(Some(item.id));
@@ -87,14 +121,37 @@ pub fn Editor() -> impl IntoView {
     };
     // What is in the editor runs, saved or not.
     let run = move |_| {
-        let target = Target::Unsaved { query: bench.text.get_untracked(), kind: bench.kind.get_untracked() };
-        bench.run(RunSpec { target, product: None, nonce: 0 });
+        let target = Target::Unsaved {
+            query: bench.text.get_untracked(),
+            kind: bench.kind.get_untracked(),
+        };
+        bench.run(RunSpec {
+            target,
+            product: None,
+            nonce: 0,
+        });
     };
     let explain = move |_| {
-        let run = RunQuery { query: bench.text.get_untracked(), kind: bench.kind.get_untracked(), ..Default::default() };
+        let run = RunQuery {
+            query: bench.text.get_untracked(),
+            kind: bench.kind.get_untracked(),
+            ..Default::default()
+        };
         spawn_local(async move {
             let answer = api::explain(&run).await;
-            explained.set(Some(answer.map(|e| format!("{} ({})\n{}\n\n{}", e.canonical, e.engine, e.sql, e.plan.join("\n"))).map_err(|e| e.to_string())));
+            explained.set(Some(
+                answer
+                    .map(|e| {
+                        format!(
+                            "{} ({})\n{}\n\n{}",
+                            e.canonical,
+                            e.engine,
+                            e.sql,
+                            e.plan.join("\n")
+                        )
+                    })
+                    .map_err(|e| e.to_string()),
+            ));
         });
     };
     let clear = move |_| {

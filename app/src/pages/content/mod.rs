@@ -80,7 +80,11 @@ pub fn place(scope: Scope, folder: Option<&str>) -> String {
 /// The scope and folder of a place.
 pub fn parse_place(place: &str) -> (Scope, Option<String>) {
     let (scope, folder) = place.split_once(':').unwrap_or(("mine", ""));
-    let scope = if scope == "global" { Scope::Global } else { Scope::Mine };
+    let scope = if scope == "global" {
+        Scope::Global
+    } else {
+        Scope::Mine
+    };
     (scope, Some(folder.to_string()).filter(|f| !f.is_empty()))
 }
 

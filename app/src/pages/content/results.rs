@@ -49,11 +49,21 @@ pub fn Results(spec: Signal<Option<RunSpec>>) -> impl IntoView {
         spawn_local(async move {
             let answer = match &spec.target {
                 Target::Saved { id, .. } => {
-                    let run = RunItem { page, product: spec.product.clone(), sort };
+                    let run = RunItem {
+                        page,
+                        product: spec.product.clone(),
+                        sort,
+                    };
                     api::run_item(id, &run).await
                 }
                 Target::Unsaved { query, kind } => {
-                    let run = RunQuery { query: query.clone(), kind: *kind, page, product: spec.product.clone(), sort };
+                    let run = RunQuery {
+                        query: query.clone(),
+                        kind: *kind,
+                        page,
+                        product: spec.product.clone(),
+                        sort,
+                    };
                     api::run_query(&run).await
                 }
             };
@@ -69,7 +79,9 @@ pub fn Results(spec: Signal<Option<RunSpec>>) -> impl IntoView {
     let csv = move || {
         spec.get().map(|s| match &s.target {
             Target::Saved { id, .. } => api::item_csv(id, s.product.as_deref()),
-            Target::Unsaved { query, kind } => api::query_csv(query, kind.as_str(), s.product.as_deref()),
+            Target::Unsaved { query, kind } => {
+                api::query_csv(query, kind.as_str(), s.product.as_deref())
+            }
         })
     };
     move || {
@@ -84,7 +96,12 @@ pub fn Results(spec: Signal<Option<RunSpec>>) -> impl IntoView {
     }
 }
 
-fn table(reply: RunReply, page: RwSignal<u32>, sort: RwSignal<Option<SortOrder>>, csv: Option<String>) -> impl IntoView {
+fn table(
+    reply: RunReply,
+    page: RwSignal<u32>,
+    sort: RwSignal<Option<SortOrder>>,
+    csv: Option<String>,
+) -> impl IntoView {
     let start = i64::from(reply.page) * reply.limit;
     let shown = reply.rows.len() as i64;
     let types: Vec<String> = reply.columns.iter().map(|c| c.ty.clone()).collect();
@@ -131,7 +148,9 @@ fn cell(v: &serde_json::Value, ty: &str) -> String {
     match (v, ty) {
         (serde_json::Value::Null, _) => "—".into(),
         (v, "timestamp") => v.as_i64().map_or_else(|| v.to_string(), format_utc),
-        (v, "duration") => v.as_i64().map_or_else(|| v.to_string(), query::time::format_duration),
+        (v, "duration") => v
+            .as_i64()
+            .map_or_else(|| v.to_string(), query::time::format_duration),
         (serde_json::Value::String(s), _) => s.clone(),
         (v, _) => v.to_string(),
     }

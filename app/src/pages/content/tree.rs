@@ -5,7 +5,9 @@ use leptos::prelude::*;
 
 use super::results::{RunSpec, Target};
 use super::{parse_place, paths, place, Workbench};
-use crate::api::content::{Duplicate, Folder, FolderChange, Item, ItemChange, ItemKind, NewFolder, Scope, Trees};
+use crate::api::content::{
+    Duplicate, Folder, FolderChange, Item, ItemChange, ItemKind, NewFolder, Scope, Trees,
+};
 use crate::client::content as api;
 
 fn ask(question: &str) -> Option<String> {
@@ -47,8 +49,14 @@ pub fn TreeView(scope: Scope) -> impl IntoView {
 
 fn new_folder(bench: Workbench, scope: Scope, parent: Option<String>) {
     if let Some(name) = ask("Name of the new folder") {
-        let new = NewFolder { scope, parent, name };
-        bench.act(async move { api::create_folder(&new).await }, |f| format!("Folder \"{}\" created.", f.name));
+        let new = NewFolder {
+            scope,
+            parent,
+            name,
+        };
+        bench.act(async move { api::create_folder(&new).await }, |f| {
+            format!("Folder \"{}\" created.", f.name)
+        });
     }
 }
 
@@ -80,7 +88,9 @@ fn folder_node(trees: &Trees, f: Folder, may_change: bool) -> impl IntoView {
     // A folder may move anywhere in its tree but into itself.
     let targets: Vec<(String, String)> = paths(&trees.folders, f.scope)
         .into_iter()
-        .filter(|(id, path)| *id != f.id && !path.starts_with(&format!("{} / ", own_path(trees, &f))))
+        .filter(|(id, path)| {
+            *id != f.id && !path.starts_with(&format!("{} / ", own_path(trees, &f)))
+        })
         .collect();
     let (id, name, scope) = (f.id.clone(), f.name.clone(), f.scope);
     let actions = may_change.then(|| {
@@ -156,12 +166,23 @@ fn item_node(trees: &Trees, item: Item, may_change: bool) -> impl IntoView {
             bench.kind.set(item.kind);
             bench.place.set(place(item.scope, item.folder.as_deref()));
             bench.text.set(item.definition.clone());
-            bench.message.set(Some(format!("Opened \"{}\".", item.name)));
+            bench
+                .message
+                .set(Some(format!("Opened \"{}\".", item.name)));
         }
     };
     let run = {
         let (id, name) = (item.id.clone(), item.name.clone());
-        move |_| bench.run(RunSpec { target: Target::Saved { id: id.clone(), name: name.clone() }, product: None, nonce: 0 })
+        move |_| {
+            bench.run(RunSpec {
+                target: Target::Saved {
+                    id: id.clone(),
+                    name: name.clone(),
+                },
+                product: None,
+                nonce: 0,
+            })
+        }
     };
     let id = item.id.clone();
     let (dup_id, move_id, pub_id, del_id) = (id.clone(), id.clone(), id.clone(), id.clone());

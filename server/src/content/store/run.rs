@@ -20,6 +20,17 @@ pub enum Read {
     Bool,
 }
 
+impl Read {
+    /// How a column of this type (as the query crate names it) is read.
+    pub fn of(ty: &str) -> Read {
+        match ty {
+            "int" | "timestamp" | "duration" => Read::Int,
+            "bool" => Read::Bool,
+            _ => Read::Text,
+        }
+    }
+}
+
 /// A cell of the result.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Cell {
@@ -83,7 +94,8 @@ async fn bounded<T>(
     }
 }
 
-/// One page of rows and the total.
+/// One page of rows and the total, side by side on two connections (each
+/// a scan of its own on a large table).
 pub async fn page(
     db: &Db,
     limit: Duration,
@@ -91,16 +103,21 @@ pub async fn page(
     total: &Statement,
     columns: &[Read],
 ) -> Result<(Vec<Vec<Cell>>, i64), StoreError> {
-    bounded(db, limit, async |conn| {
+    let found = bounded(db, limit, async |conn| {
         let found = bind(rows).fetch_all(&mut *conn).await?;
-        let total: i64 = bind(total).fetch_one(&mut *conn).await?.try_get(0)?;
-        let cells = found
+        found
             .iter()
             .map(|r| cells(r, columns))
-            .collect::<Result<_, _>>()?;
-        Ok((cells, total))
-    })
-    .await
+            .collect::<Result<Vec<_>, _>>()
+    });
+    let count = bounded(db, limit, async |conn| {
+        bind(total)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get::<i64, _>(0)
+    });
+    let (found, count) = tokio::join!(found, count);
+    Ok((found?, count?))
 }
 
 /// Rows sent per batch of [`each`].
