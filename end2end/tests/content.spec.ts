@@ -2,7 +2,8 @@
 // folder, runs it, downloads its CSV, moves it, makes a one-click
 // investigation and runs it from a product page. A second user signed in at
 // the same time sees none of it, until an admin publishes one to the Global
-// tree: it appears on their console without a reload.
+// tree: it appears on their console without a reload. An admin then lets
+// them manage the Global tree from the Users page.
 import { expect, Page, test } from "@playwright/test";
 import { ADMIN_PASSWORD, Cluster, ENROLLMENT_SECRET, Node } from "./support/cluster";
 import { hydrated, markDocument, openSignedIn, sameDocument } from "./support/console";
@@ -144,4 +145,14 @@ test("a user builds, saves, runs, exports and moves investigations that nobody e
   await expect(other.getByRole("list", { name: "Global" }).getByRole("button", { name: "Open Content products" })).toBeVisible({ timeout: 5_000 });
   expect(await sameDocument(other)).toBe(true);
   await expect(other.getByRole("list", { name: "My content" }).getByText("Recent logs")).toHaveCount(0);
+
+  // An admin lets Bea manage the Global tree too.
+  await expect(other.getByRole("button", { name: "New folder in Global" })).toHaveCount(0);
+  await page.goto(`${a.url}/users`);
+  await hydrated(page);
+  await page.getByRole("checkbox", { name: "bea manages Global content" }).check();
+  await expect(page.getByRole("status").filter({ hasText: "Permission changed." })).toBeVisible();
+  await other.reload();
+  await hydrated(other);
+  await expect(other.getByRole("button", { name: "New folder in Global" })).toBeVisible();
 });
