@@ -37,16 +37,8 @@ const ODD_NAMES: &[&str] = &[
     "日本",
 ];
 
-const STATUSES: &[&str] = &["pending", "online", "offline", "unmanaged"];
-const STATES: &[&str] = &[
-    "queued",
-    "dispatched",
-    "delivered",
-    "succeeded",
-    "failed",
-    "expired",
-    "dead",
-];
+use query::registry::{COMMAND_STATES as STATES, PRODUCT_STATUS as STATUSES};
+
 const DAY: i64 = 86_400_000;
 
 /// The UUID of product `i`.

@@ -215,47 +215,44 @@ pub async fn delete_folders(tx: &mut WriteTx, ids: &[String]) -> Result<u64, Sto
 
 pub async fn insert_item(db: &Db, tx: &mut WriteTx, i: &ItemRow) -> Result<(), StoreError> {
     let now = db.dialect().now_ms();
-    sqlx::query(&format!(
+    let sql = format!(
         "INSERT INTO content_items ({ITEM_COLUMNS}, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {now}, $9, {now})"
-    ))
-    .bind(&i.id)
-    .bind(i.owner.user_id())
-    .bind(&i.folder)
-    .bind(&i.kind)
-    .bind(&i.name)
-    .bind(&i.definition)
-    .bind(&i.canonical)
-    .bind(&i.hash)
-    .bind(&i.updated_by)
-    .execute(&mut **tx)
-    .await
-    .map_err(|e| taken(e, &format!("the name \"{}\"", i.name)))?;
-    Ok(())
+    );
+    write_item(tx, &sql, i).await.map(|_| ())
 }
 
 /// Writes an item's tree, folder, name and definition.
 pub async fn update_item(db: &Db, tx: &mut WriteTx, i: &ItemRow) -> Result<(), StoreError> {
     let now = db.dialect().now_ms();
-    let done = sqlx::query(&format!(
-        "UPDATE content_items SET user_id = $2, folder = $3, name = $4, definition = $5, \
-         canonical = $6, hash = $7, updated_by = $8, updated_at = {now} WHERE id = $1"
-    ))
-    .bind(&i.id)
-    .bind(i.owner.user_id())
-    .bind(&i.folder)
-    .bind(&i.name)
-    .bind(&i.definition)
-    .bind(&i.canonical)
-    .bind(&i.hash)
-    .bind(&i.updated_by)
-    .execute(&mut **tx)
-    .await
-    .map_err(|e| taken(e, &format!("the name \"{}\"", i.name)))?;
-    if done.rows_affected() == 0 {
+    let sql = format!(
+        "UPDATE content_items SET user_id = $2, folder = $3, kind = $4, name = $5, \
+         definition = $6, canonical = $7, hash = $8, updated_by = $9, updated_at = {now} \
+         WHERE id = $1"
+    );
+    if write_item(tx, &sql, i).await? == 0 {
         return Err(StoreError::NotFound);
     }
     Ok(())
+}
+
+/// Runs an insert or update that binds an item's columns as `$1`…`$9`;
+/// returns the rows it changed.
+async fn write_item(tx: &mut WriteTx, sql: &str, i: &ItemRow) -> Result<u64, StoreError> {
+    let done = sqlx::query(sql)
+        .bind(&i.id)
+        .bind(i.owner.user_id())
+        .bind(&i.folder)
+        .bind(&i.kind)
+        .bind(&i.name)
+        .bind(&i.definition)
+        .bind(&i.canonical)
+        .bind(&i.hash)
+        .bind(&i.updated_by)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| taken(e, &format!("the name \"{}\"", i.name)))?;
+    Ok(done.rows_affected())
 }
 
 pub async fn delete_item(tx: &mut WriteTx, id: &str) -> Result<(), StoreError> {
