@@ -237,16 +237,20 @@ fn content_routes() -> Router<AppState> {
     use content::{handlers as h, investigate as run};
     Router::new()
         .route("/api/v1/content", get(h::trees).post(h::create_item))
-        .route("/api/v1/content/folders", post(h::create_folder))
+        .route("/api/v1/content/folders", post(content::folders::create))
         .route(
             "/api/v1/content/folders/{id}",
-            patch(h::change_folder).delete(h::delete_folder),
+            patch(content::folders::change).delete(content::folders::delete),
         )
         .route(
             "/api/v1/content/{id}",
             get(h::item).patch(h::change_item).delete(h::delete_item),
         )
         .route("/api/v1/content/{id}/duplicate", post(h::duplicate))
+        .route(
+            "/api/v1/content/{id}/nodes/{node}",
+            put(content::alert_handlers::enable).delete(content::alert_handlers::disable),
+        )
         .route(
             "/api/v1/content/{id}/run",
             get(run::export_item).post(run::run_item),
@@ -379,12 +383,14 @@ impl Node {
             .site_root(config.site_root.to_string_lossy().as_ref())
             .site_pkg_dir("pkg")
             .build();
+        let content = Content::new(db.clone(), &config);
+        content.publish().await?;
         let app = AppState(Arc::new(Capabilities {
             keepalive: KeepAlive::new(db.clone(), nodes.clone(), signals.clone()),
             console: Console {
                 defaults_query: config.console_defaults.as_str().into(),
             },
-            content: Content::new(db.clone(), &config),
+            content,
             connections: Default::default(),
             auth,
             nodes,

@@ -67,6 +67,62 @@ pub struct Item {
     /// Unix milliseconds.
     pub updated_at: i64,
     pub updated_by: String,
+    /// An alert's condition and the nodes it is enabled on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<AlertInfo>,
+}
+
+/// How bad a firing is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    #[default]
+    Warning,
+    Critical,
+}
+
+/// Who evaluates an alert: each node over the products it is home to
+/// (`node`), or one node over the whole fleet (`fleet`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertScope {
+    #[default]
+    Node,
+    Fleet,
+}
+
+/// What turns an investigation into an alert.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSpec {
+    /// `rows > N`, `rows = 0`, `count > N` (any group of a `group by`
+    /// query), or `per product` (one firing per product found).
+    pub condition: String,
+    /// How often it is evaluated, at least `10s`.
+    pub period: String,
+    /// How long the condition must hold before it fires.
+    #[serde(default = "zero", rename = "for")]
+    pub for_: String,
+    /// How long it must be false before a firing clears.
+    #[serde(default = "zero")]
+    pub clear_for: String,
+    #[serde(default)]
+    pub severity: Severity,
+    #[serde(default)]
+    pub scope: AlertScope,
+}
+
+fn zero() -> String {
+    "0s".into()
+}
+
+/// An alert as stored: its settings (in canonical spelling) and where it
+/// is enabled.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertInfo {
+    pub spec: AlertSpec,
+    pub enabled_on: Vec<String>,
 }
 
 /// `GET /api/v1/content`: the user's tree and the Global one.
@@ -119,6 +175,9 @@ pub struct NewItem {
     pub kind: ItemKind,
     pub name: String,
     pub definition: String,
+    /// Required for an alert.
+    #[serde(default)]
+    pub alert: Option<AlertSpec>,
 }
 
 /// `PATCH /api/v1/content/{id}`: edit, rename, move (`folder: null` to the
@@ -134,6 +193,9 @@ pub struct ItemChange {
     pub scope: Option<Scope>,
     #[serde(default, with = "present", skip_serializing_if = "Option::is_none")]
     pub folder: Option<Option<String>>,
+    /// An alert's new settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<AlertSpec>,
 }
 
 /// `POST /api/v1/content/{id}/duplicate`: where the copy goes (by default

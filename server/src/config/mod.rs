@@ -145,6 +145,8 @@ pub struct Config {
     pub investigation_timeout: Duration,
     /// Rows a CSV export of an investigation holds at most.
     pub investigation_csv_max_rows: u64,
+    /// Alerts this node evaluates at most (enabled on it).
+    pub alert_limit: u32,
 }
 
 impl Default for Config {
@@ -188,6 +190,7 @@ impl Default for Config {
             callback_allow: Vec::new(),
             investigation_timeout: Duration::from_secs(10),
             investigation_csv_max_rows: 1_000_000,
+            alert_limit: 100,
         }
     }
 }

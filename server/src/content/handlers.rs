@@ -1,29 +1,18 @@
 //! The content routes: the trees, folders and items (`/api/v1/content…`).
 //! Running them is in [`super::investigate`].
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
 
-use app::api::content::{
-    Deleted, Duplicate, Folder, FolderChange, Item, ItemChange, ItemKind, NewFolder, NewItem, Trees,
-};
+use app::api::content::{AlertInfo, Duplicate, Item, ItemChange, ItemKind, NewItem, Trees};
 
-use super::store::{self, FolderRow, ItemRow};
+use super::alerts::Rule;
+use super::store::{self, ItemRow};
 use super::tree::Folders;
-use super::{check_name, define, Content, Owner, MAX_DEPTH, MAX_FOLDERS, MAX_ITEMS};
+use super::{check_name, define, define_alert, Content, Owner, MAX_ITEMS};
 use crate::auth::CurrentUser;
 use crate::db::WriteTx;
 use crate::error::{ApiError, Json};
-
-fn folder_reply(f: FolderRow) -> Folder {
-    Folder {
-        id: f.id,
-        scope: f.owner.scope(),
-        parent: Some(f.parent).filter(|p| !p.is_empty()),
-        name: f.name,
-    }
-}
 
 /// An item as the API shows it.
 pub fn item_reply(i: ItemRow) -> Item {
@@ -38,10 +27,32 @@ pub fn item_reply(i: ItemRow) -> Item {
         hash: i.hash,
         updated_at: i.updated_at,
         updated_by: i.updated_by,
+        alert: None,
     }
 }
 
-fn no_folder() -> ApiError {
+fn alert_info(rule: &Rule, enabled_on: Vec<String>) -> AlertInfo {
+    AlertInfo {
+        spec: rule.spec(),
+        enabled_on,
+    }
+}
+
+/// An item as the API shows it, with its alert settings if it is one.
+async fn full_reply(content: &Content, i: ItemRow) -> Result<Item, ApiError> {
+    let alert = match i.kind.as_str() {
+        "alert" => store::alerts::of(&content.db, &i.id)
+            .await?
+            .map(|(rule, nodes)| alert_info(&rule, nodes)),
+        _ => None,
+    };
+    Ok(Item {
+        alert,
+        ..item_reply(i)
+    })
+}
+
+pub(super) fn no_folder() -> ApiError {
     ApiError::not_found("no such folder")
 }
 
@@ -57,15 +68,9 @@ pub async fn visible_item(
     }
 }
 
-async fn visible_folder(
-    content: &Content,
-    user: &CurrentUser,
-    id: &str,
-) -> Result<FolderRow, ApiError> {
-    match store::folder(&content.db, id).await? {
-        Some(f) if f.owner.visible_to(user) => Ok(f),
-        _ => Err(no_folder()),
-    }
+/// A tree at its size limit.
+pub(super) fn full(message: String) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "tree_full", message)
 }
 
 /// `folder` ('' for the top) must be a folder of `owner`'s tree.
@@ -83,146 +88,54 @@ pub async fn trees(
     user: CurrentUser,
 ) -> Result<Json<Trees>, ApiError> {
     let (folders, items) = store::trees(&content.db, user.id).await?;
+    let mut alerts = store::alerts::visible(&content.db, user.id).await?;
     Ok(Json(Trees {
-        folders: folders.into_iter().map(folder_reply).collect(),
-        items: items.into_iter().map(item_reply).collect(),
+        folders: folders.into_iter().map(super::folders::reply).collect(),
+        items: items
+            .into_iter()
+            .map(|i| {
+                let alert = alerts
+                    .remove(&i.id)
+                    .map(|(rule, nodes)| alert_info(&rule, nodes));
+                Item {
+                    alert,
+                    ..item_reply(i)
+                }
+            })
+            .collect(),
         manage_global: user.manage_global_content,
     }))
 }
 
-/// `POST /api/v1/content/folders`.
-pub async fn create_folder(
-    State(content): State<Content>,
-    user: CurrentUser,
-    Json(new): Json<NewFolder>,
-) -> Result<(StatusCode, Json<Folder>), ApiError> {
-    let owner = Owner::of(new.scope, &user);
-    owner.check_change(&user)?;
-    let folder = FolderRow {
-        id: uuid::Uuid::new_v4().to_string(),
-        owner,
-        parent: new.parent.unwrap_or_default(),
-        name: check_name(&new.name)?,
-    };
-    let mut tx = store::begin(&content.db).await?;
-    let all = store::folders_of(&mut tx, owner).await?;
-    let tree = Folders::new(&all);
-    if !folder.parent.is_empty() && !tree.contains(&folder.parent) {
-        return Err(no_folder());
-    }
-    if tree.depth(&folder.parent) + 1 > MAX_DEPTH {
-        return Err(too_deep());
-    }
-    if all.len() as i64 >= MAX_FOLDERS {
-        return Err(full(format!("a tree holds at most {MAX_FOLDERS} folders")));
-    }
-    store::insert_folder(&content.db, &mut tx, &folder).await?;
-    store::commit(tx).await?;
-    Ok((StatusCode::CREATED, Json(folder_reply(folder))))
-}
-
-fn too_deep() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "too_deep",
-        format!("folders nest at most {MAX_DEPTH} deep"),
-    )
-}
-
-fn full(message: String) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, "tree_full", message)
-}
-
-/// `PATCH /api/v1/content/folders/{id}`: rename and/or move within its tree.
-pub async fn change_folder(
-    State(content): State<Content>,
-    user: CurrentUser,
-    Path(id): Path<String>,
-    Json(change): Json<FolderChange>,
-) -> Result<Json<Folder>, ApiError> {
-    let mut folder = visible_folder(&content, &user, &id).await?;
-    folder.owner.check_change(&user)?;
-    if let Some(name) = &change.name {
-        folder.name = check_name(name)?;
-    }
-    let mut tx = store::begin(&content.db).await?;
-    if let Some(parent) = change.parent {
-        let parent = parent.unwrap_or_default();
-        let all = store::folders_of(&mut tx, folder.owner).await?;
-        let tree = Folders::new(&all);
-        if !parent.is_empty() && !tree.contains(&parent) {
-            return Err(no_folder());
-        }
-        if !parent.is_empty() && tree.is_within(&parent, &folder.id) {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                "a folder cannot move into itself or a folder inside it",
-            ));
-        }
-        if tree.depth(&parent) + 1 + tree.height(&folder.id) > MAX_DEPTH {
-            return Err(too_deep());
-        }
-        folder.parent = parent;
-    }
-    store::update_folder(&content.db, &mut tx, &folder).await?;
-    store::commit(tx).await?;
-    Ok(Json(folder_reply(folder)))
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeleteFolder {
-    /// Delete what the folder holds too (the console asks first).
-    #[serde(default)]
-    recursive: bool,
-}
-
-/// `DELETE /api/v1/content/folders/{id}[?recursive=true]`.
-pub async fn delete_folder(
-    State(content): State<Content>,
-    user: CurrentUser,
-    Path(id): Path<String>,
-    Query(how): Query<DeleteFolder>,
-) -> Result<Json<Deleted>, ApiError> {
-    let folder = visible_folder(&content, &user, &id).await?;
-    folder.owner.check_change(&user)?;
-    let mut tx = store::begin(&content.db).await?;
-    let all = store::folders_of(&mut tx, folder.owner).await?;
-    let subtree = Folders::new(&all).subtree(&folder.id);
-    let items = store::delete_folders(&mut tx, &subtree).await?;
-    let folders = subtree.len() as u64;
-    if !how.recursive && (folders > 1 || items > 0) {
-        // Dropped without commit: nothing was deleted.
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "folder_not_empty",
-            format!(
-                "\"{}\" holds {} folder(s) and {items} item(s); delete with recursive=true to remove them too",
-                folder.name,
-                folders - 1
-            ),
-        ));
-    }
-    store::commit(tx).await?;
-    Ok(Json(Deleted { folders, items }))
-}
-
-/// `POST /api/v1/content`: a new item.
+/// `POST /api/v1/content`: a new item. A new alert is enabled on this node
+/// only (unless this node is at its `alert_limit`: then it is saved
+/// disabled, and the reply shows it enabled nowhere).
 pub async fn create_item(
     State(content): State<Content>,
     user: CurrentUser,
     Json(new): Json<NewItem>,
 ) -> Result<(StatusCode, Json<Item>), ApiError> {
-    if new.kind == ItemKind::Alert {
-        return Err(ApiError::bad_request(
-            "unsupported_kind",
-            "alerts are not available on this node yet; save the query as an investigation",
-        ));
-    }
     let owner = Owner::of(new.scope, &user);
     owner.check_change(&user)?;
-    let definition = define(&new.definition, new.kind)?;
+    let (definition, rule) = match (new.kind, &new.alert) {
+        (ItemKind::Alert, Some(spec)) => {
+            let (d, rule) = define_alert(&new.definition, spec)?;
+            (d, Some(rule))
+        }
+        (ItemKind::Alert, None) => {
+            return Err(ApiError::bad_request(
+                "invalid_alert",
+                "an alert needs its settings: alert {condition, period, …}",
+            ))
+        }
+        (_, Some(_)) => {
+            return Err(ApiError::bad_request(
+                "invalid_alert",
+                "only an item of kind alert has alert settings",
+            ))
+        }
+        (kind, None) => (define(&new.definition, kind)?, None),
+    };
     let item = ItemRow {
         id: uuid::Uuid::new_v4().to_string(),
         owner,
@@ -241,9 +154,30 @@ pub async fn create_item(
         return Err(full(format!("a tree holds at most {MAX_ITEMS} items")));
     }
     store::insert_item(&content.db, &mut tx, &item).await?;
+    if let Some(rule) = &rule {
+        new_alert(&content, &mut tx, &item.id, rule, &user).await?;
+    }
     store::commit(tx).await?;
     let saved = visible_item(&content, &user, &item.id).await?;
-    Ok((StatusCode::CREATED, Json(item_reply(saved))))
+    Ok((
+        StatusCode::CREATED,
+        Json(full_reply(&content, saved).await?),
+    ))
+}
+
+/// Stores a new alert's settings and enables it on this node if it has
+/// room.
+async fn new_alert(
+    content: &Content,
+    tx: &mut WriteTx,
+    id: &str,
+    rule: &Rule,
+    user: &CurrentUser,
+) -> Result<(), ApiError> {
+    store::alerts::put_settings(tx, id, rule).await?;
+    store::alerts::enable(&content.db, tx, id, &content.node, &user.username).await?;
+    store::alerts::changed(tx).await?;
+    Ok(())
 }
 
 /// `GET /api/v1/content/{id}`.
@@ -252,7 +186,8 @@ pub async fn item(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<Item>, ApiError> {
-    Ok(Json(item_reply(visible_item(&content, &user, &id).await?)))
+    let item = visible_item(&content, &user, &id).await?;
+    Ok(Json(full_reply(&content, item).await?))
 }
 
 /// `PATCH /api/v1/content/{id}`: edit, rename, move (within or across
@@ -279,19 +214,42 @@ pub async fn change_item(
     if let Some(name) = &change.name {
         item.name = check_name(name)?;
     }
-    if let Some(text) = &change.definition {
-        let kind = ItemKind::parse(&item.kind).unwrap_or_default();
+    let kind = ItemKind::parse(&item.kind).unwrap_or_default();
+    let mut rule = None;
+    if kind == ItemKind::Alert && (change.definition.is_some() || change.alert.is_some()) {
+        let spec = match &change.alert {
+            Some(spec) => spec.clone(),
+            None => match store::alerts::of(&content.db, &item.id).await? {
+                Some((old, _)) => old.spec(),
+                None => return Err(ApiError::internal("an alert without settings")),
+            },
+        };
+        let text = change.definition.as_deref().unwrap_or(&item.definition);
+        let (definition, checked) = define_alert(text, &spec)?;
+        (item.definition, item.canonical, item.hash) =
+            (definition.text, definition.canonical, definition.hash);
+        rule = Some(checked);
+    } else if change.alert.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_alert",
+            "only an item of kind alert has alert settings",
+        ));
+    } else if let Some(text) = &change.definition {
         let definition = define(text, kind)?;
-        item.definition = definition.text;
-        item.canonical = definition.canonical;
-        item.hash = definition.hash;
+        (item.definition, item.canonical, item.hash) =
+            (definition.text, definition.canonical, definition.hash);
     }
     item.updated_by = user.username.clone();
     let mut tx = store::begin(&content.db).await?;
     folder_in(&mut tx, item.owner, &item.folder).await?;
     store::update_item(&content.db, &mut tx, &item).await?;
+    if let Some(rule) = &rule {
+        store::alerts::put_settings(&mut tx, &item.id, rule).await?;
+        store::alerts::changed(&mut tx).await?;
+    }
     store::commit(tx).await?;
-    Ok(Json(item_reply(visible_item(&content, &user, &id).await?)))
+    let saved = visible_item(&content, &user, &id).await?;
+    Ok(Json(full_reply(&content, saved).await?))
 }
 
 /// `POST /api/v1/content/{id}/duplicate`: a copy, by default beside the
@@ -303,6 +261,13 @@ pub async fn duplicate(
     Json(to): Json<Duplicate>,
 ) -> Result<(StatusCode, Json<Item>), ApiError> {
     let original = visible_item(&content, &user, &id).await?;
+    // A copy of an alert is a new alert: enabled on this node only.
+    let rule = match original.kind.as_str() {
+        "alert" => store::alerts::of(&content.db, &original.id)
+            .await?
+            .map(|(rule, _)| rule),
+        _ => None,
+    };
     let owner = to.scope.map_or(original.owner, |s| Owner::of(s, &user));
     owner.check_change(&user)?;
     let folder = match to.folder {
@@ -329,9 +294,15 @@ pub async fn duplicate(
         ..original
     };
     store::insert_item(&content.db, &mut tx, &copy).await?;
+    if let Some(rule) = &rule {
+        new_alert(&content, &mut tx, &copy.id, rule, &user).await?;
+    }
     store::commit(tx).await?;
     let saved = visible_item(&content, &user, &copy.id).await?;
-    Ok((StatusCode::CREATED, Json(item_reply(saved))))
+    Ok((
+        StatusCode::CREATED,
+        Json(full_reply(&content, saved).await?),
+    ))
 }
 
 /// `name (copy)`, `name (copy 2)`, … : the first not in `taken`.

@@ -7,6 +7,9 @@
 //! permission. Every change moves the content counter of the state string
 //! in its own transaction, so open consoles refresh their trees.
 
+pub mod alert_handlers;
+pub mod alerts;
+pub mod folders;
 pub mod handlers;
 pub mod investigate;
 pub mod store;
@@ -106,6 +109,9 @@ pub struct Content {
     /// Rows a CSV export holds at most.
     csv_max_rows: i64,
     runs: Arc<Semaphore>,
+    /// This node's name, where a new alert is enabled.
+    node: Arc<str>,
+    alert_limit: i64,
 }
 
 impl Content {
@@ -120,7 +126,14 @@ impl Content {
             timeout: config.investigation_timeout,
             csv_max_rows: config.investigation_csv_max_rows as i64,
             runs: Arc::new(Semaphore::new(CONCURRENT_RUNS)),
+            node: config.node_name.as_str().into(),
+            alert_limit: i64::from(config.alert_limit),
         }
+    }
+
+    /// Records this node's `alert_limit` for the cluster (at start).
+    pub async fn publish(&self) -> Result<(), crate::db::StoreError> {
+        store::alerts::publish_limit(&self.db, &self.node, self.alert_limit).await
     }
 }
 
@@ -144,6 +157,28 @@ pub fn define(text: &str, kind: ItemKind) -> Result<Definition, ApiError> {
         canonical,
         hash,
     })
+}
+
+/// Checks an alert: its query, then its condition and timing against it.
+/// The canonical form covers both, so two copies that differ only in
+/// their condition are different definitions.
+pub fn define_alert(
+    text: &str,
+    spec: &app::api::content::AlertSpec,
+) -> Result<(Definition, alerts::Rule), ApiError> {
+    let checked = query::analyze(text, query::Kind::Alert)
+        .map_err(|e| ApiError::bad_request("invalid_definition", e.to_string()))?;
+    let rule = alerts::Rule::check(spec, &checked)?;
+    let canonical = query::canonical(&checked) + &rule.canonical_suffix();
+    let hash = hex::encode(Sha256::digest(canonical.as_bytes()));
+    Ok((
+        Definition {
+            text: text.to_owned(),
+            canonical,
+            hash,
+        },
+        rule,
+    ))
 }
 
 pub fn query_kind(kind: ItemKind) -> query::Kind {

@@ -95,6 +95,7 @@ pub fn Editor() -> impl IntoView {
                     definition: Some(definition),
                     scope: Some(scope),
                     folder: Some(folder),
+                    alert: None,
                 };
                 bench.act(async move { api::change_item(&id, &change).await }, |i| {
                     format!("Saved \"{}\".", i.name)
@@ -102,6 +103,7 @@ pub fn Editor() -> impl IntoView {
             }
             None => spawn_local(async move {
                 let new = NewItem {
+                    alert: None,
                     scope,
                     folder,
                     kind,

@@ -2,6 +2,7 @@
 //! Global tree (`user_id` NULL), and the statements investigations compile
 //! to (`run`).
 
+pub mod alerts;
 pub mod run;
 
 use app::state::StateClass;
