@@ -99,3 +99,14 @@ pub fn query_csv(query: &str, kind: &str, product: Option<&str>) -> String {
     }
     url
 }
+
+/// Enables or disables an alert on `node`.
+pub async fn set_alert_enabled(id: &str, node: &str, on: bool) -> Result<(), ClientError> {
+    let url = format!("/api/v1/content/{}/nodes/{}", encode(id), encode(node));
+    let request = if on {
+        Request::put(&url)
+    } else {
+        Request::delete(&url)
+    };
+    done(send(request, GRACE_MS).await?).await
+}

@@ -22,8 +22,20 @@ where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<T, ClientError>> + 'static,
 {
+    live_on(&[class], fetch)
+}
+
+/// [`live`] for data that shows several classes: refetched when any of
+/// their counters moves.
+pub fn live_on<T, F, Fut>(classes: &[StateClass], fetch: F) -> Live<T>
+where
+    T: Send + Sync + 'static,
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, ClientError>> + 'static,
+{
     let console = expect_context::<Console>();
-    let changed = console.watch(class);
+    let watched: Vec<_> = classes.iter().map(|c| console.watch(*c)).collect();
+    let changed = Memo::new(move |_| watched.iter().map(|w| w.get()).collect::<Vec<_>>());
     let data: Live<T> = RwSignal::new(None);
     let latest = StoredValue::new(0u64);
     Effect::new(move |_| {

@@ -6,7 +6,9 @@ use leptos::task::spawn_local;
 
 use super::results::{RunSpec, Target};
 use super::{parse_place, paths, place, Workbench};
-use crate::api::content::{ItemChange, ItemKind, NewItem, RunQuery, Scope};
+use crate::api::content::{
+    AlertScope, AlertSpec, ItemChange, ItemKind, NewItem, RunQuery, Scope, Severity,
+};
 use crate::client::content as api;
 use crate::client::ClientError;
 use crate::console::go_to_login;
@@ -95,7 +97,7 @@ pub fn Editor() -> impl IntoView {
                     definition: Some(definition),
                     scope: Some(scope),
                     folder: Some(folder),
-                    alert: None,
+                    alert: (kind == ItemKind::Alert).then(|| bench.alert.get_untracked()),
                 };
                 bench.act(async move { api::change_item(&id, &change).await }, |i| {
                     format!("Saved \"{}\".", i.name)
@@ -103,7 +105,7 @@ pub fn Editor() -> impl IntoView {
             }
             None => spawn_local(async move {
                 let new = NewItem {
-                    alert: None,
+                    alert: (kind == ItemKind::Alert).then(|| bench.alert.get_untracked()),
                     scope,
                     folder,
                     kind,
@@ -170,6 +172,7 @@ pub fn Editor() -> impl IntoView {
                 <select prop:value=move || bench.kind.get().as_str() on:change=move |ev| bench.kind.set(kind_of(&event_target_value(&ev)))>
                     <option value="investigation">"Investigation"</option>
                     <option value="one_click">"One-click (runs on a product)"</option>
+                    <option value="alert">"Alert"</option>
                 </select>
             </label>
             <label>"Save in"
@@ -178,6 +181,7 @@ pub fn Editor() -> impl IntoView {
                 </select>
             </label>
         </div>
+        {move || (bench.kind.get() == ItemKind::Alert).then(|| alert_fields(bench))}
         <label class="query">"Query"
             <textarea rows="4" spellcheck="false" prop:value=move || bench.text.get()
                 on:input=move |ev| { bench.text.set(event_target_value(&ev)); track_cursor(&ev); }
@@ -218,5 +222,58 @@ pub fn Editor() -> impl IntoView {
             Ok(text) => view! { <pre class="plan" aria-label="Plan">{text}</pre> }.into_any(),
             Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
         })}
+    }
+}
+
+/// An alert's condition and timing.
+fn alert_fields(bench: Workbench) -> impl IntoView {
+    let text = move |label: &'static str,
+                     get: fn(&AlertSpec) -> String,
+                     set: fn(&mut AlertSpec, String)| {
+        view! {
+            <label>{label}
+                <input prop:value=move || bench.alert.with(get)
+                    on:input=move |ev| bench.alert.update(|a| set(a, event_target_value(&ev)))/>
+            </label>
+        }
+    };
+    view! {
+        <fieldset class="settings" aria-label="Alert">
+            {text("Condition (rows > N, rows = 0, count > N, per product)", |a| a.condition.clone(), |a, v| a.condition = v)}
+            {text("Every", |a| a.period.clone(), |a, v| a.period = v)}
+            {text("For", |a| a.for_.clone(), |a, v| a.for_ = v)}
+            {text("Clear after", |a| a.clear_for.clone(), |a, v| a.clear_for = v)}
+            <label>"Severity"
+                <select prop:value=move || bench.alert.with(|a| severity_name(a.severity))
+                    on:change=move |ev| bench.alert.update(|a| a.severity = severity_of(&event_target_value(&ev)))>
+                    <option value="info">"info"</option>
+                    <option value="warning">"warning"</option>
+                    <option value="critical">"critical"</option>
+                </select>
+            </label>
+            <label>"Evaluated"
+                <select prop:value=move || bench.alert.with(|a| if a.scope == AlertScope::Fleet { "fleet" } else { "node" })
+                    on:change=move |ev| bench.alert.update(|a| a.scope = if event_target_value(&ev) == "fleet" { AlertScope::Fleet } else { AlertScope::Node })>
+                    <option value="node">"by each node, over its own products"</option>
+                    <option value="fleet">"once, over the whole fleet"</option>
+                </select>
+            </label>
+        </fieldset>
+    }
+}
+
+fn severity_name(s: Severity) -> &'static str {
+    match s {
+        Severity::Info => "info",
+        Severity::Warning => "warning",
+        Severity::Critical => "critical",
+    }
+}
+
+fn severity_of(text: &str) -> Severity {
+    match text {
+        "info" => Severity::Info,
+        "critical" => Severity::Critical,
+        _ => Severity::Warning,
     }
 }

@@ -9,11 +9,12 @@ mod tree;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::content::{Folder, ItemKind, Scope, Trees};
+use crate::api::content::{AlertSpec, Folder, ItemKind, Scope, Trees};
+use crate::api::NodeList;
 use crate::client::content as api;
 use crate::client::ClientError;
 use crate::console::{go_to_login, ConsoleFrame};
-use crate::pages::live::{live, Live};
+use crate::pages::live::{live, live_on, Live};
 use crate::state::StateClass;
 use results::{Results, RunSpec};
 
@@ -37,6 +38,10 @@ pub struct Workbench {
     /// Where the item is saved: `mine:` or `global:`, then a folder id.
     pub place: RwSignal<String>,
     pub text: RwSignal<String>,
+    /// An alert's settings, as the editor shows them.
+    pub alert: RwSignal<AlertSpec>,
+    /// The cluster's nodes (alerts are enabled per node).
+    pub nodes: Live<NodeList>,
     pub message: RwSignal<Option<String>>,
     pub run: RwSignal<Option<RunSpec>>,
     nonce: StoredValue<u32>,
@@ -65,6 +70,18 @@ impl Workbench {
                 Err(e) => self.message.set(Some(format!("Refused: {e}"))),
             }
         });
+    }
+}
+
+/// The settings a new alert starts with.
+pub fn new_alert_spec() -> AlertSpec {
+    AlertSpec {
+        condition: "rows > 0".into(),
+        period: "1m".into(),
+        for_: "0s".into(),
+        clear_for: "0s".into(),
+        severity: Default::default(),
+        scope: Default::default(),
     }
 }
 
@@ -114,12 +131,15 @@ pub fn paths(folders: &[Folder], scope: Scope) -> Vec<(String, String)> {
 #[component]
 fn Workspace() -> impl IntoView {
     let bench = Workbench {
-        trees: live(StateClass::Content, api::trees),
+        // Trees show where alerts are enabled, too.
+        trees: live_on(&[StateClass::Content, StateClass::Alerts], api::trees),
         open: RwSignal::new(None),
         name: RwSignal::new(String::new()),
         kind: RwSignal::new(ItemKind::Investigation),
         place: RwSignal::new("mine:".into()),
         text: RwSignal::new(String::new()),
+        alert: RwSignal::new(new_alert_spec()),
+        nodes: live(StateClass::Nodes, crate::client::nodes),
         message: RwSignal::new(None),
         run: RwSignal::new(None),
         nonce: StoredValue::new(0),

@@ -164,6 +164,11 @@ fn item_node(trees: &Trees, item: Item, may_change: bool) -> impl IntoView {
             bench.open.set(Some(item.id.clone()));
             bench.name.set(item.name.clone());
             bench.kind.set(item.kind);
+            bench.alert.set(
+                item.alert
+                    .as_ref()
+                    .map_or_else(super::new_alert_spec, |a| a.spec.clone()),
+            );
             bench.place.set(place(item.scope, item.folder.as_deref()));
             bench.text.set(item.definition.clone());
             bench
@@ -184,6 +189,10 @@ fn item_node(trees: &Trees, item: Item, may_change: bool) -> impl IntoView {
             })
         }
     };
+    let enablement = item
+        .alert
+        .clone()
+        .map(|alert| enablement(bench, &item, alert.enabled_on, may_change));
     let id = item.id.clone();
     let (dup_id, move_id, pub_id, del_id) = (id.clone(), id.clone(), id.clone(), id.clone());
     let scope = item.scope;
@@ -191,6 +200,7 @@ fn item_node(trees: &Trees, item: Item, may_change: bool) -> impl IntoView {
         <li class="item">
             <button type="button" class="link" aria-label=format!("Open {name}") on:click=open>{item.name.clone()}</button>
             " " <span class="badge">{badge}</span>
+            {enablement}
             <span class="actions">
                 {(item.kind == ItemKind::Investigation).then(|| view! {
                     <button type="button" class="quiet" aria-label=format!("Run {name}") on:click=run>"Run"</button>
@@ -231,5 +241,48 @@ fn item_node(trees: &Trees, item: Item, may_change: bool) -> impl IntoView {
                 })}
             </span>
         </li>
+    }
+}
+
+/// Where an alert is enabled, and a switch per node of the cluster.
+fn enablement(
+    bench: Workbench,
+    item: &Item,
+    enabled_on: Vec<String>,
+    may_change: bool,
+) -> impl IntoView {
+    let (id, name) = (item.id.clone(), item.name.clone());
+    let shown = if enabled_on.is_empty() {
+        "nowhere".to_string()
+    } else {
+        enabled_on.join(", ")
+    };
+    let switches = move || {
+        let Some(Ok(list)) = bench.nodes.get() else {
+            return None;
+        };
+        may_change.then(|| {
+            list.nodes
+                .into_iter()
+                .map(|n| {
+                    let on = enabled_on.contains(&n.name);
+                    let (id, node) = (id.clone(), n.name.clone());
+                    let label = format!("{} {name} on {}", if on { "Disable" } else { "Enable" }, n.name);
+                    view! {
+                        <button type="button" class="quiet" aria-label=label.clone() on:click=move |_| {
+                            let (id, node, shown) = (id.clone(), node.clone(), node.clone());
+                            bench.act(
+                                async move { api::set_alert_enabled(&id, &node, !on).await },
+                                move |_| format!("{} on {shown}.", if on { "Disabled" } else { "Enabled" }),
+                            );
+                        }>{label.clone()}</button>
+                    }
+                })
+                .collect_view()
+        })
+    };
+    view! {
+        <span class="enabled" aria-label=format!("{} is enabled on", item.name)>{format!(" enabled on: {shown}")}</span>
+        <span class="actions">{switches}</span>
     }
 }
