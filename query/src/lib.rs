@@ -157,6 +157,45 @@ impl Checked {
         Ok(())
     }
 
+    /// Keeps only rows of products homed on one of `nodes` (an alert a node
+    /// evaluates over its own products).
+    pub fn within_homes(&mut self, nodes: &[String]) {
+        let name = if self.object.name == "products" {
+            "home_node"
+        } else {
+            "product.home_node"
+        };
+        let field = self
+            .object
+            .field(name)
+            .expect("every object knows the home node");
+        let homes = Cond::In {
+            field,
+            values: nodes.iter().map(|n| Value::Text(n.clone())).collect(),
+        };
+        self.filter = Some(match self.filter.take() {
+            Some(f) => Cond::And(vec![f, homes]),
+            None => homes,
+        });
+    }
+
+    /// The same rows, reduced to the id of the product each is about (one
+    /// row per product), up to `limit`.
+    pub fn product_ids(&mut self, limit: i64) {
+        let name = if self.object.name == "products" {
+            "id"
+        } else {
+            "product"
+        };
+        let field = self
+            .object
+            .field(name)
+            .expect("every object names its product");
+        self.shape = Shape::GroupCount(field);
+        self.sort = vec![(SortBy::Field(field), false)];
+        self.limit = limit;
+    }
+
     /// Whether it needs a product to run on (`@product`).
     pub fn needs_product(&self) -> bool {
         self.filter

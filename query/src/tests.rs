@@ -199,6 +199,17 @@ fn suggestions_follow_the_cursor() {
     assert_eq!(range, 15..18);
 }
 
+#[test]
+fn an_alert_query_narrows_to_home_nodes_and_product_ids() {
+    let mut q = ok("logs where level = error");
+    q.within_homes(&["node-a".to_string()]);
+    q.product_ids(500);
+    assert_eq!(
+        canonical(&q),
+        "logs where level = \"error\" and product.home_node in (\"node-a\") group by product count sort product limit 500"
+    );
+}
+
 #[cfg(feature = "sql")]
 mod sql {
     use super::*;

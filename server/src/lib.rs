@@ -34,11 +34,13 @@
 //! - [`provision`]: device "hello" requests, processed by the receiving node.
 //! - [`content`]: each user's folders of investigations and the Global
 //!   tree; investigations run over the fleet (the `query` crate).
+//! - [`alerts`]: evaluation of the alerts enabled on this node, firings.
 //! - [`console`]: the Leptos pages, their static files and login guard.
 //!
 //! [`serve`] runs a node on a listener until a shutdown signal; [`router`]
 //! builds its routes (integration tests start real nodes with both).
 
+pub mod alerts;
 pub mod auth;
 pub mod cidr;
 pub mod cluster;
@@ -67,6 +69,7 @@ use axum::Router;
 use leptos::config::LeptosOptions;
 use tokio::net::TcpListener;
 
+use crate::alerts::Alerts;
 use crate::auth::Auth;
 use crate::cluster::singleton::{self, Singleton};
 use crate::cluster::{Ending, Signals, Task};
@@ -113,6 +116,7 @@ reach! {
     provision: Provision,
     console: Console,
     content: Content,
+    alerts: Alerts,
     leptos: LeptosOptions,
 }
 
@@ -135,6 +139,7 @@ pub struct Capabilities {
     pub provision: Provision,
     pub console: Console,
     pub content: Content,
+    pub alerts: Alerts,
     pub leptos: LeptosOptions,
     pub connections: Arc<listener::ConnStats>,
 }
@@ -260,6 +265,7 @@ fn content_routes() -> Router<AppState> {
             get(run::export_query).post(run::run_query),
         )
         .route("/api/v1/investigations/explain", post(run::explain))
+        .route("/api/v1/alerts/firings", get(alerts::handlers::firings))
 }
 
 /// `GET /metrics`: what the node counts of its products' traffic and of its
@@ -348,6 +354,9 @@ impl Node {
         );
         auth::bootstrap_admin(&auth).await?;
         nodes.join().await?;
+        let content = Content::new(db.clone(), &config);
+        content.publish().await?;
+        let alerts = Alerts::new(db.clone(), content.clone(), nodes.clone());
         let singletons: Vec<Box<dyn Singleton>> = [
             products.singletons(),
             queue.singletons(),
@@ -363,6 +372,7 @@ impl Node {
             products.tasks(),
             queue_writers,
             queue.tasks(),
+            alerts.tasks(signals.closing()),
             vec![Task::spawn(
                 "singletons",
                 Ending::Finish,
@@ -383,14 +393,13 @@ impl Node {
             .site_root(config.site_root.to_string_lossy().as_ref())
             .site_pkg_dir("pkg")
             .build();
-        let content = Content::new(db.clone(), &config);
-        content.publish().await?;
         let app = AppState(Arc::new(Capabilities {
             keepalive: KeepAlive::new(db.clone(), nodes.clone(), signals.clone()),
             console: Console {
                 defaults_query: config.console_defaults.as_str().into(),
             },
             content,
+            alerts,
             connections: Default::default(),
             auth,
             nodes,

@@ -15,6 +15,9 @@ pub mod investigate;
 pub mod store;
 mod tree;
 
+pub use store::alerts::EnabledAlert;
+pub use store::run::Cell;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -129,6 +132,39 @@ impl Content {
             node: config.node_name.as_str().into(),
             alert_limit: i64::from(config.alert_limit),
         }
+    }
+
+    /// The alerts enabled on this node.
+    pub async fn alerts_enabled_here(
+        &self,
+    ) -> Result<Vec<store::alerts::EnabledAlert>, crate::db::StoreError> {
+        store::alerts::enabled_on(&self.db, &self.node).await
+    }
+
+    /// Runs a checked query for an alert: its first `limit` rows and the
+    /// total, within the investigation timeout.
+    pub async fn evaluate(
+        &self,
+        q: &query::Checked,
+        me: &str,
+        now_ms: i64,
+    ) -> Result<(Vec<Vec<store::run::Cell>>, i64), crate::db::StoreError> {
+        let b = query::sql::Bindings {
+            now_ms,
+            me,
+            product: None,
+        };
+        let compile = |r: Result<query::sql::Statement, query::sql::CompileError>| {
+            r.map_err(|_| crate::db::StoreError::Conflict("an alert cannot name @product".into()))
+        };
+        let rows = compile(query::sql::rows(q, self.engine, &b, 0, q.limit))?;
+        let total = compile(query::sql::total(q, self.engine, &b))?;
+        let reads: Vec<store::run::Read> = q
+            .columns()
+            .iter()
+            .map(|c| store::run::Read::of(c.ty))
+            .collect();
+        store::run::page(&self.db, self.timeout, &rows, &total, &reads).await
     }
 
     /// Records this node's `alert_limit` for the cluster (at start).

@@ -223,3 +223,54 @@ pub async fn disable(tx: &mut WriteTx, item: &str, node: &str) -> Result<bool, S
 pub async fn changed(tx: &mut WriteTx) -> Result<(), StoreError> {
     bump(&mut **tx, StateClass::Alerts).await
 }
+
+/// An alert enabled on a node, as its evaluator needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnabledAlert {
+    pub id: String,
+    pub name: String,
+    pub definition: String,
+    pub rule: Rule,
+    /// Who last wrote it: `@me` in its query.
+    pub author: String,
+    /// Every node it is enabled on (this one included).
+    pub nodes: Vec<String>,
+}
+
+/// The alerts enabled on `node`.
+pub async fn enabled_on(db: &Db, node: &str) -> Result<Vec<EnabledAlert>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT i.id, i.name, i.definition, i.updated_by, s.condition, s.threshold, s.period_ms, \
+         s.for_ms, s.clear_for_ms, s.severity, s.scope \
+         FROM alert_enabled e JOIN content_items i ON i.id = e.item_id \
+         JOIN alert_settings s ON s.item_id = e.item_id WHERE e.node = $1 ORDER BY i.id",
+    )
+    .bind(node)
+    .fetch_all(db.pool())
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        out.push(EnabledAlert {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            definition: row.try_get("definition")?,
+            rule: rule_of(row)?,
+            author: row.try_get("updated_by")?,
+            nodes: Vec::new(),
+        });
+    }
+    let pairs = sqlx::query(
+        "SELECT e.item_id, e.node FROM alert_enabled e \
+         WHERE e.item_id IN (SELECT item_id FROM alert_enabled WHERE node = $1) ORDER BY e.node",
+    )
+    .bind(node)
+    .fetch_all(db.pool())
+    .await?;
+    for row in &pairs {
+        let item: String = row.try_get("item_id")?;
+        if let Some(a) = out.iter_mut().find(|a| a.id == item) {
+            a.nodes.push(row.try_get("node")?);
+        }
+    }
+    Ok(out)
+}

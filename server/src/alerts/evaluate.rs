@@ -1,0 +1,339 @@
+//! The evaluator: each node evaluates the alerts enabled on it, each once
+//! per period at a point of the period fixed by the alert's id (spread, not
+//! all at the top of the minute).
+//!
+//! - Scope `node`: over the products homed on this node, and on the nodes
+//!   that are down, when this node is the first operational one (by name)
+//!   of those where the alert is enabled: every node computes the same
+//!   split from the registry, so a product is evaluated by one node.
+//! - Scope `fleet`: over the whole fleet by the node holding the alert's
+//!   lease; its writes count only while it still holds it (fencing).
+//!
+//! A firing is keyed by alert and key (the home node for `node` scope,
+//! then a group's value or a product's id), and the unique index on open
+//! firings keeps a second evaluation from opening another.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use app::api::content::{AlertScope, Severity};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::hysteresis::{step, Step};
+use super::{store, Alerts};
+use crate::cluster::store::{clock, hold_lease};
+use crate::content::alerts::Condition;
+use crate::content::{Cell, EnabledAlert};
+use crate::db::StoreError;
+
+/// How often the evaluator looks for due alerts.
+const TICK: Duration = Duration::from_secs(1);
+/// Rows of a per-product or grouped evaluation.
+const KEYS: i64 = 10_000;
+
+/// Runs until `closing` turns true.
+pub async fn run(alerts: Alerts, mut closing: watch::Receiver<bool>) {
+    let mut due: HashMap<String, Instant> = HashMap::new();
+    let mut tick = tokio::time::interval(TICK);
+    let mut rounds = 0u64;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = closing.changed() => {}
+        }
+        if *closing.borrow() {
+            return;
+        }
+        if let Err(e) = round(&alerts, &mut due).await {
+            tracing::warn!(error = %e, "alert evaluation failed; retrying next second");
+        }
+        rounds += 1;
+        if rounds.is_multiple_of(3600) {
+            let _ = store::forget_evaluations(&alerts.db).await;
+        }
+    }
+}
+
+/// Where in its period an alert is evaluated: the same offset on every node.
+fn offset(id: &str, period: Duration) -> Duration {
+    let hash = id
+        .bytes()
+        .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    Duration::from_millis(hash % period.as_millis().max(1) as u64)
+}
+
+async fn round(alerts: &Alerts, due: &mut HashMap<String, Instant>) -> Result<(), StoreError> {
+    let enabled = alerts.content.alerts_enabled_here().await?;
+    due.retain(|id, _| enabled.iter().any(|a| &a.id == id));
+    let now = Instant::now();
+    let nodes = alerts.nodes.summaries().await?;
+    for alert in &enabled {
+        let next = *due
+            .entry(alert.id.clone())
+            .or_insert_with(|| now + offset(&alert.id, alert.rule.period));
+        if next > now {
+            continue;
+        }
+        due.insert(alert.id.clone(), now + alert.rule.period);
+        let down: Vec<&str> = nodes
+            .iter()
+            .filter(|n| !n.operational)
+            .map(|n| n.name.as_str())
+            .collect();
+        let up: Vec<&str> = nodes
+            .iter()
+            .filter(|n| n.operational)
+            .map(|n| n.name.as_str())
+            .collect();
+        if let Err(e) = evaluate(alerts, alert, &up, &down).await {
+            tracing::warn!(alert = %alert.name, error = %e, "alert not evaluated");
+        }
+    }
+    Ok(())
+}
+
+/// The home nodes whose products this node evaluates an alert over.
+pub fn homes(me: &str, enabled_on: &[String], up: &[&str], down: &[&str]) -> Vec<String> {
+    let adopter = enabled_on.iter().filter(|n| up.contains(&n.as_str())).min();
+    let mut homes = vec![me.to_string()];
+    if adopter.is_some_and(|a| a == me) {
+        homes.extend(down.iter().filter(|d| **d != me).map(|d| d.to_string()));
+    }
+    homes
+}
+
+fn severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Info => "info",
+        Severity::Warning => "warning",
+        Severity::Critical => "critical",
+    }
+}
+
+fn cell_text(c: &Cell) -> String {
+    match c {
+        Cell::Null => String::new(),
+        Cell::Text(s) => s.clone(),
+        Cell::Int(n) => n.to_string(),
+        Cell::Bool(b) => b.to_string(),
+    }
+}
+
+fn cell_json(c: &Cell) -> serde_json::Value {
+    match c {
+        Cell::Null => serde_json::Value::Null,
+        Cell::Text(s) => s.clone().into(),
+        Cell::Int(n) => (*n).into(),
+        Cell::Bool(b) => (*b).into(),
+    }
+}
+
+/// What one evaluation saw: each key whose condition holds, with how many
+/// rows matched and a few of them.
+type Seen = HashMap<String, (i64, serde_json::Value)>;
+
+async fn evaluate(
+    alerts: &Alerts,
+    alert: &EnabledAlert,
+    up: &[&str],
+    down: &[&str],
+) -> Result<(), StoreError> {
+    let me = alerts.me.as_ref();
+    let lease = format!("alert:{}", alert.id);
+    let mut fence = None;
+    let homes = match alert.rule.scope {
+        AlertScope::Fleet => {
+            let ttl = (alert.rule.period.as_millis() as i64) * 3 / 2;
+            if !hold_lease(&alerts.db, &lease, me, ttl).await? {
+                return Ok(()); // another node where it is enabled evaluates it
+            }
+            fence = Some((lease.as_str(), me));
+            Vec::new()
+        }
+        AlertScope::Node => homes(me, &alert.nodes, up, down),
+    };
+    let Ok(mut q) = query::analyze(&alert.definition, query::Kind::Alert) else {
+        return Err(StoreError::Conflict(format!(
+            "alert {} no longer checks",
+            alert.name
+        )));
+    };
+    let now = clock(&alerts.db).await?;
+    let seen = observe(alerts, alert, &mut q, &homes, now).await?;
+    // Keys of a node-scope alert start with their home node.
+    let scopes: Vec<String> = if homes.is_empty() {
+        vec![String::new()]
+    } else {
+        homes.iter().map(|h| format!("{h}/")).collect()
+    };
+    let Some(mut tx) = store::begin(&alerts.db, fence).await? else {
+        return Ok(()); // the lease moved meanwhile
+    };
+    let mut changed = false;
+    let mut keys = 0;
+    for scope in &scopes {
+        let mut memory = store::states(&mut tx, &alert.id, scope).await?;
+        let mut all: BTreeSet<String> = memory.keys().cloned().collect();
+        all.extend(
+            seen.keys()
+                .filter(|k| k.starts_with(scope.as_str()))
+                .cloned(),
+        );
+        for key in all {
+            keys += 1;
+            let found = seen.get(&key);
+            let (next, what) = step(
+                memory.remove(&key).unwrap_or_default(),
+                found.is_some(),
+                now,
+                alert.rule.hold.as_millis() as i64,
+                alert.rule.clear_for.as_millis() as i64,
+            );
+            match what {
+                Step::Open => {
+                    let (matched, samples) = found.cloned().unwrap_or((0, serde_json::Value::Null));
+                    changed |= store::open(
+                        &alerts.db,
+                        &mut tx,
+                        &alert.id,
+                        &key,
+                        me,
+                        severity(alert.rule.severity),
+                        matched,
+                        &samples.to_string(),
+                    )
+                    .await?;
+                }
+                Step::Clear => {
+                    changed |= store::clear(&alerts.db, &mut tx, &alert.id, &key).await?
+                }
+                Step::Keep => {}
+            }
+            store::put_state(&mut tx, &alert.id, &key, &next).await?;
+        }
+    }
+    store::finish(
+        &alerts.db,
+        tx,
+        &alert.id,
+        me,
+        &homes.join(","),
+        keys,
+        changed,
+    )
+    .await
+}
+
+/// Runs the alert's query and says which keys hold.
+async fn observe(
+    alerts: &Alerts,
+    alert: &EnabledAlert,
+    q: &mut query::Checked,
+    homes: &[String],
+    now: i64,
+) -> Result<Seen, StoreError> {
+    let mut seen = Seen::new();
+    match alert.rule.condition {
+        Condition::RowsAbove(_) | Condition::NoRows => {
+            q.limit = 3;
+            for (prefix, narrowed) in home_keys(q, homes) {
+                let (rows, total) = alerts
+                    .content
+                    .evaluate(&narrowed, &alert.author, now)
+                    .await?;
+                let holds = match alert.rule.condition {
+                    Condition::RowsAbove(n) => total > n,
+                    _ => total == 0,
+                };
+                if holds {
+                    let samples = rows
+                        .iter()
+                        .map(|r| r.iter().map(cell_json).collect::<Vec<_>>())
+                        .collect::<Vec<_>>();
+                    seen.insert(prefix, (total, samples.into()));
+                }
+            }
+        }
+        Condition::GroupAbove(n) => {
+            q.limit = KEYS;
+            for (prefix, narrowed) in home_keys(q, homes) {
+                let (rows, _) = alerts
+                    .content
+                    .evaluate(&narrowed, &alert.author, now)
+                    .await?;
+                for row in rows {
+                    let count = match row.get(1) {
+                        Some(Cell::Int(c)) => *c,
+                        _ => 0,
+                    };
+                    if count > n {
+                        seen.insert(
+                            format!("{prefix}{}", cell_text(&row[0])),
+                            (count, serde_json::Value::Null),
+                        );
+                    }
+                }
+            }
+        }
+        Condition::PerProduct => {
+            q.product_ids(KEYS);
+            for (prefix, narrowed) in home_keys(q, homes) {
+                let (rows, _) = alerts
+                    .content
+                    .evaluate(&narrowed, &alert.author, now)
+                    .await?;
+                for row in rows {
+                    let count = match row.get(1) {
+                        Some(Cell::Int(c)) => *c,
+                        _ => 1,
+                    };
+                    seen.insert(
+                        format!("{prefix}{}", cell_text(&row[0])),
+                        (count, serde_json::Value::Null),
+                    );
+                }
+            }
+        }
+    }
+    Ok(seen)
+}
+
+/// The query as evaluated: once for the fleet (key prefix ''), or once per
+/// home node (prefix `<home>/`) for a node-scope alert.
+fn home_keys(q: &query::Checked, homes: &[String]) -> Vec<(String, query::Checked)> {
+    if homes.is_empty() {
+        return vec![(String::new(), q.clone())];
+    }
+    homes
+        .iter()
+        .map(|h| {
+            let mut one = q.clone();
+            one.within_homes(std::slice::from_ref(h));
+            (format!("{h}/"), one)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::homes;
+
+    #[test]
+    fn the_first_operational_enabled_node_adopts_the_products_of_nodes_that_are_down() {
+        let enabled = vec!["node-a".to_string(), "node-b".to_string()];
+        assert_eq!(
+            homes("node-a", &enabled, &["node-a", "node-b"], &["node-c"]),
+            ["node-a", "node-c"]
+        );
+        assert_eq!(
+            homes("node-b", &enabled, &["node-a", "node-b"], &["node-c"]),
+            ["node-b"]
+        );
+        // node-a is down: node-b adopts its products and node-c's.
+        assert_eq!(
+            homes("node-b", &enabled, &["node-b"], &["node-a", "node-c"]),
+            ["node-b", "node-a", "node-c"]
+        );
+    }
+}

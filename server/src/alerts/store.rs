@@ -1,0 +1,255 @@
+//! All SQL of alert evaluation: what each alert remembers per key, its
+//! firings and the record of evaluations.
+
+use std::collections::HashMap;
+
+use app::state::StateClass;
+use sqlx::Row;
+
+use super::hysteresis::Memory;
+use crate::cluster::store::bump;
+use crate::db::{Db, Dialect, StoreError, WriteTx};
+
+/// A firing as the API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Firing {
+    pub id: String,
+    pub alert_id: String,
+    pub alert: String,
+    pub key: String,
+    pub node: String,
+    pub severity: String,
+    pub started_at: i64,
+    pub cleared_at: Option<i64>,
+    pub matched: i64,
+    pub samples: serde_json::Value,
+}
+
+/// Opens the transaction of one evaluation. With `fence`, the evaluation
+/// counts only while this node still holds that lease (a node that was
+/// frozen past its lease must not write what it saw): `None` when it lost
+/// it.
+pub async fn begin(db: &Db, fence: Option<(&str, &str)>) -> Result<Option<WriteTx>, StoreError> {
+    let mut tx = db.begin_write().await?;
+    if let Some((lease, holder)) = fence {
+        let lock = match db.dialect() {
+            Dialect::Postgres => " FOR SHARE",
+            Dialect::Sqlite => "",
+        };
+        let held: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT 1 FROM leases WHERE name = $1 AND holder = $2 AND until > {}{lock}",
+            db.dialect().now_ms()
+        ))
+        .bind(lease)
+        .bind(holder)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if held.is_none() {
+            return Ok(None);
+        }
+    }
+    Ok(Some(tx))
+}
+
+/// The memory of every key of an alert whose key starts with `prefix`.
+pub async fn states(
+    tx: &mut WriteTx,
+    item: &str,
+    prefix: &str,
+) -> Result<HashMap<String, Memory>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT key, true_since, false_since, firing FROM alert_states WHERE item_id = $1",
+    )
+    .bind(item)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut out = HashMap::new();
+    for row in &rows {
+        let key: String = row.try_get("key")?;
+        if !key.starts_with(prefix) {
+            continue;
+        }
+        out.insert(
+            key,
+            Memory {
+                true_since: row.try_get("true_since")?,
+                false_since: row.try_get("false_since")?,
+                firing: row.try_get::<i64, _>("firing")? != 0,
+            },
+        );
+    }
+    Ok(out)
+}
+
+pub async fn put_state(
+    tx: &mut WriteTx,
+    item: &str,
+    key: &str,
+    m: &Memory,
+) -> Result<(), StoreError> {
+    if !m.worth_keeping() {
+        sqlx::query("DELETE FROM alert_states WHERE item_id = $1 AND key = $2")
+            .bind(item)
+            .bind(key)
+            .execute(&mut **tx)
+            .await?;
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO alert_states (item_id, key, true_since, false_since, firing) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (item_id, key) DO UPDATE SET true_since = excluded.true_since, \
+         false_since = excluded.false_since, firing = excluded.firing",
+    )
+    .bind(item)
+    .bind(key)
+    .bind(m.true_since)
+    .bind(m.false_since)
+    .bind(i64::from(m.firing))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Opens a firing unless one is open for that alert and key (the unique
+/// index decides, whoever evaluates); whether this one opened.
+#[allow(clippy::too_many_arguments)]
+pub async fn open(
+    db: &Db,
+    tx: &mut WriteTx,
+    item: &str,
+    key: &str,
+    node: &str,
+    severity: &str,
+    matched: i64,
+    samples: &str,
+) -> Result<bool, StoreError> {
+    let now = db.dialect().now_ms();
+    let done = sqlx::query(&format!(
+        "INSERT INTO alert_firings (id, item_id, key, node, severity, started_at, matched, samples) \
+         VALUES ($1, $2, $3, $4, $5, {now}, $6, $7) ON CONFLICT DO NOTHING"
+    ))
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(item)
+    .bind(key)
+    .bind(node)
+    .bind(severity)
+    .bind(matched)
+    .bind(samples)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Clears the open firing of an alert and key; whether there was one.
+pub async fn clear(db: &Db, tx: &mut WriteTx, item: &str, key: &str) -> Result<bool, StoreError> {
+    let now = db.dialect().now_ms();
+    let done = sqlx::query(&format!(
+        "UPDATE alert_firings SET cleared_at = {now} WHERE item_id = $1 AND key = $2 AND cleared_at IS NULL"
+    ))
+    .bind(item)
+    .bind(key)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Records an evaluation and ends its transaction; moves the alerts
+/// counter when a firing opened or cleared.
+pub async fn finish(
+    db: &Db,
+    mut tx: WriteTx,
+    item: &str,
+    node: &str,
+    homes: &str,
+    keys: i64,
+    changed: bool,
+) -> Result<(), StoreError> {
+    let now = db.dialect().now_ms();
+    sqlx::query(&format!(
+        "INSERT INTO alert_evaluations (item_id, node, at, homes, keys) VALUES ($1, $2, {now}, $3, $4)"
+    ))
+    .bind(item)
+    .bind(node)
+    .bind(homes)
+    .bind(keys)
+    .execute(&mut *tx)
+    .await?;
+    if changed {
+        bump(&mut *tx, StateClass::Alerts).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Drops evaluation records older than a day (by the evaluator, now and
+/// then).
+pub async fn forget_evaluations(db: &Db) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "DELETE FROM alert_evaluations WHERE at < {} - 86400000",
+        db.dialect().now_ms()
+    ))
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Firings of the alerts a user may see: the open ones, or the latest.
+pub async fn firings(
+    db: &Db,
+    user: i64,
+    active: bool,
+    limit: i64,
+) -> Result<Vec<Firing>, StoreError> {
+    let open = if active {
+        " AND f.cleared_at IS NULL"
+    } else {
+        ""
+    };
+    let rows = sqlx::query(&format!(
+        "SELECT f.id, f.item_id, i.name, f.key, f.node, f.severity, f.started_at, f.cleared_at, \
+         f.matched, f.samples FROM alert_firings f JOIN content_items i ON i.id = f.item_id \
+         WHERE (i.user_id = $1 OR i.user_id IS NULL){open} ORDER BY f.started_at DESC, f.id LIMIT $2"
+    ))
+    .bind(user)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let samples: String = r.try_get("samples")?;
+            Ok(Firing {
+                id: r.try_get("id")?,
+                alert_id: r.try_get("item_id")?,
+                alert: r.try_get("name")?,
+                key: r.try_get("key")?,
+                node: r.try_get("node")?,
+                severity: r.try_get("severity")?,
+                started_at: r.try_get("started_at")?,
+                cleared_at: r.try_get("cleared_at")?,
+                matched: r.try_get("matched")?,
+                samples: serde_json::from_str(&samples).unwrap_or(serde_json::Value::Null),
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::Other)
+}
+
+/// Which nodes evaluated an alert over which homes since `since` (tests
+/// and the coverage view).
+pub async fn evaluations(
+    db: &Db,
+    item: &str,
+    since: i64,
+) -> Result<Vec<(String, String, i64)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT node, homes, at FROM alert_evaluations WHERE item_id = $1 AND at >= $2 ORDER BY at",
+    )
+    .bind(item)
+    .bind(since)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("node")?, r.try_get("homes")?, r.try_get("at")?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::Other)
+}

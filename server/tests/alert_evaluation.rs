@@ -1,0 +1,174 @@
+//! Alert evaluation on real nodes, on both databases: a fleet alert fires
+//! once however many nodes have it enabled, and clears; a node alert is
+//! evaluated by each node over its own products only.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use app::api::NodeRole;
+use common::products::{new_uuid, register};
+use common::{get, login, post};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use server::db::Db;
+use testkit::{self, TestNode};
+
+/// Registers `n` products; returns their ids.
+async fn products(node: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let uuid = new_uuid();
+        let (status, body) = register(node, &uuid, None).await;
+        assert_eq!(status, 200, "{body}");
+        ids.push(body["product_id"].as_str().unwrap().to_owned());
+    }
+    ids
+}
+
+/// Sets products' status and home node as the fleet would.
+async fn set(db: &Db, ids: &[String], status: &str, home: &str) {
+    for id in ids {
+        sqlx::query("UPDATE products SET status = $1, home_node = $2 WHERE id = $3")
+            .bind(status)
+            .bind(home)
+            .bind(id)
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
+}
+
+/// Polls the open firings until `done` says they are what is expected.
+async fn firings_until(
+    node: &str,
+    cookie: &str,
+    what: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let start = Instant::now();
+    loop {
+        let (status, body) = get(
+            &format!("{node}/api/v1/alerts/firings?active=true"),
+            Some(cookie),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let open = body.as_array().unwrap().clone();
+        if done(&open) {
+            return open;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(40),
+            "{what}: still {open:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn alert(name: &str, scope: &str, condition: &str) -> Value {
+    json!({
+        "kind": "alert", "scope": "global", "name": name,
+        "definition": "products where status = offline",
+        "alert": {"condition": condition, "period": "10s", "scope": scope}
+    })
+}
+
+#[tokio::test]
+async fn a_fleet_alert_fires_once_across_nodes_and_clears() {
+    for db in testkit::databases().await {
+        let a = TestNode::start(testkit::config(&db, "node-a", NodeRole::Active)).await;
+        let b = TestNode::start(testkit::config(&db, "node-b", NodeRole::Active)).await;
+        let store = Db::connect(&db.url).await.unwrap();
+        let admin = login(&a.url).await;
+        let ids = products(&a.url, 12).await;
+        set(&store, &ids, "online", "node-a").await;
+
+        let (status, made) = post(
+            &format!("{}/api/v1/content", a.url),
+            Some(&admin),
+            alert("Ten down", "fleet", "rows > 9"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        let id = made["id"].as_str().unwrap().to_owned();
+        let (status, _) = common::client()
+            .put(format!("{}/api/v1/content/{id}/nodes/node-b", a.url))
+            .header("cookie", &admin)
+            .send()
+            .await
+            .map(|r| (r.status(), ()))
+            .unwrap();
+        assert_eq!(status, StatusCode::NO_CONTENT);
+
+        set(&store, &ids[..10], "offline", "node-a").await;
+        let open = firings_until(&a.url, &admin, db.engine, |f| !f.is_empty()).await;
+        assert_eq!(open.len(), 1, "{}: {open:?}", db.engine);
+        assert_eq!(open[0]["matched"], 10);
+        assert_eq!(open[0]["key"], "");
+        // Another period on both nodes opens nothing more.
+        tokio::time::sleep(Duration::from_secs(11)).await;
+        let (_, all) = get(&format!("{}/api/v1/alerts/firings", b.url), Some(&admin)).await;
+        assert_eq!(all.as_array().unwrap().len(), 1, "{}: {all}", db.engine);
+
+        set(&store, &ids[..10], "online", "node-a").await;
+        firings_until(&a.url, &admin, db.engine, |f| f.is_empty()).await;
+        let (_, all) = get(&format!("{}/api/v1/alerts/firings", a.url), Some(&admin)).await;
+        assert!(all[0]["cleared_at"].is_i64(), "{all}");
+        a.stop().await;
+        b.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_node_alert_is_evaluated_by_each_node_over_its_own_products() {
+    for db in testkit::databases().await {
+        let a = TestNode::start(testkit::config(&db, "node-a", NodeRole::Active)).await;
+        let b = TestNode::start(testkit::config(&db, "node-b", NodeRole::Active)).await;
+        let store = Db::connect(&db.url).await.unwrap();
+        let admin = login(&a.url).await;
+        let ids = products(&a.url, 10).await;
+        set(&store, &ids[..5], "offline", "node-a").await;
+        set(&store, &ids[5..], "offline", "node-b").await;
+
+        let (status, made) = post(
+            &format!("{}/api/v1/content", a.url),
+            Some(&admin),
+            alert("Five down here", "node", "rows > 4"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        let id = made["id"].as_str().unwrap().to_owned();
+        let started = server::cluster::now_ms() - 1_000;
+        let (status, _) = common::client()
+            .put(format!("{}/api/v1/content/{id}/nodes/node-b", a.url))
+            .header("cookie", &admin)
+            .send()
+            .await
+            .map(|r| (r.status(), ()))
+            .unwrap();
+        assert_eq!(status, StatusCode::NO_CONTENT);
+
+        let open = firings_until(&a.url, &admin, db.engine, |f| f.len() == 2).await;
+        let mut keys: Vec<&str> = open.iter().map(|f| f["key"].as_str().unwrap()).collect();
+        keys.sort();
+        assert_eq!(keys, ["node-a/", "node-b/"], "{}", db.engine);
+        for f in &open {
+            assert_eq!(f["matched"], 5);
+            assert_eq!(
+                format!("{}/", f["node"].as_str().unwrap()),
+                f["key"].as_str().unwrap(),
+                "each node fires for its own products"
+            );
+        }
+        let records = server::alerts::store::evaluations(&store, &id, started)
+            .await
+            .unwrap();
+        assert!(!records.is_empty());
+        for (node, homes, _) in &records {
+            assert_eq!(node, homes, "{}: {node} evaluated {homes}", db.engine);
+        }
+        a.stop().await;
+        b.stop().await;
+    }
+}
