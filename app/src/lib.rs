@@ -67,6 +67,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("commands") view=pages::commands::CommandsPage/>
                     <Route path=(StaticSegment("commands"), ParamSegment("id")) view=pages::commands::CommandPage/>
                     <Route path=StaticSegment("content") view=pages::content::ContentPage/>
+                    <Route path=StaticSegment("alerts") view=pages::alerts::AlertsPage/>
                     <Route path=StaticSegment("nodes") view=pages::nodes::NodesPage/>
                     <Route path=StaticSegment("settings") view=pages::settings::SettingsPage/>
                     <Route path=StaticSegment("users") view=pages::users::UsersPage/>

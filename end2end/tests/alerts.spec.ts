@@ -1,11 +1,13 @@
 // Alerts: a user turns an investigation into an alert, sees it enabled on
-// this node only, enables it on a second node, and meets that node's limit.
+// this node only, enables it on a second node, and meets that node's limit;
+// ten simulated products stop and the firing shows live, then clears.
 import { expect, test } from "@playwright/test";
-import { Cluster, Node } from "./support/cluster";
-import { openSignedIn } from "./support/console";
+import { Cluster, Fleet, Node } from "./support/cluster";
+import { markDocument, openSignedIn, sameDocument } from "./support/console";
 
 let cluster: Cluster;
 let a: Node;
+let fleet: Fleet | undefined;
 
 test.beforeAll(async () => {
   cluster = new Cluster();
@@ -14,6 +16,7 @@ test.beforeAll(async () => {
 });
 
 test.afterAll(async () => {
+  fleet?.kill();
   await cluster.stopAll();
 });
 
@@ -48,4 +51,35 @@ test("an investigation becomes an alert, enabled where it was made, then on a se
   await page.getByRole("button", { name: "Enable Any offline on node-b" }).click();
   await expect(status.filter({ hasText: "node-b already has 1 of 1 alerts enabled; disable one there or raise alert_limit" })).toBeVisible();
   await expect(page.getByLabel("Any offline is enabled on")).toHaveText("enabled on: node-a");
+});
+
+test("ten simulated products stop: the alert fires once, live, and clears when they come back", async ({ page }) => {
+  test.setTimeout(120_000);
+  await openSignedIn(page, `${a.url}/content`, "node-a");
+  const editor = page.getByRole("region", { name: "Editor" });
+  await editor.getByRole("button", { name: "New", exact: true }).click();
+  await editor.getByLabel("Name").fill("Fleet has ten offline");
+  await editor.getByLabel("Kind").selectOption("alert");
+  await editor.getByLabel("Query").fill("products where status = offline");
+  await editor.getByLabel("Condition (rows > N, rows = 0, count > N, per product)").fill("rows > 9");
+  await editor.getByLabel("Every").fill("10s");
+  await editor.getByLabel("Evaluated").selectOption("fleet");
+  await editor.getByRole("button", { name: "Save", exact: true }).click();
+  await expect(page.getByRole("status").filter({ hasText: 'Saved "Fleet has ten offline"' })).toBeVisible();
+
+  fleet = await Fleet.start(a, 20, 1);
+  await page.goto(`${a.url}/`);
+  const stats = page.getByRole("region", { name: "Products by status" });
+  await expect(stats.getByRole("link", { name: /^Online/ })).toHaveText(/Online\s*20$/, { timeout: 20_000 });
+  await page.goto(`${a.url}/alerts`);
+  await expect(page.getByRole("heading", { name: "Firing now" })).toBeVisible();
+  await markDocument(page);
+  fleet.stop(10);
+  const firing = page.getByRole("table", { name: "Firing now" }).getByRole("row", { name: /Fleet has ten offline/ });
+  await expect(firing).toHaveCount(1, { timeout: 45_000 });
+  await expect(firing).toContainText("10");
+  fleet.resume(10);
+  await expect(firing).toHaveCount(0, { timeout: 45_000 });
+  await expect(page.getByRole("table", { name: "History" }).getByRole("row", { name: /Fleet has ten offline/ })).toHaveCount(1);
+  expect(await sameDocument(page)).toBe(true);
 });

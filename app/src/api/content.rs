@@ -125,6 +125,26 @@ pub struct AlertInfo {
     pub enabled_on: Vec<String>,
 }
 
+/// A firing of an alert (`GET /api/v1/alerts/firings`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Firing {
+    pub id: String,
+    pub alert_id: String,
+    pub alert: String,
+    /// `''` for the whole query; a group's value or a product's id; for a
+    /// `node` alert, after its home node and `/`.
+    pub key: String,
+    /// The node that opened it.
+    pub node: String,
+    pub severity: String,
+    /// Unix milliseconds (database clock).
+    pub started_at: i64,
+    pub cleared_at: Option<i64>,
+    pub matched: i64,
+    /// A few of the rows that matched.
+    pub samples: serde_json::Value,
+}
+
 /// `GET /api/v1/content`: the user's tree and the Global one.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trees {

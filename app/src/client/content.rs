@@ -110,3 +110,9 @@ pub async fn set_alert_enabled(id: &str, node: &str, on: bool) -> Result<(), Cli
     };
     done(send(request, GRACE_MS).await?).await
 }
+
+/// Firings of the alerts the user may see: the open ones, or the latest.
+pub async fn firings(active: bool) -> Result<Vec<crate::api::content::Firing>, ClientError> {
+    let url = format!("/api/v1/alerts/firings?active={active}&limit=100");
+    json_of(send(Request::get(&url), GRACE_MS).await?).await
+}

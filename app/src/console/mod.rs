@@ -139,6 +139,7 @@ pub fn ConsoleFrame(title: &'static str, children: Children) -> impl IntoView {
                 <a href=move || console.href("/products")>"Products"</a>
                 <a href=move || console.href("/commands")>"Commands"</a>
                 <a href=move || console.href("/content")>"Content"</a>
+                <a href=move || console.href("/alerts")>"Alerts"</a>
                 <a href=move || console.href("/nodes")>"Nodes"</a>
                 <a href=move || console.href("/users")>"Users"</a>
                 <a href=move || console.href("/settings")>"Settings"</a>

@@ -1,5 +1,6 @@
 //! One module per console page.
 
+pub mod alerts;
 mod chart;
 pub mod commands;
 pub mod content;

@@ -36,6 +36,7 @@ fn Detail() -> impl IntoView {
     // types survives every refresh.
     view! {
         {show(detail, "the product", summary_card)}
+        <ProductFirings product=id.clone()/>
         <OneClicks product=id.clone()/>
         <Reenroll product=id.clone()/>
         <SendCommand product=id/>
@@ -100,5 +101,28 @@ fn view_detail(d: ProductDetail) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
+    }
+}
+
+/// The alerts firing for this product now (per-product alerts).
+#[component]
+fn ProductFirings(product: String) -> impl IntoView {
+    let open = super::live::live(StateClass::Alerts, || client::content::firings(true));
+    move || {
+        let Some(Ok(firings)) = open.get() else {
+            return None;
+        };
+        let mine: Vec<_> = firings
+            .into_iter()
+            .filter(|f| f.key == product || f.key.ends_with(&format!("/{product}")))
+            .collect();
+        (!mine.is_empty()).then(|| view! {
+            <section class="card" aria-label="Alerts firing">
+                <h2>"Alerts firing"</h2>
+                <ul>{mine.into_iter().map(|f| view! {
+                    <li><span class="badge bad">{f.severity.clone()}</span>" "{f.alert.clone()}" since "{format_utc(f.started_at)}" UTC"</li>
+                }).collect_view()}</ul>
+            </section>
+        })
     }
 }

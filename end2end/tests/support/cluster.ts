@@ -110,6 +110,11 @@ export class Fleet {
     this.process.stdin!.write(`stop ${n}\n`);
   }
 
+  /** Starts `n` stopped products again. */
+  resume(n: number): void {
+    this.process.stdin!.write(`start ${n}\n`);
+  }
+
   kill(): void {
     this.process.kill("SIGKILL");
   }

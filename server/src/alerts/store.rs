@@ -3,27 +3,13 @@
 
 use std::collections::HashMap;
 
+pub use app::api::content::Firing;
 use app::state::StateClass;
 use sqlx::Row;
 
 use super::hysteresis::Memory;
 use crate::cluster::store::bump;
 use crate::db::{Db, Dialect, StoreError, WriteTx};
-
-/// A firing as the API shows it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Firing {
-    pub id: String,
-    pub alert_id: String,
-    pub alert: String,
-    pub key: String,
-    pub node: String,
-    pub severity: String,
-    pub started_at: i64,
-    pub cleared_at: Option<i64>,
-    pub matched: i64,
-    pub samples: serde_json::Value,
-}
 
 /// Opens the transaction of one evaluation. With `fence`, the evaluation
 /// counts only while this node still holds that lease (a node that was
