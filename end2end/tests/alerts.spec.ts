@@ -64,6 +64,8 @@ test("ten simulated products stop: the alert fires once, live, and clears when t
   await editor.getByLabel("Condition (rows > N, rows = 0, count > N, per product)").fill("rows > 9");
   await editor.getByLabel("Every").fill("10s");
   await editor.getByLabel("Evaluated").selectOption("fleet");
+  await editor.getByRole("button", { name: "Test now" }).click();
+  await expect(editor.getByLabel("Test result")).toHaveText("Over the whole fleet: it would not fire now.");
   await editor.getByRole("button", { name: "Save", exact: true }).click();
   await expect(page.getByRole("status").filter({ hasText: 'Saved "Fleet has ten offline"' })).toBeVisible();
 

@@ -125,6 +125,29 @@ pub struct AlertInfo {
     pub enabled_on: Vec<String>,
 }
 
+/// `POST /api/v1/alerts/test`: an alert's condition run once, now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestAlert {
+    pub definition: String,
+    pub alert: AlertSpec,
+}
+
+/// What a test of an alert found: the keys whose condition holds now (it
+/// would fire for each once they held for `for`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestResult {
+    /// `fleet`, or the node whose products it was evaluated over.
+    pub over: String,
+    pub fires: Vec<WouldFire>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WouldFire {
+    pub key: String,
+    pub matched: i64,
+}
+
 /// A firing of an alert (`GET /api/v1/alerts/firings`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Firing {

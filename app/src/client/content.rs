@@ -116,3 +116,11 @@ pub async fn firings(active: bool) -> Result<Vec<crate::api::content::Firing>, C
     let url = format!("/api/v1/alerts/firings?active={active}&limit=100");
     json_of(send(Request::get(&url), GRACE_MS).await?).await
 }
+
+/// Runs an alert's condition once, now, without saving it.
+pub async fn test_alert(
+    test: &crate::api::content::TestAlert,
+) -> Result<crate::api::content::TestResult, ClientError> {
+    let request = Request::post("/api/v1/alerts/test");
+    json_of(send_with(request, Some(body(test)?), RUN_MS).await?).await
+}

@@ -225,6 +225,26 @@ async fn evaluate(
     .await
 }
 
+/// Runs an alert's condition once, now (the editor's "Test now"): over the
+/// fleet, or over this node's products for a `node` alert. Writes nothing.
+pub async fn dry_run(
+    alerts: &Alerts,
+    alert: &EnabledAlert,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    let Ok(mut q) = query::analyze(&alert.definition, query::Kind::Alert) else {
+        return Err(StoreError::Conflict("the query does not check".into()));
+    };
+    let homes = match alert.rule.scope {
+        AlertScope::Fleet => Vec::new(),
+        AlertScope::Node => vec![alerts.me.to_string()],
+    };
+    let now = clock(&alerts.db).await?;
+    let seen = observe(alerts, alert, &mut q, &homes, now).await?;
+    let mut fires: Vec<(String, i64)> = seen.into_iter().map(|(k, (n, _))| (k, n)).collect();
+    fires.sort();
+    Ok(fires)
+}
+
 /// Runs the alert's query and says which keys hold.
 async fn observe(
     alerts: &Alerts,

@@ -1,8 +1,11 @@
 //! `GET /api/v1/alerts/firings[?active=true&limit=N]`: the firings of the
-//! alerts the user may see (their own and the Global ones), newest first.
+//! alerts the user may see (their own and the Global ones), newest first;
+//! `POST /api/v1/alerts/test`: an alert's condition run once.
 
 use axum::extract::{Query, State};
 use serde::Deserialize;
+
+use app::api::content::{AlertScope, TestAlert, TestResult, WouldFire};
 
 use super::store::{self, Firing};
 use super::Alerts;
@@ -27,4 +30,33 @@ pub async fn firings(
     Ok(Json(
         store::firings(&alerts.db, user.id, filter.active, limit).await?,
     ))
+}
+
+/// `POST /api/v1/alerts/test`: what an alert would fire for now (its `for`
+/// aside), without saving or writing anything.
+pub async fn test(
+    State(alerts): State<Alerts>,
+    user: CurrentUser,
+    Json(body): Json<TestAlert>,
+) -> Result<Json<TestResult>, ApiError> {
+    let (_, rule) = crate::content::define_alert(&body.definition, &body.alert)?;
+    let alert = crate::content::EnabledAlert {
+        id: String::new(),
+        name: "test".into(),
+        definition: body.definition,
+        rule,
+        author: user.username.clone(),
+        nodes: vec![alerts.me.to_string()],
+    };
+    let fires = super::evaluate::dry_run(&alerts, &alert).await?;
+    Ok(Json(TestResult {
+        over: match rule.scope {
+            AlertScope::Fleet => "fleet".into(),
+            AlertScope::Node => alerts.me.to_string(),
+        },
+        fires: fires
+            .into_iter()
+            .map(|(key, matched)| WouldFire { key, matched })
+            .collect(),
+    }))
 }

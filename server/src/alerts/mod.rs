@@ -5,7 +5,7 @@
 //! The definitions, their settings and where they are enabled belong to
 //! `content`; this capability runs them.
 
-mod evaluate;
+pub(crate) mod evaluate;
 pub mod handlers;
 mod hysteresis;
 pub mod store;

@@ -7,7 +7,7 @@ use leptos::task::spawn_local;
 use super::results::{RunSpec, Target};
 use super::{parse_place, paths, place, Workbench};
 use crate::api::content::{
-    AlertScope, AlertSpec, ItemChange, ItemKind, NewItem, RunQuery, Scope, Severity,
+    AlertScope, AlertSpec, ItemChange, ItemKind, NewItem, RunQuery, Scope, Severity, TestAlert,
 };
 use crate::client::content as api;
 use crate::client::ClientError;
@@ -158,6 +158,40 @@ pub fn Editor() -> impl IntoView {
             ));
         });
     };
+    let tested = RwSignal::new(None::<Result<String, String>>);
+    let test = move |_| {
+        let test = TestAlert {
+            definition: bench.text.get_untracked(),
+            alert: bench.alert.get_untracked(),
+        };
+        spawn_local(async move {
+            let answer = api::test_alert(&test).await.map(|r| {
+                let over = if r.over == "fleet" {
+                    "the whole fleet".to_string()
+                } else {
+                    format!("the products of {}", r.over)
+                };
+                if r.fires.is_empty() {
+                    format!("Over {over}: it would not fire now.")
+                } else {
+                    let keys: Vec<String> = r
+                        .fires
+                        .iter()
+                        .map(|f| {
+                            let key = f.key.split('/').next_back().unwrap_or_default();
+                            if key.is_empty() {
+                                format!("{} row(s)", f.matched)
+                            } else {
+                                format!("{key} ({})", f.matched)
+                            }
+                        })
+                        .collect();
+                    format!("Over {over}: it would fire for {}.", keys.join(", "))
+                }
+            });
+            tested.set(Some(answer.map_err(|e| e.to_string())));
+        });
+    };
     let clear = move |_| {
         bench.open.set(None);
         bench.name.set(String::new());
@@ -216,8 +250,15 @@ pub fn Editor() -> impl IntoView {
             <button type="button" disabled=move || !matches!(check.get(), Some(Ok(_))) on:click=move |_| save(false)>"Save"</button>
             <button type="button" class="quiet" disabled=move || bench.open.get().is_none() on:click=move |_| save(true)>"Save as new"</button>
             <button type="button" class="quiet" disabled=move || !matches!(check.get(), Some(Ok(_))) on:click=explain>"Explain"</button>
+            {move || (bench.kind.get() == ItemKind::Alert).then(|| view! {
+                <button type="button" class="quiet" disabled=move || !matches!(check.get(), Some(Ok(_))) on:click=test>"Test now"</button>
+            })}
             <button type="button" class="quiet" on:click=clear>"New"</button>
         </div>
+        {move || tested.get().map(|t| match t {
+            Ok(text) => view! { <p class="summary" aria-label="Test result">{text}</p> }.into_any(),
+            Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+        })}
         {move || explained.get().map(|e| match e {
             Ok(text) => view! { <pre class="plan" aria-label="Plan">{text}</pre> }.into_any(),
             Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
