@@ -20,6 +20,7 @@
 //!   tasks, the shared state counters.
 //! - [`error`]: the JSON error every failure is answered with.
 //! - [`listener`]: the accept loop and its connection limits and timeouts.
+//! - [`outbound`]: where requests to URLs chosen by others may go.
 //!
 //! The capabilities:
 //! - [`nodes`]: the node registry and its once-a-second refresh task.
@@ -53,6 +54,7 @@ pub mod error;
 pub mod keepalive;
 pub mod listener;
 pub mod nodes;
+pub mod outbound;
 pub mod products;
 pub mod provision;
 pub mod queue;

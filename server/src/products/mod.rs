@@ -9,7 +9,6 @@
 //! nodes, so a late flush or a database outage never makes a product that
 //! kept reporting look offline.
 
-pub mod callback;
 pub mod enroll;
 pub mod handlers;
 pub mod history;
@@ -92,7 +91,7 @@ pub const MAX_ACTIVITY_BYTES: usize = 4096;
 /// internal (`callback_allow`).
 pub fn validate(
     req: &app::api::RegisterRequest,
-    allow: &[callback::Cidr],
+    allow: &[crate::outbound::Cidr],
 ) -> Result<String, String> {
     let id = uuid::Uuid::parse_str(req.uuid.trim())
         .map_err(|_| "uuid must be a UUID".to_string())?
@@ -115,7 +114,8 @@ pub fn validate(
         if !ok {
             return Err("callback_url must be an http:// or https:// URL".into());
         }
-        callback::check_url(url, allow).map_err(|why| format!("callback_url refused: {why}"))?;
+        crate::outbound::check_url(url, allow)
+            .map_err(|why| format!("callback_url refused: {why}"))?;
     }
     validate_udp_port(req.udp_port)?;
     Ok(id)

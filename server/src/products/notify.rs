@@ -138,7 +138,7 @@ pub async fn wake(
     }
     // Registration checked the URL too, but under the rules of its time
     // and its node; names are checked by the client's resolver.
-    super::callback::check_url(url, &products.callback_allow).map_err(Unreachable::Refused)?;
+    crate::outbound::check_url(url, &products.callback_allow).map_err(Unreachable::Refused)?;
     let body = br#"{"wake":true}"#.to_vec();
     let signature = protocol::sign_hex(&body, key);
     let sent = products

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::keys::KeyEntry;
 use super::notify::{self, Unreachable, WakePath};
-use super::{callback, keys, keywatch, liveness, now_ms, store, sweep, udp, Liveness, Source};
+use super::{keys, keywatch, liveness, now_ms, store, sweep, udp, Liveness, Source};
 use crate::cluster::singleton::Singleton;
 use crate::cluster::{Ending, Signals, Task};
 use crate::config::Config;
@@ -45,7 +45,7 @@ pub struct Parts {
     /// Its resolver refuses internal addresses; literal addresses in
     /// callback URLs are checked against `callback_allow` before sending.
     pub http: reqwest::Client,
-    pub callback_allow: Vec<callback::Cidr>,
+    pub callback_allow: Vec<crate::outbound::Cidr>,
     /// The database clock when the key cache was loaded: where the key
     /// watch starts.
     keys_since: i64,
@@ -64,7 +64,7 @@ impl Products {
             .map_err(|e| anyhow::anyhow!("cannot listen on UDP {}: {e}", config.udp_listen))?;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(callback::Resolver::new(
+            .dns_resolver(Arc::new(crate::outbound::Resolver::new(
                 config.callback_allow.clone(),
             )))
             .build()?;

@@ -1,6 +1,6 @@
-//! Where a node may send a product's callback: a product chooses the URL, so
-//! without these rules it could make the node POST to services that only
-//! the node can reach (its own loopback, the private network, cloud
+//! Where a node may send a request whose URL someone else chose (a
+//! product's callback, an alert's webhook): without these rules it could
+//! make the node POST to services that only the node can reach (its own loopback, the private network, cloud
 //! metadata on link-local addresses). Internal addresses are refused unless
 //! the configuration allows their network (`callback_allow`); the rules are
 //! checked when the product registers and again on every address the
