@@ -364,6 +364,7 @@ impl Node {
             products.singletons(),
             queue.singletons(),
             provision.singletons(),
+            alerts.singletons(config.callback_allow.clone())?,
         ]
         .into_iter()
         .flatten()

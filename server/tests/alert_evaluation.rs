@@ -172,3 +172,108 @@ async fn a_node_alert_is_evaluated_by_each_node_over_its_own_products() {
         b.stop().await;
     }
 }
+
+/// What a webhook receiver got: event, idempotency key, signature, body.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String, String, String)>>>;
+
+/// A local webhook receiver; refuses with 503 while `down` is set.
+async fn receiver(down: std::sync::Arc<std::sync::atomic::AtomicBool>) -> (String, Received) {
+    use axum::http::{HeaderMap, StatusCode as Code};
+    use std::sync::atomic::Ordering;
+    let got: Received = Default::default();
+    let (kept, down2) = (got.clone(), down.clone());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let (kept, down) = (kept.clone(), down2.clone());
+            async move {
+                if down.load(Ordering::SeqCst) {
+                    return Code::SERVICE_UNAVAILABLE;
+                }
+                let h = |n: &str| {
+                    headers
+                        .get(n)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_owned()
+                };
+                kept.lock().unwrap().push((
+                    h("x-vigil-event"),
+                    h("idempotency-key"),
+                    h("x-vigil-signature"),
+                    body,
+                ));
+                Code::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, got)
+}
+
+#[tokio::test]
+async fn each_firing_and_clear_reaches_the_webhook_once_signed_even_after_it_was_down() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    for db in testkit::databases().await {
+        let a = TestNode::start(testkit::config(&db, "node-a", NodeRole::Active)).await;
+        let store = Db::connect(&db.url).await.unwrap();
+        let admin = login(&a.url).await;
+        let down = std::sync::Arc::new(AtomicBool::new(true));
+        let (hook, got) = receiver(down.clone()).await;
+        let ids = products(&a.url, 3).await;
+        set(&store, &ids, "online", "node-a").await;
+        let mut body = alert("Two down", "fleet", "rows > 1");
+        body["alert"]["webhooks"] = json!([hook]);
+        let (status, made) = post(&format!("{}/api/v1/content", a.url), Some(&admin), body).await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        assert_eq!(made["alert"]["spec"]["webhooks"], json!([hook]));
+        let secret = made["alert"]["secrets"][0]["secret"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        set(&store, &ids[..2], "offline", "node-a").await;
+        firings_until(&a.url, &admin, db.engine, |f| f.len() == 1).await;
+        // The receiver is down for a few tries, then comes back.
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        assert!(got.lock().unwrap().is_empty());
+        down.store(false, Ordering::SeqCst);
+        set(&store, &ids[..2], "online", "node-a").await;
+        let start = Instant::now();
+        while got.lock().unwrap().len() < 2 {
+            assert!(
+                start.elapsed() < Duration::from_secs(45),
+                "{}: {:?}",
+                db.engine,
+                got.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let got = got.lock().unwrap().clone();
+        assert_eq!(
+            got.iter().map(|g| g.0.as_str()).collect::<Vec<_>>(),
+            ["fire", "clear"],
+            "{}",
+            db.engine
+        );
+        for (event, key, signature, body) in &got {
+            assert_eq!(
+                signature,
+                &server::alerts::signature(&secret, body),
+                "{event}"
+            );
+            assert!(key.ends_with(&format!(":{event}")));
+            let sent: Value = serde_json::from_str(body).unwrap();
+            assert_eq!(sent["alert"], "Two down");
+        }
+        assert_eq!(
+            got[0].1.split(':').next(),
+            got[1].1.split(':').next(),
+            "one firing"
+        );
+        a.stop().await;
+    }
+}

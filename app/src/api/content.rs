@@ -111,6 +111,9 @@ pub struct AlertSpec {
     pub severity: Severity,
     #[serde(default)]
     pub scope: AlertScope,
+    /// Webhook URLs each firing and clear is POSTed to (signed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<String>,
 }
 
 fn zero() -> String {
@@ -123,6 +126,16 @@ fn zero() -> String {
 pub struct AlertInfo {
     pub spec: AlertSpec,
     pub enabled_on: Vec<String>,
+    /// Each webhook's signing secret, for those who may change the alert.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<WebhookSecret>,
+}
+
+/// The key a webhook receiver checks `X-Vigil-Signature` with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookSecret {
+    pub url: String,
+    pub secret: String,
 }
 
 /// `POST /api/v1/alerts/test`: an alert's condition run once, now.

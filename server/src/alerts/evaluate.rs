@@ -193,20 +193,41 @@ async fn evaluate(
             match what {
                 Step::Open => {
                     let (matched, samples) = found.cloned().unwrap_or((0, serde_json::Value::Null));
-                    changed |= store::open(
-                        &alerts.db,
-                        &mut tx,
-                        &alert.id,
-                        &key,
-                        me,
-                        severity(alert.rule.severity),
-                        matched,
-                        &samples.to_string(),
+                    let id = uuid::Uuid::new_v4().to_string();
+                    let sev = severity(alert.rule.severity);
+                    let samples = samples.to_string();
+                    if store::open(
+                        &alerts.db, &mut tx, &id, &alert.id, &key, me, sev, matched, &samples,
                     )
-                    .await?;
+                    .await?
+                    {
+                        changed = true;
+                        let body = event_body(alert, &id, "fire", &key, matched, now);
+                        store::queue_deliveries(
+                            &alerts.db,
+                            &mut tx,
+                            &id,
+                            "fire",
+                            &body,
+                            &alert.webhooks,
+                        )
+                        .await?;
+                    }
                 }
                 Step::Clear => {
-                    changed |= store::clear(&alerts.db, &mut tx, &alert.id, &key).await?
+                    if let Some(id) = store::clear(&alerts.db, &mut tx, &alert.id, &key).await? {
+                        changed = true;
+                        let body = event_body(alert, &id, "clear", &key, 0, now);
+                        store::queue_deliveries(
+                            &alerts.db,
+                            &mut tx,
+                            &id,
+                            "clear",
+                            &body,
+                            &alert.webhooks,
+                        )
+                        .await?;
+                    }
                 }
                 Step::Keep => {}
             }
@@ -223,6 +244,28 @@ async fn evaluate(
         changed,
     )
     .await
+}
+
+/// The JSON a webhook receives for one event of a firing.
+fn event_body(
+    alert: &EnabledAlert,
+    firing: &str,
+    event: &str,
+    key: &str,
+    matched: i64,
+    at: i64,
+) -> String {
+    serde_json::json!({
+        "event": event,
+        "firing_id": firing,
+        "alert_id": alert.id,
+        "alert": alert.name,
+        "key": key,
+        "severity": severity(alert.rule.severity),
+        "matched": matched,
+        "at": at,
+    })
+    .to_string()
 }
 
 /// Runs an alert's condition once, now (the editor's "Test now"): over the

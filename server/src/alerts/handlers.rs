@@ -47,6 +47,7 @@ pub async fn test(
         rule,
         author: user.username.clone(),
         nodes: vec![alerts.me.to_string()],
+        webhooks: Vec::new(),
     };
     let fires = super::evaluate::dry_run(&alerts, &alert).await?;
     Ok(Json(TestResult {

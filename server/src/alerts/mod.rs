@@ -9,6 +9,9 @@ pub(crate) mod evaluate;
 pub mod handlers;
 mod hysteresis;
 pub mod store;
+mod webhook;
+
+pub use webhook::signature;
 
 use std::sync::Arc;
 
@@ -37,6 +40,17 @@ impl Alerts {
             nodes,
             me,
         }
+    }
+
+    /// The webhook sender, one node of the cluster at a time.
+    pub fn singletons(
+        &self,
+        allow: Vec<crate::outbound::Cidr>,
+    ) -> Result<Vec<Box<dyn crate::cluster::singleton::Singleton>>, reqwest::Error> {
+        Ok(vec![Box::new(webhook::Outbox::new(
+            self.db.clone(),
+            allow,
+        )?)])
     }
 
     /// The evaluator, until the node closes.

@@ -102,6 +102,7 @@ pub async fn put_state(
 pub async fn open(
     db: &Db,
     tx: &mut WriteTx,
+    id: &str,
     item: &str,
     key: &str,
     node: &str,
@@ -114,7 +115,7 @@ pub async fn open(
         "INSERT INTO alert_firings (id, item_id, key, node, severity, started_at, matched, samples) \
          VALUES ($1, $2, $3, $4, $5, {now}, $6, $7) ON CONFLICT DO NOTHING"
     ))
-    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(id)
     .bind(item)
     .bind(key)
     .bind(node)
@@ -126,17 +127,114 @@ pub async fn open(
     Ok(done.rows_affected() == 1)
 }
 
-/// Clears the open firing of an alert and key; whether there was one.
-pub async fn clear(db: &Db, tx: &mut WriteTx, item: &str, key: &str) -> Result<bool, StoreError> {
+/// Clears the open firing of an alert and key; its id, if there was one.
+pub async fn clear(
+    db: &Db,
+    tx: &mut WriteTx,
+    item: &str,
+    key: &str,
+) -> Result<Option<String>, StoreError> {
     let now = db.dialect().now_ms();
-    let done = sqlx::query(&format!(
-        "UPDATE alert_firings SET cleared_at = {now} WHERE item_id = $1 AND key = $2 AND cleared_at IS NULL"
+    Ok(sqlx::query_scalar(&format!(
+        "UPDATE alert_firings SET cleared_at = {now} WHERE item_id = $1 AND key = $2 AND cleared_at IS NULL \
+         RETURNING id"
     ))
     .bind(item)
     .bind(key)
-    .execute(&mut **tx)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+/// Queues one delivery per webhook of a firing's event, in the
+/// transaction that opened or cleared it.
+pub async fn queue_deliveries(
+    db: &Db,
+    tx: &mut WriteTx,
+    firing: &str,
+    event: &str,
+    body: &str,
+    webhooks: &[(String, String)],
+) -> Result<(), StoreError> {
+    let now = db.dialect().now_ms();
+    for (url, secret) in webhooks {
+        sqlx::query(&format!(
+            "INSERT INTO alert_outbox (id, firing_id, event, url, secret, body, next_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, {now}) ON CONFLICT DO NOTHING"
+        ))
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(firing)
+        .bind(event)
+        .bind(url)
+        .bind(secret)
+        .bind(body)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A delivery waiting to be sent.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub id: String,
+    pub firing: String,
+    pub event: String,
+    pub url: String,
+    pub secret: String,
+    pub body: String,
+    pub attempts: i64,
+}
+
+/// Deliveries due now, oldest first.
+pub async fn due(db: &Db, limit: i64) -> Result<Vec<Delivery>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT id, firing_id, event, url, secret, body, attempts FROM alert_outbox \
+         WHERE delivered_at IS NULL AND next_at <= {} ORDER BY next_at, id LIMIT $1",
+        db.dialect().now_ms()
+    ))
+    .bind(limit)
+    .fetch_all(db.pool())
     .await?;
-    Ok(done.rows_affected() > 0)
+    rows.iter()
+        .map(|r| {
+            Ok(Delivery {
+                id: r.try_get("id")?,
+                firing: r.try_get("firing_id")?,
+                event: r.try_get("event")?,
+                url: r.try_get("url")?,
+                secret: r.try_get("secret")?,
+                body: r.try_get("body")?,
+                attempts: r.try_get("attempts")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::Other)
+}
+
+/// Marks a delivery done.
+pub async fn delivered(db: &Db, id: &str) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "UPDATE alert_outbox SET delivered_at = {}, attempts = attempts + 1, last_error = NULL WHERE id = $1",
+        db.dialect().now_ms()
+    ))
+    .bind(id)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Puts a delivery off by `delay_ms` after a failure.
+pub async fn retry_later(db: &Db, id: &str, delay_ms: i64, error: &str) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "UPDATE alert_outbox SET attempts = attempts + 1, next_at = {} + $2, last_error = $3 WHERE id = $1",
+        db.dialect().now_ms()
+    ))
+    .bind(id)
+    .bind(delay_ms)
+    .bind(error)
+    .execute(db.pool())
+    .await?;
+    Ok(())
 }
 
 /// Records an evaluation and ends its transaction; moves the alerts

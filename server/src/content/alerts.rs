@@ -159,6 +159,7 @@ impl Rule {
             clear_for: d(self.clear_for),
             severity: self.severity,
             scope: self.scope,
+            webhooks: Vec::new(),
         }
     }
 
@@ -198,6 +199,7 @@ mod tests {
             clear_for: "120s".into(),
             severity: Severity::Critical,
             scope: AlertScope::Fleet,
+            webhooks: Vec::new(),
         }
     }
 

@@ -4,7 +4,9 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-use app::api::content::{AlertInfo, Duplicate, Item, ItemChange, ItemKind, NewItem, Trees};
+use app::api::content::{
+    AlertInfo, Duplicate, Item, ItemChange, ItemKind, NewItem, Trees, WebhookSecret,
+};
 
 use super::alerts::Rule;
 use super::store::{self, ItemRow};
@@ -31,19 +33,42 @@ pub fn item_reply(i: ItemRow) -> Item {
     }
 }
 
-fn alert_info(rule: &Rule, enabled_on: Vec<String>) -> AlertInfo {
+/// An alert's settings; its webhooks' secrets only for who may change it.
+fn alert_info(
+    rule: &Rule,
+    enabled_on: Vec<String>,
+    hooks: Vec<(String, String)>,
+    may_change: bool,
+) -> AlertInfo {
+    let mut spec = rule.spec();
+    spec.webhooks = hooks.iter().map(|(url, _)| url.clone()).collect();
     AlertInfo {
-        spec: rule.spec(),
+        spec,
         enabled_on,
+        secrets: if may_change {
+            hooks
+                .into_iter()
+                .map(|(url, secret)| WebhookSecret { url, secret })
+                .collect()
+        } else {
+            Vec::new()
+        },
     }
 }
 
 /// An item as the API shows it, with its alert settings if it is one.
-async fn full_reply(content: &Content, i: ItemRow) -> Result<Item, ApiError> {
+async fn full_reply(content: &Content, user: &CurrentUser, i: ItemRow) -> Result<Item, ApiError> {
     let alert = match i.kind.as_str() {
-        "alert" => store::alerts::of(&content.db, &i.id)
-            .await?
-            .map(|(rule, nodes)| alert_info(&rule, nodes)),
+        "alert" => {
+            let hooks = store::alerts::destinations(&content.db, user.id)
+                .await?
+                .remove(&i.id)
+                .unwrap_or_default();
+            let may_change = i.owner.check_change(user).is_ok();
+            store::alerts::of(&content.db, &i.id)
+                .await?
+                .map(|(rule, nodes)| alert_info(&rule, nodes, hooks, may_change))
+        }
         _ => None,
     };
     Ok(Item {
@@ -89,14 +114,17 @@ pub async fn trees(
 ) -> Result<Json<Trees>, ApiError> {
     let (folders, items) = store::trees(&content.db, user.id).await?;
     let mut alerts = store::alerts::visible(&content.db, user.id).await?;
+    let mut hooks = store::alerts::destinations(&content.db, user.id).await?;
     Ok(Json(Trees {
         folders: folders.into_iter().map(super::folders::reply).collect(),
         items: items
             .into_iter()
             .map(|i| {
+                let may_change = i.owner.check_change(&user).is_ok();
+                let hooks = hooks.remove(&i.id).unwrap_or_default();
                 let alert = alerts
                     .remove(&i.id)
-                    .map(|(rule, nodes)| alert_info(&rule, nodes));
+                    .map(|(rule, nodes)| alert_info(&rule, nodes, hooks, may_change));
                 Item {
                     alert,
                     ..item_reply(i)
@@ -136,6 +164,7 @@ pub async fn create_item(
         }
         (kind, None) => (define(&new.definition, kind)?, None),
     };
+    let hooks = content.check_webhooks(new.alert.as_ref().map_or(&[][..], |a| &a.webhooks))?;
     let item = ItemRow {
         id: uuid::Uuid::new_v4().to_string(),
         owner,
@@ -156,12 +185,13 @@ pub async fn create_item(
     store::insert_item(&content.db, &mut tx, &item).await?;
     if let Some(rule) = &rule {
         new_alert(&content, &mut tx, &item.id, rule, &user).await?;
+        store::alerts::put_destinations(&mut tx, &item.id, &hooks).await?;
     }
     store::commit(tx).await?;
     let saved = visible_item(&content, &user, &item.id).await?;
     Ok((
         StatusCode::CREATED,
-        Json(full_reply(&content, saved).await?),
+        Json(full_reply(&content, &user, saved).await?),
     ))
 }
 
@@ -187,7 +217,7 @@ pub async fn item(
     Path(id): Path<String>,
 ) -> Result<Json<Item>, ApiError> {
     let item = visible_item(&content, &user, &id).await?;
-    Ok(Json(full_reply(&content, item).await?))
+    Ok(Json(full_reply(&content, &user, item).await?))
 }
 
 /// `PATCH /api/v1/content/{id}`: edit, rename, move (within or across
@@ -247,9 +277,13 @@ pub async fn change_item(
         store::alerts::put_settings(&mut tx, &item.id, rule).await?;
         store::alerts::changed(&mut tx).await?;
     }
+    if let Some(spec) = &change.alert {
+        let hooks = content.check_webhooks(&spec.webhooks)?;
+        store::alerts::put_destinations(&mut tx, &item.id, &hooks).await?;
+    }
     store::commit(tx).await?;
     let saved = visible_item(&content, &user, &id).await?;
-    Ok(Json(full_reply(&content, saved).await?))
+    Ok(Json(full_reply(&content, &user, saved).await?))
 }
 
 /// `POST /api/v1/content/{id}/duplicate`: a copy, by default beside the
@@ -301,7 +335,7 @@ pub async fn duplicate(
     let saved = visible_item(&content, &user, &copy.id).await?;
     Ok((
         StatusCode::CREATED,
-        Json(full_reply(&content, saved).await?),
+        Json(full_reply(&content, &user, saved).await?),
     ))
 }
 

@@ -115,6 +115,8 @@ pub struct Content {
     /// This node's name, where a new alert is enabled.
     node: Arc<str>,
     alert_limit: i64,
+    /// Internal networks webhooks may point into anyway.
+    webhook_allow: Arc<Vec<crate::outbound::Cidr>>,
 }
 
 impl Content {
@@ -131,6 +133,7 @@ impl Content {
             runs: Arc::new(Semaphore::new(CONCURRENT_RUNS)),
             node: config.node_name.as_str().into(),
             alert_limit: i64::from(config.alert_limit),
+            webhook_allow: Arc::new(config.callback_allow.clone()),
         }
     }
 
@@ -193,6 +196,33 @@ pub fn define(text: &str, kind: ItemKind) -> Result<Definition, ApiError> {
         canonical,
         hash,
     })
+}
+
+/// Webhooks one alert may have.
+pub const MAX_WEBHOOKS: usize = 5;
+
+impl Content {
+    /// Checks an alert's webhook URLs: http(s), no internal address unless
+    /// allowed (`callback_allow`), at most [`MAX_WEBHOOKS`].
+    pub fn check_webhooks(&self, urls: &[String]) -> Result<Vec<String>, ApiError> {
+        if urls.len() > MAX_WEBHOOKS {
+            return Err(ApiError::bad_request(
+                "invalid_alert",
+                format!("an alert has at most {MAX_WEBHOOKS} webhooks"),
+            ));
+        }
+        let mut out: Vec<String> = Vec::new();
+        for url in urls {
+            let url = url.trim().to_owned();
+            crate::outbound::check_url(&url, &self.webhook_allow).map_err(|why| {
+                ApiError::bad_request("invalid_alert", format!("webhook {url} refused: {why}"))
+            })?;
+            if !out.contains(&url) {
+                out.push(url);
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// Checks an alert: its query, then its condition and timing against it.

@@ -82,6 +82,7 @@ pub fn new_alert_spec() -> AlertSpec {
         clear_for: "0s".into(),
         severity: Default::default(),
         scope: Default::default(),
+        webhooks: Vec::new(),
     }
 }
 

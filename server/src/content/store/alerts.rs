@@ -235,6 +235,8 @@ pub struct EnabledAlert {
     pub author: String,
     /// Every node it is enabled on (this one included).
     pub nodes: Vec<String>,
+    /// Its webhooks: URL and signing secret.
+    pub webhooks: Vec<(String, String)>,
 }
 
 /// The alerts enabled on `node`.
@@ -257,7 +259,22 @@ pub async fn enabled_on(db: &Db, node: &str) -> Result<Vec<EnabledAlert>, StoreE
             rule: rule_of(row)?,
             author: row.try_get("updated_by")?,
             nodes: Vec::new(),
+            webhooks: Vec::new(),
         });
+    }
+    let hooks = sqlx::query(
+        "SELECT d.item_id, d.url, d.secret FROM alert_destinations d \
+         WHERE d.item_id IN (SELECT item_id FROM alert_enabled WHERE node = $1) ORDER BY d.url",
+    )
+    .bind(node)
+    .fetch_all(db.pool())
+    .await?;
+    for row in &hooks {
+        let item: String = row.try_get("item_id")?;
+        if let Some(a) = out.iter_mut().find(|a| a.id == item) {
+            a.webhooks
+                .push((row.try_get("url")?, row.try_get("secret")?));
+        }
     }
     let pairs = sqlx::query(
         "SELECT e.item_id, e.node FROM alert_enabled e \
@@ -273,4 +290,63 @@ pub async fn enabled_on(db: &Db, node: &str) -> Result<Vec<EnabledAlert>, StoreE
         }
     }
     Ok(out)
+}
+
+/// Sets an alert's webhook URLs: new ones get a fresh secret, kept ones
+/// keep theirs, the others go.
+pub async fn put_destinations(
+    tx: &mut WriteTx,
+    item: &str,
+    urls: &[String],
+) -> Result<(), StoreError> {
+    let current: Vec<String> =
+        sqlx::query_scalar("SELECT url FROM alert_destinations WHERE item_id = $1")
+            .bind(item)
+            .fetch_all(&mut **tx)
+            .await?;
+    for gone in current.iter().filter(|u| !urls.contains(u)) {
+        sqlx::query("DELETE FROM alert_destinations WHERE item_id = $1 AND url = $2")
+            .bind(item)
+            .bind(gone)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for new in urls.iter().filter(|u| !current.contains(u)) {
+        sqlx::query("INSERT INTO alert_destinations (item_id, url, secret) VALUES ($1, $2, $3)")
+            .bind(item)
+            .bind(new)
+            .bind(new_secret())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The webhook URLs and secrets of the alerts the user may see, by alert.
+pub async fn destinations(
+    db: &Db,
+    user: i64,
+) -> Result<HashMap<String, Vec<(String, String)>>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT d.item_id, d.url, d.secret FROM alert_destinations d JOIN content_items i ON i.id = d.item_id \
+         WHERE i.user_id = $1 OR i.user_id IS NULL ORDER BY d.url",
+    )
+    .bind(user)
+    .fetch_all(db.pool())
+    .await?;
+    let mut out: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for row in &rows {
+        out.entry(row.try_get("item_id")?)
+            .or_default()
+            .push((row.try_get("url")?, row.try_get("secret")?));
+    }
+    Ok(out)
+}
+
+/// 24 random bytes in hex: a webhook's signing secret.
+fn new_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
 }
