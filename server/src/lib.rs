@@ -269,6 +269,10 @@ fn content_routes() -> Router<AppState> {
         .route("/api/v1/investigations/explain", post(run::explain))
         .route("/api/v1/alerts/firings", get(alerts::handlers::firings))
         .route("/api/v1/alerts/test", post(alerts::handlers::test))
+        .route(
+            "/api/v1/alerts/{id}/coverage",
+            get(alerts::handlers::coverage),
+        )
 }
 
 /// `GET /metrics`: what the node counts of its products' traffic and of its

@@ -277,3 +277,65 @@ async fn each_firing_and_clear_reaches_the_webhook_once_signed_even_after_it_was
         a.stop().await;
     }
 }
+
+/// The node evaluating a fleet alert dies: another node where it is
+/// enabled takes the evaluation over, and the firing stays one firing.
+#[tokio::test]
+async fn a_fleet_alert_moves_to_another_node_when_its_evaluator_dies() {
+    for db in testkit::databases().await {
+        let a = TestNode::start(testkit::config(&db, "node-a", NodeRole::Active)).await;
+        let b = TestNode::start(testkit::config(&db, "node-b", NodeRole::Active)).await;
+        let store = Db::connect(&db.url).await.unwrap();
+        let admin = login(&b.url).await;
+        let ids = products(&b.url, 3).await;
+        set(&store, &ids, "offline", "node-b").await;
+        let (status, made) = post(
+            &format!("{}/api/v1/content", a.url),
+            Some(&admin),
+            alert("Two down", "fleet", "rows > 1"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        let id = made["id"].as_str().unwrap().to_owned();
+        let enable = common::client()
+            .put(format!("{}/api/v1/content/{id}/nodes/node-b", a.url))
+            .header("cookie", &admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(enable.status(), StatusCode::NO_CONTENT);
+        let open = firings_until(&b.url, &admin, db.engine, |f| f.len() == 1).await;
+        let evaluator = open[0]["node"].as_str().unwrap().to_owned();
+        let (dead, alive) = if evaluator == "node-a" {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        let admin = login(&alive.url).await;
+        dead.kill();
+        let killed = server::cluster::now_ms();
+
+        set(&store, &ids, "online", "node-b").await;
+        firings_until(&alive.url, &admin, db.engine, |f| f.is_empty()).await;
+        let (_, all) = get(
+            &format!("{}/api/v1/alerts/firings", alive.url),
+            Some(&admin),
+        )
+        .await;
+        assert_eq!(
+            all.as_array().unwrap().len(),
+            1,
+            "{}: one firing, opened and cleared: {all}",
+            db.engine
+        );
+        let records = server::alerts::store::evaluations(&store, &id, killed)
+            .await
+            .unwrap();
+        assert!(
+            records.iter().any(|(node, _, _)| node != &evaluator),
+            "{}: nobody took over: {records:?}",
+            db.engine
+        );
+        alive.stop().await;
+    }
+}

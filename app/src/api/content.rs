@@ -161,6 +161,23 @@ pub struct WouldFire {
     pub matched: i64,
 }
 
+/// `GET /api/v1/alerts/{id}/coverage`: which node evaluates how many
+/// products, and how many no node does (their home node does not have the
+/// alert enabled).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    pub scope: AlertScope,
+    pub nodes: Vec<NodeCoverage>,
+    pub uncovered: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeCoverage {
+    pub node: String,
+    pub operational: bool,
+    pub products: i64,
+}
+
 /// A firing of an alert (`GET /api/v1/alerts/firings`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Firing {

@@ -246,6 +246,29 @@ async fn evaluate(
     .await
 }
 
+/// How many products each home node has ('' for none yet).
+pub async fn products_per_home(alerts: &Alerts) -> Result<HashMap<String, i64>, StoreError> {
+    let q = query::analyze(
+        "products group by home_node count limit 10000",
+        query::Kind::Investigation,
+    )
+    .map_err(|e| StoreError::Conflict(e.to_string()))?;
+    let (rows, _) = alerts
+        .content
+        .evaluate(&q, "", clock(&alerts.db).await?)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let count = match r.get(1) {
+                Some(Cell::Int(n)) => *n,
+                _ => 0,
+            };
+            (cell_text(&r[0]), count)
+        })
+        .collect())
+}
+
 /// The JSON a webhook receives for one event of a firing.
 fn event_body(
     alert: &EnabledAlert,

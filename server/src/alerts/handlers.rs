@@ -5,7 +5,8 @@
 use axum::extract::{Query, State};
 use serde::Deserialize;
 
-use app::api::content::{AlertScope, TestAlert, TestResult, WouldFire};
+use app::api::content::{AlertScope, Coverage, NodeCoverage, TestAlert, TestResult, WouldFire};
+use axum::extract::Path;
 
 use super::store::{self, Firing};
 use super::Alerts;
@@ -59,5 +60,53 @@ pub async fn test(
             .into_iter()
             .map(|(key, matched)| WouldFire { key, matched })
             .collect(),
+    }))
+}
+
+/// `GET /api/v1/alerts/{id}/coverage`.
+pub async fn coverage(
+    State(alerts): State<Alerts>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<Coverage>, ApiError> {
+    let (rule, enabled) = alerts.content.alert_seen_by(&user, &id).await?;
+    let per_home = super::evaluate::products_per_home(&alerts).await?;
+    let nodes = alerts.nodes.summaries().await?;
+    let up: Vec<&str> = nodes
+        .iter()
+        .filter(|n| n.operational)
+        .map(|n| n.name.as_str())
+        .collect();
+    let down: Vec<&str> = nodes
+        .iter()
+        .filter(|n| !n.operational)
+        .map(|n| n.name.as_str())
+        .collect();
+    let total: i64 = per_home.values().sum();
+    let mut covered = 0;
+    let mut out = Vec::new();
+    for node in &enabled {
+        let operational = up.contains(&node.as_str());
+        let products = match (rule.scope, operational) {
+            (_, false) => 0,
+            // One of the enabled nodes evaluates the whole fleet.
+            (AlertScope::Fleet, true) if covered == 0 => total,
+            (AlertScope::Fleet, true) => 0,
+            (AlertScope::Node, true) => super::evaluate::homes(node, &enabled, &up, &down)
+                .iter()
+                .map(|h| per_home.get(h).copied().unwrap_or(0))
+                .sum(),
+        };
+        covered += products;
+        out.push(NodeCoverage {
+            node: node.clone(),
+            operational,
+            products,
+        });
+    }
+    Ok(Json(Coverage {
+        scope: rule.scope,
+        nodes: out,
+        uncovered: total - covered,
     }))
 }

@@ -144,6 +144,18 @@ impl Content {
         store::alerts::enabled_on(&self.db, &self.node).await
     }
 
+    /// An alert's settings and enabled nodes, if `user` may see it.
+    pub async fn alert_seen_by(
+        &self,
+        user: &CurrentUser,
+        id: &str,
+    ) -> Result<(alerts::Rule, Vec<String>), ApiError> {
+        let item = handlers::visible_item(self, user, id).await?;
+        store::alerts::of(&self.db, &item.id)
+            .await?
+            .ok_or_else(|| ApiError::bad_request("not_an_alert", "this item is not an alert"))
+    }
+
     /// Runs a checked query for an alert: its first `limit` rows and the
     /// total, within the investigation timeout.
     pub async fn evaluate(
