@@ -317,6 +317,14 @@ async fn a_fleet_alert_moves_to_another_node_when_its_evaluator_dies() {
 
         set(&store, &ids, "online", "node-b").await;
         firings_until(&alive.url, &admin, db.engine, |f| f.is_empty()).await;
+        // The next evaluation comes at the alert's next point in its period
+        // (10 s), from the other node: well within two periods.
+        let took = server::cluster::now_ms() - killed;
+        eprintln!(
+            "{}: cleared by the other node {took} ms after the evaluator died",
+            db.engine
+        );
+        assert!(took < 20_000, "{}: {took} ms", db.engine);
         let (_, all) = get(
             &format!("{}/api/v1/alerts/firings", alive.url),
             Some(&admin),

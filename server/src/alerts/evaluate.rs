@@ -22,19 +22,25 @@ use tokio::time::Instant;
 
 use super::hysteresis::{step, Step};
 use super::{store, Alerts};
-use crate::cluster::store::{clock, hold_lease};
+use crate::cluster::store::{clock, hold_lease, renew_leases};
 use crate::content::alerts::Condition;
 use crate::content::{Cell, EnabledAlert};
 use crate::db::StoreError;
 
-/// How often the evaluator looks for due alerts.
+/// How often the evaluator looks for due alerts and renews its leases.
 const TICK: Duration = Duration::from_secs(1);
+/// A fleet alert's lease outlives its holder by this much at most; the
+/// holder renews all of its leases every tick in one statement. Every node
+/// tries an alert at the same point of its period, so when the holder dies
+/// the next node takes the very next evaluation: none is missed.
+const LEASE_TTL_MS: i64 = 5_000;
 /// Rows of a per-product or grouped evaluation.
 const KEYS: i64 = 10_000;
 
 /// Runs until `closing` turns true.
 pub async fn run(alerts: Alerts, mut closing: watch::Receiver<bool>) {
     let mut due: HashMap<String, Instant> = HashMap::new();
+    let mut held: BTreeSet<String> = BTreeSet::new();
     let mut tick = tokio::time::interval(TICK);
     let mut rounds = 0u64;
     loop {
@@ -45,7 +51,11 @@ pub async fn run(alerts: Alerts, mut closing: watch::Receiver<bool>) {
         if *closing.borrow() {
             return;
         }
-        if let Err(e) = round(&alerts, &mut due).await {
+        let leases: Vec<String> = held.iter().cloned().collect();
+        if let Err(e) = renew_leases(&alerts.db, &alerts.me, &leases, LEASE_TTL_MS).await {
+            tracing::warn!(error = %e, "alert leases not renewed");
+        }
+        if let Err(e) = round(&alerts, &mut due, &mut held).await {
             tracing::warn!(error = %e, "alert evaluation failed; retrying next second");
         }
         rounds += 1;
@@ -63,9 +73,14 @@ fn offset(id: &str, period: Duration) -> Duration {
     Duration::from_millis(hash % period.as_millis().max(1) as u64)
 }
 
-async fn round(alerts: &Alerts, due: &mut HashMap<String, Instant>) -> Result<(), StoreError> {
+async fn round(
+    alerts: &Alerts,
+    due: &mut HashMap<String, Instant>,
+    held: &mut BTreeSet<String>,
+) -> Result<(), StoreError> {
     let enabled = alerts.content.alerts_enabled_here().await?;
     due.retain(|id, _| enabled.iter().any(|a| &a.id == id));
+    held.retain(|lease| enabled.iter().any(|a| lease_name(&a.id) == *lease));
     let now = Instant::now();
     let nodes = alerts.nodes.summaries().await?;
     for alert in &enabled {
@@ -86,7 +101,7 @@ async fn round(alerts: &Alerts, due: &mut HashMap<String, Instant>) -> Result<()
             .filter(|n| n.operational)
             .map(|n| n.name.as_str())
             .collect();
-        if let Err(e) = evaluate(alerts, alert, &up, &down).await {
+        if let Err(e) = evaluate(alerts, alert, &up, &down, held).await {
             tracing::warn!(alert = %alert.name, error = %e, "alert not evaluated");
         }
     }
@@ -133,21 +148,27 @@ fn cell_json(c: &Cell) -> serde_json::Value {
 /// rows matched and a few of them.
 type Seen = HashMap<String, (i64, serde_json::Value)>;
 
+fn lease_name(id: &str) -> String {
+    format!("alert:{id}")
+}
+
 async fn evaluate(
     alerts: &Alerts,
     alert: &EnabledAlert,
     up: &[&str],
     down: &[&str],
+    held: &mut BTreeSet<String>,
 ) -> Result<(), StoreError> {
     let me = alerts.me.as_ref();
-    let lease = format!("alert:{}", alert.id);
+    let lease = lease_name(&alert.id);
     let mut fence = None;
     let homes = match alert.rule.scope {
         AlertScope::Fleet => {
-            let ttl = (alert.rule.period.as_millis() as i64) * 3 / 2;
-            if !hold_lease(&alerts.db, &lease, me, ttl).await? {
+            if !hold_lease(&alerts.db, &lease, me, LEASE_TTL_MS).await? {
+                held.remove(&lease);
                 return Ok(()); // another node where it is enabled evaluates it
             }
+            held.insert(lease.clone());
             fence = Some((lease.as_str(), me));
             Vec::new()
         }

@@ -69,6 +69,31 @@ pub async fn hold_lease(
     Ok(current == holder)
 }
 
+/// Renews every lease in `names` that `holder` still holds, in one
+/// statement; returns how many it renewed.
+pub async fn renew_leases(
+    db: &Db,
+    holder: &str,
+    names: &[String],
+    ttl_ms: i64,
+) -> Result<u64, StoreError> {
+    if names.is_empty() {
+        return Ok(0);
+    }
+    let now = db.dialect().now_ms();
+    let list = db.dialect().json_texts(3);
+    let names = serde_json::to_string(names).expect("names are JSON");
+    let done = sqlx::query(&format!(
+        "UPDATE leases SET until = {now} + $2 WHERE holder = $1 AND until >= {now} AND name IN ({list})"
+    ))
+    .bind(holder)
+    .bind(ttl_ms)
+    .bind(names)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// The database clock in Unix milliseconds: the one clock every node agrees
 /// on.
 pub async fn clock(db: &Db) -> Result<i64, StoreError> {
