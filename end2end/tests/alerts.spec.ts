@@ -41,6 +41,8 @@ test("an investigation becomes an alert, enabled where it was made, then on a se
   await page.getByRole("button", { name: "Enable Ten offline on node-b" }).click();
   await expect(status.filter({ hasText: "Enabled on node-b." })).toBeVisible();
   await expect(enabled).toHaveText("enabled on: node-a, node-b");
+  await page.getByRole("button", { name: "Coverage of Ten offline" }).click();
+  await expect(status.filter({ hasText: "Coverage: node-a 0, node-b 0; not covered: 0." })).toBeVisible();
 
   // Node B takes one alert at most.
   await editor.getByLabel("Name").fill("Any offline");

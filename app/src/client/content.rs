@@ -124,3 +124,9 @@ pub async fn test_alert(
     let request = Request::post("/api/v1/alerts/test");
     json_of(send_with(request, Some(body(test)?), RUN_MS).await?).await
 }
+
+/// Which node evaluates how many products for an alert.
+pub async fn coverage(id: &str) -> Result<crate::api::content::Coverage, ClientError> {
+    let url = format!("/api/v1/alerts/{}/coverage", encode(id));
+    json_of(send(Request::get(&url), GRACE_MS).await?).await
+}

@@ -281,8 +281,34 @@ fn enablement(
                 .collect_view()
         })
     };
+    let (for_coverage, name_c) = (item.id.clone(), item.name.clone());
+    let coverage = move |_| {
+        let id = for_coverage.clone();
+        bench.act(async move { api::coverage(&id).await }, |c| {
+            let nodes: Vec<String> = c
+                .nodes
+                .iter()
+                .map(|n| {
+                    format!(
+                        "{} {}{}",
+                        n.node,
+                        n.products,
+                        if n.operational { "" } else { " (down)" }
+                    )
+                })
+                .collect();
+            format!(
+                "Coverage: {}; not covered: {}.",
+                nodes.join(", "),
+                c.uncovered
+            )
+        });
+    };
     view! {
         <span class="enabled" aria-label=format!("{} is enabled on", item.name)>{format!(" enabled on: {shown}")}</span>
-        <span class="actions">{switches}</span>
+        <span class="actions">
+            {switches}
+            <button type="button" class="quiet" aria-label=format!("Coverage of {name_c}") on:click=coverage>"Coverage"</button>
+        </span>
     }
 }
