@@ -74,6 +74,17 @@ fn alert(name: &str, scope: &str, condition: &str) -> Value {
     })
 }
 
+/// Enables alert `id` on `node` through the API of `via`.
+async fn enable_on(via: &str, cookie: &str, id: &str, node: &str) {
+    let response = common::client()
+        .put(format!("{via}/api/v1/content/{id}/nodes/{node}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+}
+
 #[tokio::test]
 async fn a_fleet_alert_fires_once_across_nodes_and_clears() {
     for db in testkit::databases().await {
@@ -92,14 +103,7 @@ async fn a_fleet_alert_fires_once_across_nodes_and_clears() {
         .await;
         assert_eq!(status, StatusCode::CREATED, "{made}");
         let id = made["id"].as_str().unwrap().to_owned();
-        let (status, _) = common::client()
-            .put(format!("{}/api/v1/content/{id}/nodes/node-b", a.url))
-            .header("cookie", &admin)
-            .send()
-            .await
-            .map(|r| (r.status(), ()))
-            .unwrap();
-        assert_eq!(status, StatusCode::NO_CONTENT);
+        enable_on(&a.url, &admin, &id, "node-b").await;
 
         set(&store, &ids[..10], "offline", "node-a").await;
         let open = firings_until(&a.url, &admin, db.engine, |f| !f.is_empty()).await;
@@ -131,6 +135,39 @@ async fn a_node_alert_is_evaluated_by_each_node_over_its_own_products() {
         set(&store, &ids[..5], "offline", "node-a").await;
         set(&store, &ids[5..], "offline", "node-b").await;
 
+        // Tried first: each node would fire for its own five.
+        let test = |scope: &str, condition: &str| {
+            json!({"definition": "products where status = offline",
+                   "alert": {"condition": condition, "period": "10s", "scope": scope}})
+        };
+        let try_on = |node: &str, body: Value| {
+            let (node, admin) = (node.to_owned(), admin.clone());
+            async move { post(&format!("{node}/api/v1/alerts/test"), Some(&admin), body).await }
+        };
+        let (status, tried) = try_on(&a.url, test("node", "rows > 4")).await;
+        assert_eq!(status, StatusCode::OK, "{tried}");
+        assert_eq!(
+            tried,
+            json!({"over": "node-a", "fires": [{"key": "node-a/", "matched": 5}]}),
+            "{}",
+            db.engine
+        );
+        let (_, tried) = try_on(&b.url, test("fleet", "rows > 9")).await;
+        assert_eq!(
+            tried,
+            json!({"over": "fleet", "fires": [{"key": "", "matched": 10}]}),
+            "{}",
+            db.engine
+        );
+        let (_, tried) = try_on(&b.url, test("fleet", "rows > 10")).await;
+        assert_eq!(tried["fires"], json!([]));
+        // Per product: one key per offline product.
+        let (_, tried) = try_on(&a.url, test("fleet", "per product")).await;
+        let fires = tried["fires"].as_array().unwrap();
+        assert_eq!(fires.len(), 10, "{}: {tried}", db.engine);
+        assert!(fires
+            .iter()
+            .all(|f| f["matched"] == 1 && ids.contains(&f["key"].as_str().unwrap().to_owned())));
         let (status, made) = post(
             &format!("{}/api/v1/content", a.url),
             Some(&admin),
@@ -140,14 +177,7 @@ async fn a_node_alert_is_evaluated_by_each_node_over_its_own_products() {
         assert_eq!(status, StatusCode::CREATED, "{made}");
         let id = made["id"].as_str().unwrap().to_owned();
         let started = server::cluster::now_ms() - 1_000;
-        let (status, _) = common::client()
-            .put(format!("{}/api/v1/content/{id}/nodes/node-b", a.url))
-            .header("cookie", &admin)
-            .send()
-            .await
-            .map(|r| (r.status(), ()))
-            .unwrap();
-        assert_eq!(status, StatusCode::NO_CONTENT);
+        enable_on(&a.url, &admin, &id, "node-b").await;
 
         let open = firings_until(&a.url, &admin, db.engine, |f| f.len() == 2).await;
         let mut keys: Vec<&str> = open.iter().map(|f| f["key"].as_str().unwrap()).collect();
@@ -297,13 +327,7 @@ async fn a_fleet_alert_moves_to_another_node_when_its_evaluator_dies() {
         .await;
         assert_eq!(status, StatusCode::CREATED, "{made}");
         let id = made["id"].as_str().unwrap().to_owned();
-        let enable = common::client()
-            .put(format!("{}/api/v1/content/{id}/nodes/node-b", a.url))
-            .header("cookie", &admin)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(enable.status(), StatusCode::NO_CONTENT);
+        enable_on(&a.url, &admin, &id, "node-b").await;
         let open = firings_until(&b.url, &admin, db.engine, |f| f.len() == 1).await;
         let evaluator = open[0]["node"].as_str().unwrap().to_owned();
         let (dead, alive) = if evaluator == "node-a" {

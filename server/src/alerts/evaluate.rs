@@ -362,7 +362,15 @@ async fn observe(
                 }
             }
         }
-        Condition::GroupAbove(n) => {
+        // Both read (key, count) groups: a group's value, or a product.
+        Condition::GroupAbove(_) | Condition::PerProduct => {
+            let above = match alert.rule.condition {
+                Condition::GroupAbove(n) => n,
+                _ => {
+                    q.product_ids(KEYS);
+                    0
+                }
+            };
             q.limit = KEYS;
             for (prefix, narrowed) in home_keys(q, homes) {
                 let (rows, _) = alerts
@@ -374,31 +382,10 @@ async fn observe(
                         Some(Cell::Int(c)) => *c,
                         _ => 0,
                     };
-                    if count > n {
-                        seen.insert(
-                            format!("{prefix}{}", cell_text(&row[0])),
-                            (count, serde_json::Value::Null),
-                        );
+                    if count > above {
+                        let key = format!("{prefix}{}", cell_text(&row[0]));
+                        seen.insert(key, (count, serde_json::Value::Null));
                     }
-                }
-            }
-        }
-        Condition::PerProduct => {
-            q.product_ids(KEYS);
-            for (prefix, narrowed) in home_keys(q, homes) {
-                let (rows, _) = alerts
-                    .content
-                    .evaluate(&narrowed, &alert.author, now)
-                    .await?;
-                for row in rows {
-                    let count = match row.get(1) {
-                        Some(Cell::Int(c)) => *c,
-                        _ => 1,
-                    };
-                    seen.insert(
-                        format!("{prefix}{}", cell_text(&row[0])),
-                        (count, serde_json::Value::Null),
-                    );
                 }
             }
         }
