@@ -4,13 +4,19 @@ use std::ops::Range;
 
 use winnow::ascii::multispace0;
 use winnow::combinator::{alt, cut_err, delimited, eof, opt, preceded, repeat, separated};
-use winnow::error::{AddContext, ErrMode, FromExternalError, ParserError};
+use winnow::error::ErrMode;
 use winnow::stream::{Location, Stream};
 use winnow::token::{literal, take_while};
 use winnow::{LocatingSlice, ModalResult, Parser};
 
-use crate::ast::{Expr, Literal, Op, Output, Query, SortKey, Spanned};
+use crate::ast::{Expr, Op, Output, Query, SortKey, Spanned};
 use crate::{limits, Error};
+
+mod fail;
+mod literal;
+
+use fail::{explain, Fail};
+use literal::{duration, integer, value};
 
 type In<'a> = LocatingSlice<&'a str>;
 type R<T> = ModalResult<T, Fail>;
@@ -39,86 +45,6 @@ pub const KEYWORDS: &[&str] = &[
     "false",
 ];
 
-/// Why the parser stopped: where, and what it expected there.
-#[derive(Debug)]
-struct Fail {
-    at: usize,
-    end: Option<usize>,
-    expected: Option<&'static str>,
-    message: Option<String>,
-}
-
-impl Fail {
-    fn cut(span: Range<usize>, message: String) -> ErrMode<Fail> {
-        ErrMode::Cut(Fail {
-            at: span.start,
-            end: Some(span.end),
-            expected: None,
-            message: Some(message),
-        })
-    }
-}
-
-impl<'a> ParserError<In<'a>> for Fail {
-    type Inner = Self;
-
-    fn from_input(input: &In<'a>) -> Self {
-        Fail {
-            at: input.current_token_start(),
-            end: None,
-            expected: None,
-            message: None,
-        }
-    }
-
-    fn into_inner(self) -> Result<Self, Self> {
-        Ok(self)
-    }
-
-    /// Of two alternatives that failed, the one that read further explains
-    /// more.
-    fn or(self, other: Self) -> Self {
-        if other.at >= self.at {
-            other
-        } else {
-            self
-        }
-    }
-}
-
-impl<'a> AddContext<In<'a>, &'static str> for Fail {
-    /// A description applies when its parser failed before reading anything
-    /// but white space; of those, the outermost (the broadest) is kept. A
-    /// parser that read part of its input leaves the word to an inner one.
-    fn add_context(
-        mut self,
-        input: &In<'a>,
-        start: &<In<'a> as Stream>::Checkpoint,
-        context: &'static str,
-    ) -> Self {
-        if self.message.is_some() {
-            return self;
-        }
-        let mut from = *input;
-        from.reset(start);
-        let begin = from.current_token_start();
-        let skipped = self
-            .at
-            .checked_sub(begin)
-            .map(|n| from.peek_slice(n.min(from.eof_offset())));
-        if skipped.is_some_and(|s| s.trim().is_empty()) {
-            self.expected = Some(context);
-        }
-        self
-    }
-}
-
-impl<'a, E> FromExternalError<In<'a>, E> for Fail {
-    fn from_external_error(input: &In<'a>, _e: E) -> Self {
-        Self::from_input(input)
-    }
-}
-
 /// Reads a whole query.
 pub fn parse(text: &str) -> Result<Query, Error> {
     if text.len() > limits::TEXT {
@@ -139,34 +65,6 @@ pub fn parse(text: &str) -> Result<Query, Error> {
             "the query ends too soon".into(),
         )),
     }
-}
-
-fn explain(text: &str, fail: Fail) -> Error {
-    let found = found(text, fail.at);
-    let end = fail
-        .end
-        .unwrap_or(fail.at + found.len().max(1).min(text.len() - fail.at.min(text.len())));
-    let message = match (fail.message, fail.expected) {
-        (Some(m), _) => m,
-        (None, Some(e)) if found.is_empty() => format!("expected {e}, found the end of the query"),
-        (None, Some(e)) => format!("expected {e}, found \"{found}\""),
-        (None, None) if found.is_empty() => "the query ends too soon".into(),
-        (None, None) => format!("unexpected \"{found}\""),
-    };
-    Error::new(text, fail.at..end.max(fail.at), message)
-}
-
-/// The token that starts at `at`, for "found …".
-fn found(text: &str, at: usize) -> &str {
-    let rest = text.get(at..).unwrap_or("");
-    let word = rest
-        .char_indices()
-        .find(|(_, c)| !(c.is_alphanumeric() || *c == '_' || *c == '.'))
-        .map_or(rest.len(), |(i, _)| i);
-    if word > 0 {
-        return &rest[..word.min(40)];
-    }
-    rest.chars().next().map_or("", |c| &rest[..c.len_utf8()])
 }
 
 /// Parentheses nest at most [`limits::DEPTH`] deep; checked before parsing,
@@ -426,123 +324,4 @@ fn operator(i: &mut In<'_>) -> R<Spanned<Op>> {
     )
     .context("an operator (=, !=, <, <=, >, >=, ~, contains, in, older_than or newer_than)")
     .parse_next(i)
-}
-
-fn value(i: &mut In<'_>) -> R<Spanned<Literal>> {
-    preceded(
-        ws,
-        alt((
-            string.map(Literal::Str),
-            number,
-            "@me".value(Literal::Me),
-            "@product".value(Literal::Product),
-            word.verify_map(|w: &str| {
-                let w = w.to_ascii_lowercase();
-                match w.as_str() {
-                    "true" => Some(Literal::Bool(true)),
-                    "false" => Some(Literal::Bool(false)),
-                    _ if is_keyword(&w) => None,
-                    _ => Some(Literal::Word(w)),
-                }
-            }),
-        ))
-        .with_span()
-        .map(|(v, span)| Spanned::new(v, span)),
-    )
-    .context("a value (\"text\", a number, a duration such as 24h, a word, @me or @product)")
-    .parse_next(i)
-}
-
-/// `"…"` with `\"`, `\\`, `\n` and `\t`.
-fn string(i: &mut In<'_>) -> R<String> {
-    let start = i.current_token_start();
-    "\"".parse_next(i)?;
-    let mut out = String::new();
-    loop {
-        let Some(c) = i.next_token() else {
-            let end = i.current_token_start();
-            return Err(Fail::cut(
-                start..end,
-                "this text has no closing quote".into(),
-            ));
-        };
-        match c {
-            '"' => break,
-            '\\' => {
-                let at = i.current_token_start() - 1;
-                match i.next_token() {
-                    Some('"') => out.push('"'),
-                    Some('\\') => out.push('\\'),
-                    Some('n') => out.push('\n'),
-                    Some('t') => out.push('\t'),
-                    _ => {
-                        let end = i.current_token_start();
-                        let message = "unknown escape (use \\\", \\\\, \\n or \\t)".to_string();
-                        return Err(Fail::cut(at..end, message));
-                    }
-                }
-            }
-            '\0' => {
-                let at = i.current_token_start() - 1;
-                return Err(Fail::cut(
-                    at..at + 1,
-                    "text cannot hold the NUL character".into(),
-                ));
-            }
-            c => out.push(c),
-        }
-        if out.len() > limits::STRING {
-            let end = i.current_token_start();
-            let message = format!("a text value is limited to {} bytes", limits::STRING);
-            return Err(Fail::cut(start..end, message));
-        }
-    }
-    Ok(out)
-}
-
-/// A whole number, or a duration: a number and a unit (`ms`, `s`, `m`,
-/// `h`, `d`, `w`).
-fn number(i: &mut In<'_>) -> R<Literal> {
-    let ((digits, unit), span) = (
-        (opt("-"), take_while(1.., |c: char| c.is_ascii_digit())).take(),
-        take_while(0.., |c: char| c.is_ascii_alphanumeric() || c == '_'),
-    )
-        .with_span()
-        .parse_next(i)?;
-    let Ok(n) = digits.parse::<i64>() else {
-        return Err(Fail::cut(span, "this number is too large".into()));
-    };
-    if unit.is_empty() {
-        return Ok(Literal::Int(n));
-    }
-    match crate::time::unit_ms(unit).and_then(|ms| n.checked_mul(ms)) {
-        Some(ms) if n >= 0 => Ok(Literal::Duration(ms)),
-        Some(_) => Err(Fail::cut(span, "a duration cannot be negative".into())),
-        None if crate::time::unit_ms(unit).is_some() => {
-            Err(Fail::cut(span, "this duration is too long".into()))
-        }
-        None => Err(Fail::cut(
-            span,
-            format!("unknown unit \"{unit}\" (use ms, s, m, h, d or w)"),
-        )),
-    }
-}
-
-fn duration(i: &mut In<'_>) -> R<Spanned<i64>> {
-    preceded(ws, number.with_span())
-        .verify_map(|(l, span)| match l {
-            Literal::Duration(ms) => Some(Spanned::new(ms, span)),
-            _ => None,
-        })
-        .context("a duration (30s, 15m, 24h, 7d)")
-        .parse_next(i)
-}
-
-fn integer(i: &mut In<'_>) -> R<Spanned<i64>> {
-    preceded(ws, number.with_span())
-        .verify_map(|(l, span)| match l {
-            Literal::Int(n) => Some(Spanned::new(n, span)),
-            _ => None,
-        })
-        .parse_next(i)
 }
