@@ -234,3 +234,103 @@ async fn only_owners_and_the_global_permission_change_alerts() {
         a.stop().await;
     }
 }
+
+/// The alert routes that read or try: who may call them and what bad input
+/// gets.
+#[tokio::test]
+async fn firings_coverage_and_tests_answer_only_what_the_caller_may_see() {
+    for db in testkit::databases().await {
+        let a = TestNode::start(testkit::config(&db, "node-a", NodeRole::Active)).await;
+        let url = a.url.clone();
+        let admin = login(&url).await;
+        let alice = user_session(&url, &admin, "alice", "operator").await;
+        let bob = user_session(&url, &admin, "bob", "viewer").await;
+        let ctx = db.engine;
+        let made = create(&url, &alice, alert("Hers", "mine", "rows > 1")).await;
+        let id = made["id"].as_str().unwrap();
+        let (status, plain) = post(
+            &format!("{url}/api/v1/content"),
+            Some(&alice),
+            json!({"name": "Plain", "definition": "products"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+
+        // A firing of Alice's alert, as an evaluation would write it.
+        let store = server::db::Db::connect(&db.url).await.unwrap();
+        sqlx::query(
+            "INSERT INTO alert_firings (id, item_id, key, node, severity, started_at, matched, samples) \
+             VALUES ('f1', $1, '', 'node-a', 'warning', 1, 2, '[]')",
+        )
+        .bind(id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let firings = format!("{url}/api/v1/alerts/firings");
+        let (_, hers) = get(&firings, Some(&alice)).await;
+        assert_eq!(hers.as_array().unwrap().len(), 1, "{ctx}: {hers}");
+        let (_, his) = get(&firings, Some(&bob)).await;
+        assert_eq!(his, json!([]), "{ctx}: another user's firing shown");
+        let (status, body) = get(&format!("{firings}?limit=many"), Some(&alice)).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::BAD_REQUEST, "invalid_query")
+        );
+
+        let coverage = |id: &str| format!("{url}/api/v1/alerts/{id}/coverage");
+        assert_eq!(get(&coverage(id), Some(&alice)).await.0, StatusCode::OK);
+        assert_eq!(
+            get(&coverage(id), Some(&bob)).await.0,
+            StatusCode::NOT_FOUND,
+            "{ctx}"
+        );
+        let (status, body) = get(&coverage(plain["id"].as_str().unwrap()), Some(&alice)).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::BAD_REQUEST, "not_an_alert")
+        );
+
+        let test = format!("{url}/api/v1/alerts/test");
+        let spec = json!({"condition": "rows > 1", "period": "60s"});
+        let (status, _) = post(
+            &test,
+            Some(&bob),
+            json!({"definition": "products", "alert": spec}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{ctx}: anyone may try a condition");
+        let (status, body) = post(
+            &test,
+            Some(&bob),
+            json!({"definition": "prodcts", "alert": spec}),
+        )
+        .await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::BAD_REQUEST, "invalid_definition")
+        );
+        let bad =
+            json!({"definition": "products", "alert": {"condition": "rows ~ 1", "period": "60s"}});
+        let (status, body) = post(&test, Some(&bob), bad).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::BAD_REQUEST, "invalid_alert")
+        );
+
+        for (path, body) in [
+            (firings.clone(), None),
+            (coverage(id), None),
+            (
+                test.clone(),
+                Some(json!({"definition": "products", "alert": spec})),
+            ),
+        ] {
+            let status = match body {
+                None => get(&path, None).await.0,
+                Some(b) => post(&path, None, b).await.0,
+            };
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        }
+        a.stop().await;
+    }
+}

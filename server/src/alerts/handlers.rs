@@ -2,7 +2,7 @@
 //! alerts the user may see (their own and the Global ones), newest first;
 //! `POST /api/v1/alerts/test`: an alert's condition run once.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::Deserialize;
 
 use app::api::content::{AlertScope, Coverage, NodeCoverage, TestAlert, TestResult, WouldFire};
@@ -11,7 +11,7 @@ use axum::extract::Path;
 use super::store::{self, Firing};
 use super::Alerts;
 use crate::auth::CurrentUser;
-use crate::error::{ApiError, Json};
+use crate::error::{ApiError, Json, Query};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,6 +1,6 @@
 //! The folder routes of content (`/api/v1/content/folders…`).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
@@ -11,7 +11,7 @@ use super::store::{self, FolderRow};
 use super::tree::Folders;
 use super::{check_name, Content, Owner, MAX_DEPTH, MAX_FOLDERS};
 use crate::auth::CurrentUser;
-use crate::error::{ApiError, Json};
+use crate::error::{ApiError, Json, Query};
 
 /// A folder as the API shows it.
 pub fn reply(f: FolderRow) -> Folder {

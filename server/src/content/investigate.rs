@@ -7,7 +7,7 @@
 //! [`MAX_OFFSET`] rows in (past that, the CSV export).
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -22,7 +22,7 @@ use super::store::run::{self, Cell, Read};
 use super::{query_kind, Content};
 use crate::auth::CurrentUser;
 use crate::cluster::now_ms;
-use crate::error::{ApiError, Json};
+use crate::error::{ApiError, Json, Query};
 
 /// Rows a page may start at; deeper than that, export CSV.
 pub const MAX_OFFSET: i64 = 100_000;
