@@ -8,8 +8,8 @@ use app::state::StateClass;
 use sqlx::Row;
 
 use super::hysteresis::Memory;
-use crate::cluster::store::bump;
-use crate::db::{Db, Dialect, StoreError, WriteTx};
+use crate::cluster::store::{bump, still_holds};
+use crate::db::{Db, StoreError, WriteTx};
 
 /// Opens the transaction of one evaluation. With `fence`, the evaluation
 /// counts only while this node still holds that lease (a node that was
@@ -18,19 +18,7 @@ use crate::db::{Db, Dialect, StoreError, WriteTx};
 pub async fn begin(db: &Db, fence: Option<(&str, &str)>) -> Result<Option<WriteTx>, StoreError> {
     let mut tx = db.begin_write().await?;
     if let Some((lease, holder)) = fence {
-        let lock = match db.dialect() {
-            Dialect::Postgres => " FOR SHARE",
-            Dialect::Sqlite => "",
-        };
-        let held: Option<i64> = sqlx::query_scalar(&format!(
-            "SELECT 1 FROM leases WHERE name = $1 AND holder = $2 AND until > {}{lock}",
-            db.dialect().now_ms()
-        ))
-        .bind(lease)
-        .bind(holder)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if held.is_none() {
+        if !still_holds(db, &mut tx, lease, holder).await? {
             return Ok(None);
         }
     }

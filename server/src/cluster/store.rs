@@ -69,6 +69,31 @@ pub async fn hold_lease(
     Ok(current == holder)
 }
 
+/// Whether `holder` still holds the lease `name`, read inside a writer's
+/// transaction (fencing: its writes count only then). On PostgreSQL the row
+/// stays locked until the transaction ends, so nobody takes the lease
+/// meanwhile.
+pub async fn still_holds(
+    db: &Db,
+    tx: &mut crate::db::WriteTx,
+    name: &str,
+    holder: &str,
+) -> Result<bool, StoreError> {
+    let lock = match db.dialect() {
+        crate::db::Dialect::Postgres => " FOR SHARE",
+        crate::db::Dialect::Sqlite => "",
+    };
+    let held: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT 1 FROM leases WHERE name = $1 AND holder = $2 AND until > {}{lock}",
+        db.dialect().now_ms()
+    ))
+    .bind(name)
+    .bind(holder)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(held.is_some())
+}
+
 /// Renews every lease in `names` that `holder` still holds, in one
 /// statement; returns how many it renewed.
 pub async fn renew_leases(
