@@ -3,6 +3,7 @@
 //! and the benchmarks; never part of the node.
 
 pub mod fleet;
+pub mod process;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

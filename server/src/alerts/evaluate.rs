@@ -22,7 +22,7 @@ use tokio::time::Instant;
 
 use super::hysteresis::{step, Step};
 use super::{store, Alerts};
-use crate::cluster::store::{clock, hold_lease, renew_leases};
+use crate::cluster::store::{clock, hold_lease, live_leases, renew_leases};
 use crate::content::alerts::Condition;
 use crate::content::{Cell, EnabledAlert};
 use crate::db::StoreError;
@@ -32,7 +32,8 @@ const TICK: Duration = Duration::from_secs(1);
 /// A fleet alert's lease outlives its holder by this much at most; the
 /// holder renews all of its leases every tick in one statement. Every node
 /// tries an alert at the same point of its period, so when the holder dies
-/// the next node takes the very next evaluation: none is missed.
+/// a node that found it held at its point of the period takes it as soon
+/// as it runs out (see `Waiting`): within one period, none missed.
 const LEASE_TTL_MS: i64 = 5_000;
 /// Rows of a per-product or grouped evaluation.
 const KEYS: i64 = 10_000;
@@ -41,6 +42,7 @@ const KEYS: i64 = 10_000;
 pub async fn run(alerts: Alerts, mut closing: watch::Receiver<bool>) {
     let mut due: HashMap<String, Instant> = HashMap::new();
     let mut held: BTreeSet<String> = BTreeSet::new();
+    let mut waiting = Waiting::default();
     let mut tick = tokio::time::interval(TICK);
     let mut rounds = 0u64;
     loop {
@@ -55,7 +57,7 @@ pub async fn run(alerts: Alerts, mut closing: watch::Receiver<bool>) {
         if let Err(e) = renew_leases(&alerts.db, &alerts.me, &leases, LEASE_TTL_MS).await {
             tracing::warn!(error = %e, "alert leases not renewed");
         }
-        if let Err(e) = round(&alerts, &mut due, &mut held).await {
+        if let Err(e) = round(&alerts, &mut due, &mut held, &mut waiting).await {
             tracing::warn!(error = %e, "alert evaluation failed; retrying next second");
         }
         rounds += 1;
@@ -73,24 +75,52 @@ fn offset(id: &str, period: Duration) -> Duration {
     Duration::from_millis(hash % period.as_millis().max(1) as u64)
 }
 
+/// Fleet alerts whose lease another node held at their point of the
+/// period: if that node dies before the next point, its lease runs out and
+/// this node evaluates them then, instead of a period later.
+#[derive(Default)]
+struct Waiting(BTreeSet<String>);
+
+impl Waiting {
+    /// The waiting alerts whose lease nobody holds any more.
+    async fn orphaned(&mut self, db: &crate::db::Db) -> Result<BTreeSet<String>, StoreError> {
+        if self.0.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        let names: Vec<String> = self.0.iter().map(|id| lease_name(id)).collect();
+        let live = live_leases(db, &names).await?;
+        Ok(self
+            .0
+            .iter()
+            .filter(|id| !live.contains(&lease_name(id)))
+            .cloned()
+            .collect())
+    }
+}
+
 async fn round(
     alerts: &Alerts,
     due: &mut HashMap<String, Instant>,
     held: &mut BTreeSet<String>,
+    waiting: &mut Waiting,
 ) -> Result<(), StoreError> {
     let enabled = alerts.content.alerts_enabled_here().await?;
     due.retain(|id, _| enabled.iter().any(|a| &a.id == id));
     held.retain(|lease| enabled.iter().any(|a| lease_name(&a.id) == *lease));
+    waiting.0.retain(|id| due.contains_key(id));
+    let orphaned = waiting.orphaned(&alerts.db).await?;
     let now = Instant::now();
     let nodes = alerts.nodes.summaries().await?;
     for alert in &enabled {
         let next = *due
             .entry(alert.id.clone())
             .or_insert_with(|| now + offset(&alert.id, alert.rule.period));
-        if next > now {
+        if next > now && !orphaned.contains(&alert.id) {
             continue;
         }
-        due.insert(alert.id.clone(), now + alert.rule.period);
+        if next <= now {
+            due.insert(alert.id.clone(), now + alert.rule.period);
+        }
         let down: Vec<&str> = nodes
             .iter()
             .filter(|n| !n.operational)
@@ -101,8 +131,14 @@ async fn round(
             .filter(|n| n.operational)
             .map(|n| n.name.as_str())
             .collect();
-        if let Err(e) = evaluate(alerts, alert, &up, &down, held).await {
-            tracing::warn!(alert = %alert.name, error = %e, "alert not evaluated");
+        match evaluate(alerts, alert, &up, &down, held).await {
+            Ok(true) => {
+                waiting.0.remove(&alert.id);
+            }
+            Ok(false) => {
+                waiting.0.insert(alert.id.clone());
+            }
+            Err(e) => tracing::warn!(alert = %alert.name, error = %e, "alert not evaluated"),
         }
     }
     Ok(())
@@ -158,7 +194,7 @@ async fn evaluate(
     up: &[&str],
     down: &[&str],
     held: &mut BTreeSet<String>,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let me = alerts.me.as_ref();
     let lease = lease_name(&alert.id);
     let mut fence = None;
@@ -166,7 +202,7 @@ async fn evaluate(
         AlertScope::Fleet => {
             if !hold_lease(&alerts.db, &lease, me, LEASE_TTL_MS).await? {
                 held.remove(&lease);
-                return Ok(()); // another node where it is enabled evaluates it
+                return Ok(false); // another node where it is enabled evaluates it
             }
             held.insert(lease.clone());
             fence = Some((lease.as_str(), me));
@@ -189,7 +225,7 @@ async fn evaluate(
         homes.iter().map(|h| format!("{h}/")).collect()
     };
     let Some(mut tx) = store::begin(&alerts.db, fence).await? else {
-        return Ok(()); // the lease moved meanwhile
+        return Ok(false); // the lease moved meanwhile
     };
     let mut changed = false;
     let mut keys = 0;
@@ -264,7 +300,8 @@ async fn evaluate(
         keys,
         changed,
     )
-    .await
+    .await?;
+    Ok(true)
 }
 
 /// How many products each home node has ('' for none yet).

@@ -173,11 +173,14 @@ pub struct Delivery {
     pub attempts: i64,
 }
 
-/// Deliveries due now, oldest first.
+/// Deliveries due now, oldest first; a clear waits for its firing's fire
+/// to reach the same destination.
 pub async fn due(db: &Db, limit: i64) -> Result<Vec<Delivery>, StoreError> {
     let rows = sqlx::query(&format!(
-        "SELECT id, firing_id, event, url, secret, body, attempts FROM alert_outbox \
-         WHERE delivered_at IS NULL AND next_at <= {} ORDER BY next_at, id LIMIT $1",
+        "SELECT id, firing_id, event, url, secret, body, attempts FROM alert_outbox o \
+         WHERE delivered_at IS NULL AND next_at <= {} AND NOT (event = 'clear' AND EXISTS \
+         (SELECT 1 FROM alert_outbox f WHERE f.firing_id = o.firing_id AND f.url = o.url \
+         AND f.event = 'fire' AND f.delivered_at IS NULL)) ORDER BY next_at, id LIMIT $1",
         db.dialect().now_ms()
     ))
     .bind(limit)
@@ -206,6 +209,18 @@ pub async fn delivered(db: &Db, id: &str) -> Result<(), StoreError> {
         db.dialect().now_ms()
     ))
     .bind(id)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// A destination answers again: what waits for it goes now.
+pub async fn release(db: &Db, url: &str) -> Result<(), StoreError> {
+    let now = db.dialect().now_ms();
+    sqlx::query(&format!(
+        "UPDATE alert_outbox SET next_at = {now} WHERE url = $1 AND delivered_at IS NULL AND next_at > {now}"
+    ))
+    .bind(url)
     .execute(db.pool())
     .await?;
     Ok(())

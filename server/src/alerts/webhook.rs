@@ -2,12 +2,15 @@
 //! POSTed to every destination of its alert, signed, retried with backoff
 //! while the receiver is down. A cluster singleton sends them, so a
 //! delivery goes out once in the normal case; the receiver drops a repeat
-//! (after a node died mid-send) by its idempotency key.
+//! (after a node died mid-send) by its idempotency key. A clear goes out
+//! after its fire; when a receiver answers again after failures, all that
+//! waits for it goes at once.
 //!
 //! Headers: `X-Vigil-Event` (`fire` or `clear`), `Idempotency-Key`
 //! (`<firing id>:<event>`), `X-Vigil-Signature: sha256=<hex>`, the
 //! HMAC-SHA256 of the body with the destination's secret.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -91,10 +94,23 @@ impl Singleton for Outbox {
 
     fn round(&mut self) -> Round<'_> {
         Box::pin(async move {
+            // A destination that failed once this round is not tried again
+            // in it: one dead receiver holds up the others by one timeout.
+            let mut failed: HashMap<String, String> = HashMap::new();
             for d in store::due(&self.db, BATCH).await? {
-                match self.send(&d).await {
-                    Ok(()) => store::delivered(&self.db, &d.id).await?,
+                let sent = match failed.get(&d.url) {
+                    Some(why) => Err(why.clone()),
+                    None => self.send(&d).await,
+                };
+                match sent {
+                    Ok(()) => {
+                        store::delivered(&self.db, &d.id).await?;
+                        if d.attempts > 0 {
+                            store::release(&self.db, &d.url).await?;
+                        }
+                    }
                     Err(why) => {
+                        failed.insert(d.url.clone(), why.clone());
                         tracing::debug!(url = %d.url, error = %why, "webhook not delivered; retrying later");
                         store::retry_later(&self.db, &d.id, backoff_ms(d.attempts), &why).await?;
                     }

@@ -119,6 +119,23 @@ pub async fn renew_leases(
     Ok(done.rows_affected())
 }
 
+/// Which of the leases in `names` some holder still holds now: the others
+/// are free to take (their holder died or let them go).
+pub async fn live_leases(db: &Db, names: &[String]) -> Result<Vec<String>, StoreError> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = db.dialect().now_ms();
+    let list = db.dialect().json_texts(1);
+    let names = serde_json::to_string(names).expect("names are JSON");
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT name FROM leases WHERE until >= {now} AND name IN ({list})"
+    ))
+    .bind(names)
+    .fetch_all(db.pool())
+    .await?)
+}
+
 /// The database clock in Unix milliseconds: the one clock every node agrees
 /// on.
 pub async fn clock(db: &Db) -> Result<i64, StoreError> {

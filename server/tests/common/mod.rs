@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: an HTTP client and sign-in.
 #![allow(dead_code)]
 
+pub mod alerts;
 pub mod products;
 pub mod queue;
 
