@@ -380,7 +380,7 @@ impl Node {
             products.tasks(),
             queue_writers,
             queue.tasks(),
-            alerts.tasks(signals.closing()),
+            alerts.tasks(signals.closing(), signals.state()),
             vec![Task::spawn(
                 "singletons",
                 Ending::Finish,

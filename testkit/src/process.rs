@@ -79,6 +79,11 @@ impl NodeProcess {
         }
     }
 
+    /// Its process id (for CPU figures), while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// SIGKILL, as a crash or the OOM killer would: no goodbye, no lease
     /// released.
     pub async fn kill(&mut self) {

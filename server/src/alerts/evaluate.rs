@@ -17,6 +17,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use app::api::content::{AlertScope, Severity};
+use app::state::{StateClass, StateString};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -38,8 +39,48 @@ const LEASE_TTL_MS: i64 = 5_000;
 /// Rows of a per-product or grouped evaluation.
 const KEYS: i64 = 10_000;
 
+/// The alerts enabled on this node are read again at least this often,
+/// and whenever the content or alerts counters move.
+const RELOAD: Duration = Duration::from_secs(30);
+
+/// The alerts enabled here, as last read.
+struct Enabled {
+    alerts: Vec<EnabledAlert>,
+    /// The content and alerts counters they were read at.
+    at: Option<(Option<i64>, Option<i64>)>,
+    read: Instant,
+}
+
+impl Enabled {
+    async fn refresh(
+        &mut self,
+        alerts: &Alerts,
+        state: &watch::Receiver<StateString>,
+    ) -> Result<(), StoreError> {
+        let now = {
+            let s = state.borrow();
+            (s.get(StateClass::Content), s.get(StateClass::Alerts))
+        };
+        if self.at != Some(now) || self.read.elapsed() >= RELOAD {
+            self.alerts = alerts.content.alerts_enabled_here().await?;
+            self.at = Some(now);
+            self.read = Instant::now();
+        }
+        Ok(())
+    }
+}
+
 /// Runs until `closing` turns true.
-pub async fn run(alerts: Alerts, mut closing: watch::Receiver<bool>) {
+pub async fn run(
+    alerts: Alerts,
+    mut closing: watch::Receiver<bool>,
+    state: watch::Receiver<StateString>,
+) {
+    let mut enabled = Enabled {
+        alerts: Vec::new(),
+        at: None,
+        read: Instant::now(),
+    };
     let mut due: HashMap<String, Instant> = HashMap::new();
     let mut held: BTreeSet<String> = BTreeSet::new();
     let mut waiting = Waiting::default();
@@ -57,7 +98,11 @@ pub async fn run(alerts: Alerts, mut closing: watch::Receiver<bool>) {
         if let Err(e) = renew_leases(&alerts.db, &alerts.me, &leases, LEASE_TTL_MS).await {
             tracing::warn!(error = %e, "alert leases not renewed");
         }
-        if let Err(e) = round(&alerts, &mut due, &mut held, &mut waiting).await {
+        if let Err(e) = enabled.refresh(&alerts, &state).await {
+            tracing::warn!(error = %e, "alerts enabled here not read; retrying next second");
+            continue;
+        }
+        if let Err(e) = round(&alerts, &enabled.alerts, &mut due, &mut held, &mut waiting).await {
             tracing::warn!(error = %e, "alert evaluation failed; retrying next second");
         }
         rounds += 1;
@@ -100,18 +145,18 @@ impl Waiting {
 
 async fn round(
     alerts: &Alerts,
+    enabled: &[EnabledAlert],
     due: &mut HashMap<String, Instant>,
     held: &mut BTreeSet<String>,
     waiting: &mut Waiting,
 ) -> Result<(), StoreError> {
-    let enabled = alerts.content.alerts_enabled_here().await?;
     due.retain(|id, _| enabled.iter().any(|a| &a.id == id));
     held.retain(|lease| enabled.iter().any(|a| lease_name(&a.id) == *lease));
     waiting.0.retain(|id| due.contains_key(id));
     let orphaned = waiting.orphaned(&alerts.db).await?;
     let now = Instant::now();
     let nodes = alerts.nodes.summaries().await?;
-    for alert in &enabled {
+    for alert in enabled {
         let next = *due
             .entry(alert.id.clone())
             .or_insert_with(|| now + offset(&alert.id, alert.rule.period));
@@ -181,8 +226,8 @@ fn cell_json(c: &Cell) -> serde_json::Value {
 }
 
 /// What one evaluation saw: each key whose condition holds, with how many
-/// rows matched and a few of them.
-type Seen = HashMap<String, (i64, serde_json::Value)>;
+/// rows matched.
+type Seen = HashMap<String, i64>;
 
 fn lease_name(id: &str) -> String {
     format!("alert:{id}")
@@ -195,6 +240,7 @@ async fn evaluate(
     down: &[&str],
     held: &mut BTreeSet<String>,
 ) -> Result<bool, StoreError> {
+    let started = std::time::Instant::now();
     let me = alerts.me.as_ref();
     let lease = lease_name(&alert.id);
     let mut fence = None;
@@ -249,10 +295,10 @@ async fn evaluate(
             );
             match what {
                 Step::Open => {
-                    let (matched, samples) = found.cloned().unwrap_or((0, serde_json::Value::Null));
+                    let matched = found.copied().unwrap_or(0);
                     let id = uuid::Uuid::new_v4().to_string();
                     let sev = severity(alert.rule.severity);
-                    let samples = samples.to_string();
+                    let samples = samples(alerts, alert, &q, &key, now).await?.to_string();
                     if store::open(
                         &alerts.db, &mut tx, &id, &alert.id, &key, me, sev, matched, &samples,
                     )
@@ -298,6 +344,7 @@ async fn evaluate(
         me,
         &homes.join(","),
         keys,
+        started,
         changed,
     )
     .await?;
@@ -311,9 +358,9 @@ pub async fn products_per_home(alerts: &Alerts) -> Result<HashMap<String, i64>, 
         query::Kind::Investigation,
     )
     .map_err(|e| StoreError::Conflict(e.to_string()))?;
-    let (rows, _) = alerts
+    let rows = alerts
         .content
-        .evaluate(&q, "", clock(&alerts.db).await?)
+        .rows(&q, "", clock(&alerts.db).await?)
         .await?;
     Ok(rows
         .iter()
@@ -364,7 +411,7 @@ pub async fn dry_run(
     };
     let now = clock(&alerts.db).await?;
     let seen = observe(alerts, alert, &mut q, &homes, now).await?;
-    let mut fires: Vec<(String, i64)> = seen.into_iter().map(|(k, (n, _))| (k, n)).collect();
+    let mut fires: Vec<(String, i64)> = seen.into_iter().collect();
     fires.sort();
     Ok(fires)
 }
@@ -379,23 +426,16 @@ async fn observe(
 ) -> Result<Seen, StoreError> {
     let mut seen = Seen::new();
     match alert.rule.condition {
+        // One count per home; a few rows are read only when a firing opens.
         Condition::RowsAbove(_) | Condition::NoRows => {
-            q.limit = 3;
             for (prefix, narrowed) in home_keys(q, homes) {
-                let (rows, total) = alerts
-                    .content
-                    .evaluate(&narrowed, &alert.author, now)
-                    .await?;
+                let total = alerts.content.count(&narrowed, &alert.author, now).await?;
                 let holds = match alert.rule.condition {
                     Condition::RowsAbove(n) => total > n,
                     _ => total == 0,
                 };
                 if holds {
-                    let samples = rows
-                        .iter()
-                        .map(|r| r.iter().map(cell_json).collect::<Vec<_>>())
-                        .collect::<Vec<_>>();
-                    seen.insert(prefix, (total, samples.into()));
+                    seen.insert(prefix, total);
                 }
             }
         }
@@ -410,24 +450,48 @@ async fn observe(
             };
             q.limit = KEYS;
             for (prefix, narrowed) in home_keys(q, homes) {
-                let (rows, _) = alerts
-                    .content
-                    .evaluate(&narrowed, &alert.author, now)
-                    .await?;
+                let rows = alerts.content.rows(&narrowed, &alert.author, now).await?;
                 for row in rows {
                     let count = match row.get(1) {
                         Some(Cell::Int(c)) => *c,
                         _ => 0,
                     };
                     if count > above {
-                        let key = format!("{prefix}{}", cell_text(&row[0]));
-                        seen.insert(key, (count, serde_json::Value::Null));
+                        seen.insert(format!("{prefix}{}", cell_text(&row[0])), count);
                     }
                 }
             }
         }
     }
     Ok(seen)
+}
+
+/// A few of the rows behind a firing of a `rows` condition, as it opens
+/// (its key is `<home>/` for a node alert, '' for a fleet alert).
+async fn samples(
+    alerts: &Alerts,
+    alert: &EnabledAlert,
+    q: &query::Checked,
+    key: &str,
+    now: i64,
+) -> Result<serde_json::Value, StoreError> {
+    if !matches!(
+        alert.rule.condition,
+        Condition::RowsAbove(_) | Condition::NoRows
+    ) {
+        return Ok(serde_json::Value::Null);
+    }
+    let mut few = q.clone();
+    few.limit = 3;
+    if let Some(home) = key.strip_suffix('/') {
+        few.within_homes(&[home.to_owned()]);
+    }
+    let rows = alerts.content.rows(&few, &alert.author, now).await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.iter().map(cell_json).collect::<Vec<_>>())
+        .collect::<Vec<_>>()
+        .into())
 }
 
 /// The query as evaluated: once for the fleet (key prefix ''), or once per

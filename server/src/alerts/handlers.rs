@@ -28,9 +28,13 @@ pub async fn firings(
     Query(filter): Query<Filter>,
 ) -> Result<Json<Vec<Firing>>, ApiError> {
     let limit = filter.limit.unwrap_or(200).clamp(1, 1000);
-    Ok(Json(
-        store::firings(&alerts.db, user.id, filter.active, limit).await?,
-    ))
+    let names = alerts.content.alert_names_seen_by(&user).await?;
+    let ids: Vec<String> = names.keys().cloned().collect();
+    let mut firings = store::firings(&alerts.db, &ids, filter.active, limit).await?;
+    for f in &mut firings {
+        f.alert = names.get(&f.alert_id).cloned().unwrap_or_default();
+    }
+    Ok(Json(firings))
 }
 
 /// `POST /api/v1/alerts/test`: what an alert would fire for now (its `for`

@@ -53,12 +53,17 @@ impl Alerts {
         )?)])
     }
 
-    /// The evaluator, until the node closes.
-    pub fn tasks(&self, closing: watch::Receiver<bool>) -> Vec<Task> {
+    /// The evaluator, until the node closes; it reloads the alerts enabled
+    /// here when the content or alerts counters of `state` move.
+    pub fn tasks(
+        &self,
+        closing: watch::Receiver<bool>,
+        state: watch::Receiver<app::state::StateString>,
+    ) -> Vec<Task> {
         vec![Task::spawn(
             "alert evaluator",
             Ending::Abort,
-            evaluate::run(self.clone(), closing),
+            evaluate::run(self.clone(), closing, state),
         )]
     }
 }

@@ -249,16 +249,19 @@ pub async fn finish(
     node: &str,
     homes: &str,
     keys: i64,
+    started: std::time::Instant,
     changed: bool,
 ) -> Result<(), StoreError> {
     let now = db.dialect().now_ms();
     sqlx::query(&format!(
-        "INSERT INTO alert_evaluations (item_id, node, at, homes, keys) VALUES ($1, $2, {now}, $3, $4)"
+        "INSERT INTO alert_evaluations (item_id, node, at, homes, keys, took_ms) \
+         VALUES ($1, $2, {now}, $3, $4, $5)"
     ))
     .bind(item)
     .bind(node)
     .bind(homes)
     .bind(keys)
+    .bind(started.elapsed().as_millis() as i64)
     .execute(&mut *tx)
     .await?;
     if changed {
@@ -280,24 +283,28 @@ pub async fn forget_evaluations(db: &Db) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Firings of the alerts a user may see: the open ones, or the latest.
+/// Firings of the alerts `items`: the open ones, or the latest. Their
+/// alert's name is left empty (content names them).
 pub async fn firings(
     db: &Db,
-    user: i64,
+    items: &[String],
     active: bool,
     limit: i64,
 ) -> Result<Vec<Firing>, StoreError> {
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
     let open = if active {
-        " AND f.cleared_at IS NULL"
+        " AND cleared_at IS NULL"
     } else {
         ""
     };
+    let list = db.dialect().json_texts(1);
     let rows = sqlx::query(&format!(
-        "SELECT f.id, f.item_id, i.name, f.key, f.node, f.severity, f.started_at, f.cleared_at, \
-         f.matched, f.samples FROM alert_firings f JOIN content_items i ON i.id = f.item_id \
-         WHERE (i.user_id = $1 OR i.user_id IS NULL){open} ORDER BY f.started_at DESC, f.id LIMIT $2"
+        "SELECT id, item_id, key, node, severity, started_at, cleared_at, matched, samples \
+         FROM alert_firings WHERE item_id IN ({list}){open} ORDER BY started_at DESC, id LIMIT $2"
     ))
-    .bind(user)
+    .bind(serde_json::to_string(items).expect("ids are JSON"))
     .bind(limit)
     .fetch_all(db.pool())
     .await?;
@@ -307,7 +314,7 @@ pub async fn firings(
             Ok(Firing {
                 id: r.try_get("id")?,
                 alert_id: r.try_get("item_id")?,
-                alert: r.try_get("name")?,
+                alert: String::new(),
                 key: r.try_get("key")?,
                 node: r.try_get("node")?,
                 severity: r.try_get("severity")?,

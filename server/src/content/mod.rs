@@ -156,36 +156,67 @@ impl Content {
             .ok_or_else(|| ApiError::bad_request("not_an_alert", "this item is not an alert"))
     }
 
-    /// Runs a checked query for an alert: its first `limit` rows and the
-    /// total, within the investigation timeout.
-    pub async fn evaluate(
+    /// The names of the alerts `user` may see, by id.
+    pub async fn alert_names_seen_by(
+        &self,
+        user: &CurrentUser,
+    ) -> Result<std::collections::HashMap<String, String>, crate::db::StoreError> {
+        store::alerts::names_visible(&self.db, user.id).await
+    }
+
+    /// The first `q.limit` rows of a checked query, for an alert (or the
+    /// products per home), within the investigation timeout.
+    pub async fn rows(
         &self,
         q: &query::Checked,
         me: &str,
         now_ms: i64,
-    ) -> Result<(Vec<Vec<store::run::Cell>>, i64), crate::db::StoreError> {
-        let b = query::sql::Bindings {
-            now_ms,
-            me,
-            product: None,
-        };
-        let compile = |r: Result<query::sql::Statement, query::sql::CompileError>| {
-            r.map_err(|_| crate::db::StoreError::Conflict("an alert cannot name @product".into()))
-        };
-        let rows = compile(query::sql::rows(q, self.engine, &b, 0, q.limit))?;
-        let total = compile(query::sql::total(q, self.engine, &b))?;
+    ) -> Result<Vec<Vec<store::run::Cell>>, crate::db::StoreError> {
+        let rows = compiled(query::sql::rows(
+            q,
+            self.engine,
+            &bindings(me, now_ms),
+            0,
+            q.limit,
+        ))?;
         let reads: Vec<store::run::Read> = q
             .columns()
             .iter()
             .map(|c| store::run::Read::of(c.ty))
             .collect();
-        store::run::page(&self.db, self.timeout, &rows, &total, &reads).await
+        store::run::rows(&self.db, self.timeout, &rows, &reads).await
+    }
+
+    /// How many rows a checked query finds, for an alert.
+    pub async fn count(
+        &self,
+        q: &query::Checked,
+        me: &str,
+        now_ms: i64,
+    ) -> Result<i64, crate::db::StoreError> {
+        let total = compiled(query::sql::total(q, self.engine, &bindings(me, now_ms)))?;
+        store::run::count(&self.db, self.timeout, &total).await
     }
 
     /// Records this node's `alert_limit` for the cluster (at start).
     pub async fn publish(&self) -> Result<(), crate::db::StoreError> {
         store::alerts::publish_limit(&self.db, &self.node, self.alert_limit).await
     }
+}
+
+fn bindings(me: &str, now_ms: i64) -> query::sql::Bindings<'_> {
+    query::sql::Bindings {
+        now_ms,
+        me,
+        product: None,
+    }
+}
+
+/// An alert's query as SQL: alerts cannot name `@product`.
+fn compiled(
+    r: Result<query::sql::Statement, query::sql::CompileError>,
+) -> Result<query::sql::Statement, crate::db::StoreError> {
+    r.map_err(|_| crate::db::StoreError::Conflict("an alert cannot name @product".into()))
 }
 
 /// A definition that checked: as written, canonical, and the hash of the

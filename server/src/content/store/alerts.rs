@@ -123,6 +123,21 @@ pub async fn visible(
     Ok(out)
 }
 
+/// The names of the alerts the user may see, by id.
+pub async fn names_visible(db: &Db, user: i64) -> Result<HashMap<String, String>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT s.item_id, i.name FROM alert_settings s JOIN content_items i ON i.id = s.item_id \
+         WHERE i.user_id = $1 OR i.user_id IS NULL",
+    )
+    .bind(user)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("item_id")?, r.try_get("name")?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::Other)
+}
+
 /// One alert's settings and enabled nodes.
 pub async fn of(db: &Db, item: &str) -> Result<Option<(Rule, Vec<String>)>, StoreError> {
     let row = sqlx::query(
@@ -251,7 +266,9 @@ pub async fn enabled_on(db: &Db, node: &str) -> Result<Vec<EnabledAlert>, StoreE
     .fetch_all(db.pool())
     .await?;
     let mut out = Vec::with_capacity(rows.len());
+    let mut place: HashMap<String, usize> = HashMap::with_capacity(rows.len());
     for row in &rows {
+        place.insert(row.try_get("id")?, out.len());
         out.push(EnabledAlert {
             id: row.try_get("id")?,
             name: row.try_get("name")?,
@@ -271,8 +288,9 @@ pub async fn enabled_on(db: &Db, node: &str) -> Result<Vec<EnabledAlert>, StoreE
     .await?;
     for row in &hooks {
         let item: String = row.try_get("item_id")?;
-        if let Some(a) = out.iter_mut().find(|a| a.id == item) {
-            a.webhooks
+        if let Some(&i) = place.get(&item) {
+            out[i]
+                .webhooks
                 .push((row.try_get("url")?, row.try_get("secret")?));
         }
     }
@@ -285,8 +303,8 @@ pub async fn enabled_on(db: &Db, node: &str) -> Result<Vec<EnabledAlert>, StoreE
     .await?;
     for row in &pairs {
         let item: String = row.try_get("item_id")?;
-        if let Some(a) = out.iter_mut().find(|a| a.id == item) {
-            a.nodes.push(row.try_get("node")?);
+        if let Some(&i) = place.get(&item) {
+            out[i].nodes.push(row.try_get("node")?);
         }
     }
     Ok(out)

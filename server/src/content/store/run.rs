@@ -103,21 +103,39 @@ pub async fn page(
     total: &Statement,
     columns: &[Read],
 ) -> Result<(Vec<Vec<Cell>>, i64), StoreError> {
-    let found = bounded(db, limit, async |conn| {
+    let (found, count) = tokio::join!(
+        self::rows(db, limit, rows, columns),
+        self::count(db, limit, total)
+    );
+    Ok((found?, count?))
+}
+
+/// The rows of a statement.
+pub async fn rows(
+    db: &Db,
+    limit: Duration,
+    rows: &Statement,
+    columns: &[Read],
+) -> Result<Vec<Vec<Cell>>, StoreError> {
+    bounded(db, limit, async |conn| {
         let found = bind(rows).fetch_all(&mut *conn).await?;
         found
             .iter()
             .map(|r| cells(r, columns))
             .collect::<Result<Vec<_>, _>>()
-    });
-    let count = bounded(db, limit, async |conn| {
+    })
+    .await
+}
+
+/// The count a statement answers.
+pub async fn count(db: &Db, limit: Duration, total: &Statement) -> Result<i64, StoreError> {
+    bounded(db, limit, async |conn| {
         bind(total)
             .fetch_one(&mut *conn)
             .await?
             .try_get::<i64, _>(0)
-    });
-    let (found, count) = tokio::join!(found, count);
-    Ok((found?, count?))
+    })
+    .await
 }
 
 /// Rows sent per batch of [`each`].
