@@ -39,6 +39,8 @@ async fn a_fleet_alert_fires_once_across_nodes_and_clears() {
         assert_eq!(open.len(), 1, "{}: {open:?}", db.engine);
         assert_eq!(open[0]["matched"], 10);
         assert_eq!(open[0]["key"], "");
+        let samples = open[0]["samples"].as_array().unwrap();
+        assert_eq!(samples.len(), 3, "a few rows, read as it opened: {samples:?}");
         // Another period on both nodes opens nothing more.
         tokio::time::sleep(Duration::from_secs(11)).await;
         let (_, all) = get(&format!("{}/api/v1/alerts/firings", b.url), Some(&admin)).await;
@@ -114,6 +116,7 @@ async fn a_node_alert_is_evaluated_by_each_node_over_its_own_products() {
         assert_eq!(keys, ["node-a/", "node-b/"], "{}", db.engine);
         for f in &open {
             assert_eq!(f["matched"], 5);
+            assert_eq!(f["samples"].as_array().map(Vec::len), Some(3), "{f}");
             assert_eq!(
                 format!("{}/", f["node"].as_str().unwrap()),
                 f["key"].as_str().unwrap(),
