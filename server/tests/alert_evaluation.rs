@@ -40,7 +40,11 @@ async fn a_fleet_alert_fires_once_across_nodes_and_clears() {
         assert_eq!(open[0]["matched"], 10);
         assert_eq!(open[0]["key"], "");
         let samples = open[0]["samples"].as_array().unwrap();
-        assert_eq!(samples.len(), 3, "a few rows, read as it opened: {samples:?}");
+        assert_eq!(
+            samples.len(),
+            3,
+            "a few rows, read as it opened: {samples:?}"
+        );
         // Another period on both nodes opens nothing more.
         tokio::time::sleep(Duration::from_secs(11)).await;
         let (_, all) = get(&format!("{}/api/v1/alerts/firings", b.url), Some(&admin)).await;
