@@ -337,17 +337,15 @@ async fn evaluate(
             store::put_state(&mut tx, &alert.id, &key, &next).await?;
         }
     }
-    store::finish(
-        &alerts.db,
-        tx,
-        &alert.id,
-        me,
-        &homes.join(","),
+    let record = store::Evaluation {
+        item: &alert.id,
+        node: me,
+        homes: homes.join(","),
         keys,
         started,
         changed,
-    )
-    .await?;
+    };
+    store::finish(&alerts.db, tx, record).await?;
     Ok(true)
 }
 

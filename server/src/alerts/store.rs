@@ -240,31 +240,34 @@ pub async fn retry_later(db: &Db, id: &str, delay_ms: i64, error: &str) -> Resul
     Ok(())
 }
 
+/// One evaluation, as recorded.
+pub struct Evaluation<'a> {
+    pub item: &'a str,
+    pub node: &'a str,
+    /// The home nodes it covered, comma-separated ('' for the fleet).
+    pub homes: String,
+    pub keys: i64,
+    pub started: std::time::Instant,
+    /// Whether a firing opened or cleared.
+    pub changed: bool,
+}
+
 /// Records an evaluation and ends its transaction; moves the alerts
 /// counter when a firing opened or cleared.
-pub async fn finish(
-    db: &Db,
-    mut tx: WriteTx,
-    item: &str,
-    node: &str,
-    homes: &str,
-    keys: i64,
-    started: std::time::Instant,
-    changed: bool,
-) -> Result<(), StoreError> {
+pub async fn finish(db: &Db, mut tx: WriteTx, e: Evaluation<'_>) -> Result<(), StoreError> {
     let now = db.dialect().now_ms();
     sqlx::query(&format!(
         "INSERT INTO alert_evaluations (item_id, node, at, homes, keys, took_ms) \
          VALUES ($1, $2, {now}, $3, $4, $5)"
     ))
-    .bind(item)
-    .bind(node)
-    .bind(homes)
-    .bind(keys)
-    .bind(started.elapsed().as_millis() as i64)
+    .bind(e.item)
+    .bind(e.node)
+    .bind(&e.homes)
+    .bind(e.keys)
+    .bind(e.started.elapsed().as_millis() as i64)
     .execute(&mut *tx)
     .await?;
-    if changed {
+    if e.changed {
         bump(&mut *tx, StateClass::Alerts).await?;
     }
     tx.commit().await?;
