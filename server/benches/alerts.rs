@@ -23,22 +23,10 @@ use server::db::Db;
 use sqlx::Row;
 use testkit::fleet::{self, Fleet};
 use testkit::process::NodeProcess;
-use testkit::{TestDb, ADMIN_PASSWORD};
+use testkit::TestDb;
 
 const PERIOD_S: u64 = 60;
 const PROBES: usize = 20;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
 
 /// CPU seconds (user + system) a process has used.
 fn cpu_seconds(pid: u32) -> f64 {
@@ -69,20 +57,6 @@ fn postgres_cpu_seconds() -> f64 {
         })
         .map(cpu_seconds)
         .sum()
-}
-
-async fn session(url: &str) -> String {
-    let response = reqwest::Client::new()
-        .post(format!("{url}/api/v1/auth/login"))
-        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .expect("login");
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    cookie.split(';').next().unwrap().to_owned()
 }
 
 /// The definition, condition and scope of alert `i`: a mix of every kind,
@@ -139,6 +113,30 @@ fn probe(k: usize) -> (String, &'static str, &'static str) {
         0 => (definition, "rows > 0", "fleet"),
         1 => (definition, "rows > 0", "node"),
         _ => (definition, "per product", "node"),
+    }
+}
+
+/// CPU figures at one moment of the run.
+struct Sample {
+    /// Seconds since the measured window began.
+    elapsed: f64,
+    at_ms: i64,
+    /// Each node's CPU seconds so far.
+    nodes: Vec<f64>,
+    postgres: f64,
+}
+
+impl Sample {
+    fn take(nodes: &[NodeProcess], started: Instant) -> Sample {
+        Sample {
+            elapsed: started.elapsed().as_secs_f64(),
+            at_ms: now_ms(),
+            nodes: nodes
+                .iter()
+                .map(|n| cpu_seconds(n.pid().expect("the node runs")))
+                .collect(),
+            postgres: postgres_cpu_seconds(),
+        }
     }
 }
 
@@ -215,7 +213,7 @@ async fn run(db: TestDb, names: &[&str], products: usize, alerts: usize, periods
     eprintln!("{}: fleet written in {:.0?}", db.engine, filling.elapsed());
 
     let client = reqwest::Client::new();
-    let cookie = session(&nodes[0].url).await;
+    let cookie = testkit::bench::admin_session(&nodes[0].url).await;
     let creating = Instant::now();
     let mut probes = Vec::new();
     for i in 0..alerts {
@@ -251,12 +249,7 @@ async fn run(db: TestDb, names: &[&str], products: usize, alerts: usize, periods
 
     let window = Duration::from_secs(PERIOD_S * periods);
     let started = Instant::now();
-    let started_ms = now_ms();
-    let cpu0: Vec<f64> = nodes
-        .iter()
-        .map(|n| cpu_seconds(n.pid().unwrap()))
-        .collect();
-    let pg0 = postgres_cpu_seconds();
+    let start = Sample::take(&nodes, started);
     // Each probe goes offline at a random moment of its share of the window.
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
     let share = window.as_millis() as u64 / PROBES as u64;
@@ -269,21 +262,13 @@ async fn run(db: TestDb, names: &[&str], products: usize, alerts: usize, periods
     let mut next = 0;
     // (seconds measured, each node's CPU seconds, PostgreSQL's), at the
     // end of the window; probes are watched a period longer.
-    let mut at_end: Option<(f64, Vec<f64>, f64, i64)> = None;
+    let mut at_end: Option<Sample> = None;
     let last_probe = Duration::from_millis(when.last().map_or(0, |w| w.0));
     while started.elapsed() < last_probe + Duration::from_secs(PERIOD_S + 10)
         && (seen_at.len() < PROBES || at_end.is_none())
     {
         if at_end.is_none() && started.elapsed() >= window {
-            at_end = Some((
-                started.elapsed().as_secs_f64(),
-                nodes
-                    .iter()
-                    .map(|n| cpu_seconds(n.pid().unwrap()))
-                    .collect(),
-                postgres_cpu_seconds(),
-                now_ms(),
-            ));
+            at_end = Some(Sample::take(&nodes, started));
         }
         while next < when.len() && started.elapsed().as_millis() as u64 >= when[next].0 {
             let k = when[next].1;
@@ -316,17 +301,8 @@ async fn run(db: TestDb, names: &[&str], products: usize, alerts: usize, periods
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (measured, cpu1, pg1, ended_ms) = at_end.unwrap_or_else(|| {
-        (
-            started.elapsed().as_secs_f64(),
-            nodes
-                .iter()
-                .map(|n| cpu_seconds(n.pid().unwrap()))
-                .collect(),
-            postgres_cpu_seconds(),
-            now_ms(),
-        )
-    });
+    let end = at_end.unwrap_or_else(|| Sample::take(&nodes, started));
+    let (measured, started_ms, ended_ms) = (end.elapsed - start.elapsed, start.at_ms, end.at_ms);
 
     println!(
         "{}: {} node(s), {products} products, {alerts} alerts (period {PERIOD_S} s), {:.0} s measured",
@@ -334,7 +310,7 @@ async fn run(db: TestDb, names: &[&str], products: usize, alerts: usize, periods
         nodes.len(),
         measured
     );
-    for ((n, c0), c1) in nodes.iter().zip(&cpu0).zip(&cpu1) {
+    for ((n, c0), c1) in nodes.iter().zip(&start.nodes).zip(&end.nodes) {
         let cpu = c1 - c0;
         println!(
             "  {} CPU: {:.1} % of one core",
@@ -343,7 +319,7 @@ async fn run(db: TestDb, names: &[&str], products: usize, alerts: usize, periods
         );
     }
     if db.engine == "postgres" {
-        let cpu = pg1 - pg0;
+        let cpu = end.postgres - start.postgres;
         println!(
             "  PostgreSQL CPU (all its processes): {:.1} % of one core",
             100.0 * cpu / measured
@@ -378,8 +354,8 @@ async fn run(db: TestDb, names: &[&str], products: usize, alerts: usize, periods
         "  firing latency (offline → listed by the API), {} of {} probes: p50 {:.1} s, p95 {:.1} s, max {:.1} s",
         latencies.len(),
         offline_at.len(),
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.95),
+        testkit::bench::percentile(&latencies, 0.5),
+        testkit::bench::percentile(&latencies, 0.95),
         latencies.last().copied().unwrap_or(f64::NAN)
     );
     drop(nodes);
@@ -387,9 +363,9 @@ async fn run(db: TestDb, names: &[&str], products: usize, alerts: usize, periods
 
 #[tokio::main]
 async fn main() {
-    let products = env_usize("VIGIL_BENCH_PRODUCTS", 100_000);
-    let alerts = env_usize("VIGIL_BENCH_ALERTS", 1000).max(PROBES);
-    let periods = env_usize("VIGIL_BENCH_PERIODS", 3) as u64;
+    let products = testkit::bench::env_usize("VIGIL_BENCH_PRODUCTS", 100_000);
+    let alerts = testkit::bench::env_usize("VIGIL_BENCH_ALERTS", 1000).max(PROBES);
+    let periods = testkit::bench::env_usize("VIGIL_BENCH_PERIODS", 3) as u64;
     let only = std::env::var("VIGIL_BENCH_ENGINES").unwrap_or_default();
     for db in testkit::databases().await {
         if !only.is_empty() && !only.contains(db.engine) {

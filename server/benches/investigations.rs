@@ -17,7 +17,7 @@ use app::api::NodeRole;
 use serde_json::json;
 use server::db::Db;
 use testkit::fleet::{self, Fleet};
-use testkit::{self, TestNode, ADMIN_PASSWORD};
+use testkit::{self, TestNode};
 
 const QUERIES: &[(&str, &str)] = &[
     (
@@ -41,36 +41,10 @@ const QUERIES: &[(&str, &str)] = &[
 
 const EXPORT: &str = "logs during last 10d fields at, product.name, level, message";
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
-async fn session(url: &str) -> String {
-    let response = reqwest::Client::new()
-        .post(format!("{url}/api/v1/auth/login"))
-        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .expect("login");
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    cookie.split(';').next().unwrap().to_owned()
-}
-
 #[tokio::main]
 async fn main() {
-    let products = env_usize("VIGIL_BENCH_PRODUCTS", 100_000);
-    let runs = env_usize("VIGIL_BENCH_RUNS", 40);
+    let products = testkit::bench::env_usize("VIGIL_BENCH_PRODUCTS", 100_000);
+    let runs = testkit::bench::env_usize("VIGIL_BENCH_RUNS", 40);
     let only = std::env::var("VIGIL_BENCH_ENGINES").unwrap_or_default();
     let client = reqwest::Client::new();
     for db in testkit::databases().await {
@@ -103,7 +77,7 @@ async fn main() {
             started.elapsed().as_secs_f64()
         );
         let node = TestNode::start(testkit::config(&db, "bench", NodeRole::Active)).await;
-        let cookie = session(&node.url).await;
+        let cookie = testkit::bench::admin_session(&node.url).await;
         for (name, query) in QUERIES {
             let mut times = Vec::with_capacity(runs);
             let mut total = 0;
@@ -130,8 +104,8 @@ async fn main() {
             println!(
                 "{}: {name:<26} p50 {:>7.1} ms  p95 {:>7.1} ms  ({total} rows in all)",
                 db.engine,
-                percentile(&times, 0.5),
-                percentile(&times, 0.95)
+                testkit::bench::percentile(&times, 0.5),
+                testkit::bench::percentile(&times, 0.95)
             );
         }
         let t = Instant::now();

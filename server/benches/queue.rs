@@ -287,10 +287,6 @@ async fn wake(State(w): State<Wakes>, Path(id): Path<String>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
 /// Enqueue through another node's API → notification of the product by its
 /// home node: p50, p99 in ms.
 async fn latency(test: &TestDb, samples: usize) -> (f64, f64) {
@@ -362,7 +358,10 @@ async fn latency(test: &TestDb, samples: usize) -> (f64, f64) {
     home.stop().await;
     other.stop().await;
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    (percentile(&lat, 0.5), percentile(&lat, 0.99))
+    (
+        testkit::bench::percentile(&lat, 0.5),
+        testkit::bench::percentile(&lat, 0.99),
+    )
 }
 
 /// "median (lowest–highest)" of some rates.

@@ -2,6 +2,7 @@
 //! in-process on port 0. Used by the integration tests in `server/tests/`
 //! and the benchmarks; never part of the node.
 
+pub mod bench;
 pub mod fleet;
 pub mod process;
 

@@ -12,6 +12,7 @@ pub mod alerts;
 pub mod folders;
 pub mod handlers;
 pub mod investigate;
+pub mod merge;
 pub mod store;
 mod tree;
 
