@@ -9,6 +9,7 @@
 
 pub mod alert_handlers;
 pub mod alerts;
+pub mod centralize;
 pub mod folders;
 pub mod handlers;
 pub mod investigate;

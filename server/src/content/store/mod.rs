@@ -3,6 +3,7 @@
 //! to (`run`).
 
 pub mod alerts;
+pub mod centralize;
 pub mod run;
 
 use app::state::StateClass;

@@ -1,0 +1,267 @@
+//! Centralization of content, on both engines: random trees from several
+//! standalone sources (shared and distinct users, folders and names, equal
+//! and different definitions) arrive in a random order; the cluster's trees
+//! then obey the three rules for that order, nothing is lost, and a second
+//! run changes nothing.
+
+use std::collections::{BTreeSet, HashMap};
+
+use app::api::content::ItemKind;
+use app::api::UserRole;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use server::auth::store::{create_user, find_user};
+use server::content::centralize::{export, import};
+use server::content::merge::{Fate, Tree};
+use server::content::store::{self as content, FolderRow, ItemRow};
+use server::content::Owner;
+use server::db::Db;
+use sqlx::Row;
+
+const USERS: &[&str] = &["ann", "bob", "cy"];
+const FOLDERS: &[&[&str]] = &[&[], &["ops"], &["ops", "db"], &["net"]];
+const DEFINITIONS: &[&str] = &[
+    "products where status = offline",
+    "products where status = online",
+    "products group by type count",
+];
+
+/// One source item: owner ('' for Global), folder path, name, definition.
+type Item = (String, Vec<String>, String, String);
+
+fn random_source(rng: &mut StdRng) -> Vec<Item> {
+    let mut items: HashMap<(String, Vec<String>, String), String> = HashMap::new();
+    for _ in 0..rng.gen_range(0..20) {
+        let owner = if rng.gen_bool(0.25) {
+            String::new()
+        } else {
+            USERS.choose(rng).unwrap().to_string()
+        };
+        let path: Vec<String> = FOLDERS
+            .choose(rng)
+            .unwrap()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let name = format!("item {}", rng.gen_range(0..5));
+        items.insert(
+            (owner, path, name),
+            DEFINITIONS.choose(rng).unwrap().to_string(),
+        );
+    }
+    items
+        .into_iter()
+        .map(|((o, p, n), d)| (o, p, n, d))
+        .collect()
+}
+
+/// Writes a standalone node's database holding `items`.
+async fn standalone(dir: &std::path::Path, node: &str, items: &[Item]) -> Db {
+    let db = Db::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.join(format!("{node}.db")).display()
+    ))
+    .await
+    .unwrap();
+    let mut ids = HashMap::new();
+    for (owner, ..) in items.iter().filter(|i| !i.0.is_empty()) {
+        create_user(&db, owner, "hash", UserRole::Operator)
+            .await
+            .unwrap();
+        let id = find_user(&db, owner).await.unwrap().unwrap().user.id;
+        ids.insert(owner.clone(), id);
+    }
+    let mut folders: HashMap<(i64, Vec<String>), String> = HashMap::new();
+    let mut tx = content::begin(&db).await.unwrap();
+    for (owner, path, name, definition) in items {
+        let owner = ids.get(owner).map_or(Owner::Global, |id| Owner::User(*id));
+        let mut parent = String::new();
+        for depth in 1..=path.len() {
+            let key = (owner.key(), path[..depth].to_vec());
+            if let Some(id) = folders.get(&key) {
+                parent = id.clone();
+                continue;
+            }
+            let id = uuid::Uuid::new_v4().to_string();
+            let row = FolderRow {
+                id: id.clone(),
+                owner,
+                parent: parent.clone(),
+                name: path[depth - 1].clone(),
+            };
+            content::insert_folder(&db, &mut tx, &row).await.unwrap();
+            folders.insert(key, id.clone());
+            parent = id;
+        }
+        let d = server::content::define(definition, ItemKind::Investigation).unwrap();
+        let row = ItemRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            owner,
+            folder: parent,
+            kind: "investigation".into(),
+            name: name.clone(),
+            definition: d.text,
+            canonical: d.canonical,
+            hash: d.hash,
+            updated_at: 0,
+            updated_by: "someone".into(),
+        };
+        content::insert_item(&db, &mut tx, &row).await.unwrap();
+    }
+    content::commit(tx).await.unwrap();
+    db
+}
+
+/// Maps a source's users to the cluster's by name, creating the missing.
+async fn users(source: &Db, target: &Db) -> HashMap<i64, i64> {
+    let mut map = HashMap::new();
+    for name in USERS {
+        if let Some(u) = find_user(source, name).await.unwrap() {
+            create_user(target, name, &u.password_hash, UserRole::Operator)
+                .await
+                .unwrap();
+            let t = find_user(target, name).await.unwrap().unwrap();
+            map.insert(u.user.id, t.user.id);
+        }
+    }
+    map
+}
+
+/// Every item of the cluster: owner, folder path, name, definition hash.
+async fn contents(db: &Db) -> BTreeSet<(String, String, String, String)> {
+    let folders = sqlx::query("SELECT id, parent, name FROM content_folders")
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+    let by_id: HashMap<String, (String, String)> = folders
+        .iter()
+        .map(|r| (r.get("id"), (r.get("parent"), r.get("name"))))
+        .collect();
+    let path = |mut id: String| {
+        let mut names = Vec::new();
+        while let Some((parent, name)) = by_id.get(&id) {
+            names.push(name.clone());
+            id = parent.clone();
+        }
+        names.reverse();
+        names.join("/")
+    };
+    sqlx::query(
+        "SELECT COALESCE(u.username, '') AS owner, i.folder, i.name, i.hash \
+         FROM content_items i LEFT JOIN users u ON u.id = i.user_id",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| {
+        (
+            r.get("owner"),
+            path(r.get("folder")),
+            r.get("name"),
+            r.get("hash"),
+        )
+    })
+    .collect()
+}
+
+#[tokio::test]
+async fn random_sources_merge_by_the_rules_lose_nothing_and_merge_once() {
+    for db in testkit::databases().await {
+        let target = Db::connect(&db.url).await.unwrap();
+        for seed in 0..6u64 {
+            sqlx::query("DELETE FROM content_items")
+                .execute(target.pool())
+                .await
+                .unwrap();
+            sqlx::query("DELETE FROM content_folders")
+                .execute(target.pool())
+                .await
+                .unwrap();
+            let mut rng = StdRng::seed_from_u64(seed);
+            let dir = db.dir.join(format!("{}-seed-{seed}", db.engine));
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut sources = Vec::new();
+            for k in 0..rng.gen_range(2..5) {
+                let node = format!("node-{k}");
+                let items = random_source(&mut rng);
+                let source = standalone(&dir, &node, &items).await;
+                sources.push((node, items, source));
+            }
+            sources.shuffle(&mut rng);
+
+            // The model: the rules applied in memory, in the same order.
+            let mut model: HashMap<String, Tree> = HashMap::new();
+            let mut expected = BTreeSet::new();
+            for (node, items, source) in &sources {
+                let mut sorted = items.clone();
+                sorted.sort_by(|a, b| (&a.1, &a.2).cmp(&(&b.1, &b.2)));
+                for (owner, path, name, definition) in &sorted {
+                    let hash = server::content::define(definition, ItemKind::Investigation)
+                        .unwrap()
+                        .hash;
+                    let tree = model.entry(owner.clone()).or_default();
+                    match tree.place(node, path, name, &hash, "") {
+                        Fate::Merged { .. } => {}
+                        Fate::Copied { path, name } | Fate::Moved { path, name } => {
+                            expected.insert((owner.clone(), path.join("/"), name, hash));
+                        }
+                    }
+                }
+                let map = users(source, &target).await;
+                let report = import(&target, node, &export(source).await.unwrap(), &map, false)
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    report.copied + report.merged + report.moved.len() as u64,
+                    items.len() as u64,
+                    "{} seed {seed}: every item is accounted for",
+                    db.engine
+                );
+            }
+            let merged = contents(&target).await;
+            assert_eq!(merged, expected, "{} seed {seed}", db.engine);
+
+            // Nothing lost: each source item is in its place or its node's
+            // subfolder, with its definition.
+            for (node, items, _) in &sources {
+                for (owner, path, name, definition) in items {
+                    let hash = server::content::define(definition, ItemKind::Investigation)
+                        .unwrap()
+                        .hash;
+                    let here = path.join("/");
+                    let sub = if here.is_empty() {
+                        node.clone()
+                    } else {
+                        format!("{here}/{node}")
+                    };
+                    assert!(
+                        merged.iter().any(|(o, p, n, h)| o == owner
+                            && h == &hash
+                            && ((p == &here && n == name)
+                                || (p == &sub && n.starts_with(name.as_str())))),
+                        "{} seed {seed}: {node}'s {owner}:{here}/{name} lost",
+                        db.engine
+                    );
+                }
+            }
+
+            // A second run, in another order, changes nothing.
+            sources.shuffle(&mut rng);
+            for (node, _, source) in &sources {
+                let map = users(source, &target).await;
+                let report = import(&target, node, &export(source).await.unwrap(), &map, false)
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    (report.copied, report.moved.len(), report.folders_created),
+                    (0, 0, 0),
+                    "{} seed {seed}: {report:?}",
+                    db.engine
+                );
+            }
+            assert_eq!(contents(&target).await, merged, "{} seed {seed}", db.engine);
+        }
+    }
+}
