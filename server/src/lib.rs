@@ -43,6 +43,7 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod centralize;
 pub mod cidr;
 pub mod cluster;
 pub mod config;

@@ -19,6 +19,25 @@ struct Cli {
 enum Command {
     /// Start a node (defaults: SQLite in ./data, http://127.0.0.1:3000).
     Serve(ServeArgs),
+    /// Bring a standalone node's database (users and content) into the
+    /// cluster's database, by the merge rules; --dry-run only shows how.
+    Centralize(CentralizeArgs),
+}
+
+#[derive(clap::Args)]
+struct CentralizeArgs {
+    /// The standalone node's database, e.g. sqlite://old/vigil.db.
+    #[arg(long)]
+    from: String,
+    /// The source node's name (default: the node that ran on it last).
+    #[arg(long)]
+    node: Option<String>,
+    /// Print the plan; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// The cluster: the same settings as `serve` (file, VIGIL_*, flags).
+    #[command(flatten)]
+    cluster: ServeArgs,
 }
 
 #[tokio::main]
@@ -29,8 +48,11 @@ async fn main() {
                 .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
         )
         .init();
-    let Command::Serve(args) = Cli::parse().command;
-    if let Err(e) = run(args).await {
+    let done = match Cli::parse().command {
+        Command::Serve(args) => run(args).await,
+        Command::Centralize(args) => centralize(args).await,
+    };
+    if let Err(e) = done {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
@@ -44,6 +66,16 @@ async fn run(args: ServeArgs) -> Result<(), anyhow::Error> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     server::serve(listener, config, shutdown_signal()).await
+}
+
+async fn centralize(args: CentralizeArgs) -> Result<(), anyhow::Error> {
+    let config = Config::load(args.cluster)?;
+    let target = server::db::Db::connect(config.database_url.expose()).await?;
+    let outcome =
+        server::centralize::centralize(&target, &args.from, args.node.as_deref(), args.dry_run)
+            .await?;
+    print!("{outcome}");
+    Ok(())
 }
 
 /// Completes on ctrl-c or SIGTERM.

@@ -4,6 +4,7 @@
 //! is signed in on every node of the cluster. The browser holds a random
 //! token in an HttpOnly, SameSite=Lax cookie; the database holds its SHA-256.
 
+pub mod centralize;
 pub mod client;
 pub mod handlers;
 pub mod limiter;

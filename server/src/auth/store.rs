@@ -60,6 +60,25 @@ pub async fn create_user(
     Ok(done.rows_affected() == 1)
 }
 
+/// Every user with their password hash (a standalone node's users, as
+/// they are centralized).
+pub async fn all_users(db: &Db) -> Result<Vec<UserRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, username, role, manage_global_content, password_hash FROM users ORDER BY id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(UserRow {
+                user: current_user(r)?,
+                password_hash: r.try_get("password_hash")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::Other)
+}
+
 /// The user of a name, whatever its case.
 pub async fn find_user(db: &Db, username: &str) -> Result<Option<UserRow>, StoreError> {
     let row = sqlx::query(

@@ -138,6 +138,15 @@ impl RoleCell {
     }
 }
 
+/// The node that ran last on a database: a standalone node's name.
+pub async fn newest(db: &Db) -> Result<Option<String>, StoreError> {
+    let (nodes, _) = store::list(db).await?;
+    Ok(nodes
+        .into_iter()
+        .max_by_key(|n| n.last_seen)
+        .map(|n| n.name))
+}
+
 /// A registry row.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeRecord {
