@@ -265,3 +265,131 @@ async fn random_sources_merge_by_the_rules_lose_nothing_and_merge_once() {
         }
     }
 }
+
+/// Writes an alert into `db`'s Global tree, enabled on `nodes`.
+async fn global_alert(db: &Db, name: &str, condition: &str, nodes: &[&str]) -> String {
+    let spec = app::api::content::AlertSpec {
+        condition: condition.into(),
+        period: "1m".into(),
+        for_: "0s".into(),
+        clear_for: "0s".into(),
+        severity: Default::default(),
+        scope: Default::default(),
+        webhooks: vec!["https://hooks.example.com/vigil".into()],
+    };
+    let (d, rule) =
+        server::content::define_alert("products where status = offline", &spec).unwrap();
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut tx = content::begin(db).await.unwrap();
+    let row = ItemRow {
+        id: id.clone(),
+        owner: Owner::Global,
+        folder: String::new(),
+        kind: "alert".into(),
+        name: name.into(),
+        definition: d.text,
+        canonical: d.canonical,
+        hash: d.hash,
+        updated_at: 0,
+        updated_by: "admin".into(),
+    };
+    content::insert_item(db, &mut tx, &row).await.unwrap();
+    content::alerts::put_settings(&mut tx, &id, &rule)
+        .await
+        .unwrap();
+    content::alerts::put_destinations(&mut tx, &id, &spec.webhooks)
+        .await
+        .unwrap();
+    for node in nodes {
+        content::alerts::enable(db, &mut tx, &id, node, "admin")
+            .await
+            .unwrap();
+    }
+    content::commit(tx).await.unwrap();
+    id
+}
+
+/// The nodes an alert named `name` is enabled on in the cluster, and its
+/// webhook secret.
+async fn enabled(db: &Db, name: &str) -> (Vec<String>, String) {
+    let id: String = sqlx::query_scalar("SELECT id FROM content_items WHERE name = $1")
+        .bind(name)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    let (_, on) = content::alerts::of(db, &id).await.unwrap().unwrap();
+    let secret: String =
+        sqlx::query_scalar("SELECT secret FROM alert_destinations WHERE item_id = $1")
+            .bind(&id)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    (on, secret)
+}
+
+#[tokio::test]
+async fn alerts_stay_enabled_where_they_were_and_arrive_disabled_past_a_limit() {
+    for db in testkit::databases().await {
+        let target = Db::connect(&db.url).await.unwrap();
+        content::alerts::publish_limit(&target, "solo", 1)
+            .await
+            .unwrap();
+        content::alerts::publish_limit(&target, "other", 10)
+            .await
+            .unwrap();
+        let path = db.dir.join(format!("{}-solo.db", db.engine));
+        let source = Db::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .unwrap();
+        content::alerts::publish_limit(&source, "solo", 10)
+            .await
+            .unwrap();
+        global_alert(&source, "first", "rows > 1", &["solo"]).await;
+        global_alert(&source, "second", "rows > 2", &["solo"]).await;
+        global_alert(&source, "idle", "rows > 3", &[]).await;
+        let secret: String = sqlx::query_scalar(
+            "SELECT d.secret FROM alert_destinations d JOIN content_items i ON i.id = d.item_id \
+             WHERE i.name = 'first'",
+        )
+        .fetch_one(source.pool())
+        .await
+        .unwrap();
+
+        let report = import(
+            &target,
+            "solo",
+            &export(&source).await.unwrap(),
+            &HashMap::new(),
+            false,
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.copied, 3, "{}", db.engine);
+        assert_eq!(
+            report.disabled,
+            ["second: solo already has 1 of 1 alerts enabled"],
+            "{}",
+            db.engine
+        );
+        assert_eq!(
+            enabled(&target, "first").await,
+            (vec!["solo".to_string()], secret)
+        );
+        assert_eq!(enabled(&target, "second").await.0, Vec::<String>::new());
+        assert_eq!(enabled(&target, "idle").await.0, Vec::<String>::new());
+        // Again: nothing changes, nothing more is reported.
+        let again = import(
+            &target,
+            "solo",
+            &export(&source).await.unwrap(),
+            &HashMap::new(),
+            false,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (again.merged, again.copied, again.disabled.len()),
+            (3, 0, 0)
+        );
+    }
+}
