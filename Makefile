@@ -14,7 +14,7 @@ WASM_TARGET := wasm32-unknown-unknown
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help run demo build test tools test-deps site-debug site-release lint unit e2e bench-queue bench-investigations bench-alerts bench-security clean
+.PHONY: help run demo build test tools test-deps site-debug site-release lint unit e2e bench-queue bench-investigations bench-alerts bench-centralize bench-security clean
 
 help:
 	@echo "make run    build (release) and start one node on SQLite at http://127.0.0.1:3000"
@@ -22,6 +22,7 @@ help:
 	@echo "make test   lint, unit + integration tests (SQLite and PostgreSQL), end-to-end tests"
 	@echo "make bench-queue   the command queue benchmark on SQLite and a throwaway PostgreSQL"
 	@echo "make bench-alerts   1 000 alerts over 100 000 products: CPU per node, evaluation time, firing latency"
+	@echo "make bench-centralize   20 standalone sources (100 users, 2 000 items) centralized into one database"
 	@echo "make bench-security   login, UDP and connection floods against a release node (figures, PASS/FAIL)"
 
 ## ---- tools -------------------------------------------------------------
@@ -153,6 +154,14 @@ bench-alerts: test-deps
 	trap '.ci/postgres.sh stop '"$$pgdir" EXIT; \
 	url=$$(.ci/postgres.sh start $$pgdir $$port); \
 	VIGIL_TEST_POSTGRES_URL=$$url $(CARGO) bench -p server --bench alerts
+
+# Centralization of 20 standalone sources (100 users, 2 000 items) into a
+# fresh cluster database, on SQLite and a throwaway PostgreSQL.
+bench-centralize: test-deps
+	@pgdir=$$(mktemp -d); port=$$((20000 + RANDOM % 20000)); \
+	trap '.ci/postgres.sh stop '"$$pgdir" EXIT; \
+	url=$$(.ci/postgres.sh start $$pgdir $$port); \
+	VIGIL_TEST_POSTGRES_URL=$$url $(CARGO) bench -p server --bench centralize
 
 # The security benchmarks, each on its own fresh release node: wrong-password
 # login floods (one account from one address; a name per request from 100
