@@ -17,18 +17,25 @@ pub async fn import_users(
 ) -> Result<(HashMap<i64, i64>, u64), StoreError> {
     let mut map = HashMap::new();
     let mut created = 0;
+    let there: HashMap<String, i64> = store::all_users(target)
+        .await?
+        .into_iter()
+        .map(|u| (u.user.username.to_lowercase(), u.user.id))
+        .collect();
     for u in store::all_users(source).await? {
         let name = &u.user.username;
-        if store::find_user(target, name).await?.is_none() {
-            created += 1;
-            if dry_run {
-                map.insert(u.user.id, -u.user.id);
-                continue;
-            }
-            store::create_user(target, name, &u.password_hash, u.user.role).await?;
-            if u.user.manage_global_content {
-                store::set_manage_global(target, name, true).await?;
-            }
+        if let Some(id) = there.get(&name.to_lowercase()) {
+            map.insert(u.user.id, *id);
+            continue;
+        }
+        created += 1;
+        if dry_run {
+            map.insert(u.user.id, -u.user.id);
+            continue;
+        }
+        store::create_user(target, name, &u.password_hash, u.user.role).await?;
+        if u.user.manage_global_content {
+            store::set_manage_global(target, name, true).await?;
         }
         if let Some(t) = store::find_user(target, name).await? {
             map.insert(u.user.id, t.user.id);

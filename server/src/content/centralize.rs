@@ -1,7 +1,7 @@
 //! A standalone node's content arriving in the cluster's database, by the
-//! rules of [`merge`](super::merge), one owner's tree at a time: each tree
-//! in one transaction, so a failure leaves a tree either untouched or
-//! whole, and the rules make a second run change nothing.
+//! rules of [`merge`](super::merge), one owner's tree at a time, the whole
+//! source in one transaction: a failure leaves nothing of it, and the
+//! rules make a second run change nothing.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -107,6 +107,16 @@ pub async fn import(
             .push(i);
     }
     let mut report = Report::default();
+    // One change for the whole source: it arrives whole or not at all.
+    let mut tx = store::begin(db).await?;
+    let (all_folders, all_items) = sql::everything_in(&mut tx).await?;
+    let mut cluster: HashMap<i64, (Vec<FolderRow>, Vec<ItemRow>)> = HashMap::new();
+    for f in all_folders {
+        cluster.entry(f.owner.key()).or_default().0.push(f);
+    }
+    for i in all_items {
+        cluster.entry(i.owner.key()).or_default().1.push(i);
+    }
     for (_, (to, mut folders, mut items)) in trees {
         folders.sort();
         items.sort_by_key(|i| {
@@ -115,8 +125,8 @@ pub async fn import(
                 i.name.clone(),
             )
         });
-        let mut tx = store::begin(db).await?;
-        let mut target = Target::read(&mut tx, to).await?;
+        let (folders_there, items_there) = cluster.remove(&to.key()).unwrap_or_default();
+        let mut target = Target::of(to, &folders_there, &items_there);
         for path in &folders {
             target
                 .folder(db, &mut tx, path, &mut report, dry_run)
@@ -168,11 +178,9 @@ pub async fn import(
                 }
             }
         }
-        if dry_run {
-            drop(tx);
-        } else {
-            store::commit(tx).await?;
-        }
+    }
+    if !dry_run {
+        store::commit(tx).await?;
     }
     Ok(report)
 }
@@ -203,19 +211,19 @@ struct Target {
 }
 
 impl Target {
-    async fn read(tx: &mut WriteTx, owner: Owner) -> Result<Target, StoreError> {
-        let rows = store::folders_of(tx, owner).await?;
-        let paths = folder_paths(&rows);
+    /// The cluster's tree of `owner`, from its folders and items.
+    fn of(owner: Owner, folders: &[FolderRow], items: &[ItemRow]) -> Target {
+        let paths = folder_paths(folders);
         let mut tree = Tree::default();
-        for i in sql::items_of(tx, owner).await? {
+        for i in items {
             let path = paths.get(&i.folder).cloned().unwrap_or_default();
-            tree.add(path, i.name, i.id, i.hash);
+            tree.add(path, i.name.clone(), i.id.clone(), i.hash.clone());
         }
-        Ok(Target {
+        Target {
             owner,
             folders: paths.into_iter().map(|(id, path)| (path, id)).collect(),
             tree,
-        })
+        }
     }
 
     /// The id of the folder at `path`, made (with its parents) if missing.

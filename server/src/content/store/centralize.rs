@@ -6,7 +6,6 @@ use sqlx::Row;
 
 use super::{folder_of, item_of, FolderRow, ItemRow, FOLDER_COLUMNS, ITEM_COLUMNS};
 use crate::content::alerts::Rule;
-use crate::content::Owner;
 use crate::db::{Db, StoreError, WriteTx};
 
 /// An alert's settings, where it is enabled, and its webhooks with their
@@ -20,15 +19,27 @@ pub struct AlertParts {
 
 /// Every folder and item of every tree.
 pub async fn everything(db: &Db) -> Result<(Vec<FolderRow>, Vec<ItemRow>), StoreError> {
+    let mut conn = db.pool().acquire().await?;
+    everything_on(&mut conn).await
+}
+
+/// Every folder and item of every tree, inside a change.
+pub async fn everything_in(tx: &mut WriteTx) -> Result<(Vec<FolderRow>, Vec<ItemRow>), StoreError> {
+    everything_on(tx).await
+}
+
+async fn everything_on(
+    conn: &mut sqlx::AnyConnection,
+) -> Result<(Vec<FolderRow>, Vec<ItemRow>), StoreError> {
     let folders = sqlx::query(&format!(
         "SELECT {FOLDER_COLUMNS} FROM content_folders ORDER BY id"
     ))
-    .fetch_all(db.pool())
+    .fetch_all(&mut *conn)
     .await?;
     let items = sqlx::query(&format!(
         "SELECT {ITEM_COLUMNS} FROM content_items ORDER BY id"
     ))
-    .fetch_all(db.pool())
+    .fetch_all(&mut *conn)
     .await?;
     Ok((
         folders.iter().map(folder_of).collect::<Result<_, _>>()?,
@@ -54,17 +65,6 @@ pub async fn alert_parts(db: &Db, item: &str) -> Result<Option<AlertParts>, Stor
         enabled_on,
         webhooks,
     }))
-}
-
-/// Every item of one tree in the cluster.
-pub async fn items_of(tx: &mut WriteTx, owner: Owner) -> Result<Vec<ItemRow>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {ITEM_COLUMNS} FROM content_items WHERE COALESCE(user_id, 0) = $1"
-    ))
-    .bind(owner.key())
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(rows.iter().map(item_of).collect::<Result<_, _>>()?)
 }
 
 /// Writes a copied alert's settings and webhooks (with the source's
