@@ -131,37 +131,34 @@ test: test-deps lint unit e2e
 
 ## ---- benchmarks ----------------------------------------------------------
 
-# The queue benchmark on SQLite and on a throwaway PostgreSQL (figures in
-# docs/PERFORMANCE.md).
-bench-queue: test-deps
+# `cargo bench -p server --bench $(1)` on SQLite and on a throwaway
+# PostgreSQL on loopback, stopped when the bench ends.
+define pg_bench
 	@pgdir=$$(mktemp -d); port=$$((20000 + RANDOM % 20000)); \
 	trap '.ci/postgres.sh stop '"$$pgdir" EXIT; \
 	url=$$(.ci/postgres.sh start $$pgdir $$port); \
-	VIGIL_TEST_POSTGRES_URL=$$url $(CARGO) bench -p server --bench queue
+	VIGIL_TEST_POSTGRES_URL=$$url $(CARGO) bench -p server --bench $(1)
+endef
+
+# The queue benchmark on SQLite and on a throwaway PostgreSQL (figures in
+# docs/PERFORMANCE.md).
+bench-queue: test-deps
+	$(call pg_bench,queue)
 
 # Investigations over 100 000 products with their history, on SQLite and on
 # a throwaway PostgreSQL (figures in docs/PERFORMANCE.md).
 bench-investigations: test-deps
-	@pgdir=$$(mktemp -d); port=$$((20000 + RANDOM % 20000)); \
-	trap '.ci/postgres.sh stop '"$$pgdir" EXIT; \
-	url=$$(.ci/postgres.sh start $$pgdir $$port); \
-	VIGIL_TEST_POSTGRES_URL=$$url $(CARGO) bench -p server --bench investigations
+	$(call pg_bench,investigations)
 
 # Alert evaluation at fleet scale: three nodes on a throwaway PostgreSQL,
 # then one node on SQLite (about 12 minutes).
 bench-alerts: test-deps
-	@pgdir=$$(mktemp -d); port=$$((20000 + RANDOM % 20000)); \
-	trap '.ci/postgres.sh stop '"$$pgdir" EXIT; \
-	url=$$(.ci/postgres.sh start $$pgdir $$port); \
-	VIGIL_TEST_POSTGRES_URL=$$url $(CARGO) bench -p server --bench alerts
+	$(call pg_bench,alerts)
 
 # Centralization of 20 standalone sources (100 users, 2 000 items) into a
 # fresh cluster database, on SQLite and a throwaway PostgreSQL.
 bench-centralize: test-deps
-	@pgdir=$$(mktemp -d); port=$$((20000 + RANDOM % 20000)); \
-	trap '.ci/postgres.sh stop '"$$pgdir" EXIT; \
-	url=$$(.ci/postgres.sh start $$pgdir $$port); \
-	VIGIL_TEST_POSTGRES_URL=$$url $(CARGO) bench -p server --bench centralize
+	$(call pg_bench,centralize)
 
 # The security benchmarks, each on its own fresh release node: wrong-password
 # login floods (one account from one address; a name per request from 100
