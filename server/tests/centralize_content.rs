@@ -355,15 +355,18 @@ async fn alerts_stay_enabled_where_they_were_and_arrive_disabled_past_a_limit() 
         .await
         .unwrap();
 
-        let report = import(
-            &target,
-            "solo",
-            &export(&source).await.unwrap(),
-            &HashMap::new(),
-            false,
-        )
-        .await
-        .unwrap();
+        let solo = || async {
+            import(
+                &target,
+                "solo",
+                &export(&source).await.unwrap(),
+                &HashMap::new(),
+                false,
+            )
+            .await
+            .unwrap()
+        };
+        let report = solo().await;
         assert_eq!(report.copied, 3, "{}", db.engine);
         assert_eq!(
             report.disabled,
@@ -378,15 +381,7 @@ async fn alerts_stay_enabled_where_they_were_and_arrive_disabled_past_a_limit() 
         assert_eq!(enabled(&target, "second").await.0, Vec::<String>::new());
         assert_eq!(enabled(&target, "idle").await.0, Vec::<String>::new());
         // Again: nothing changes, nothing more is reported.
-        let again = import(
-            &target,
-            "solo",
-            &export(&source).await.unwrap(),
-            &HashMap::new(),
-            false,
-        )
-        .await
-        .unwrap();
+        let again = solo().await;
         assert_eq!(
             (again.merged, again.copied, again.disabled.len()),
             (3, 0, 0)
