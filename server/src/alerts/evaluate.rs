@@ -22,10 +22,10 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::hysteresis::{step, Step};
+use super::observe::{observe, samples};
 use super::{store, Alerts};
 use crate::cluster::store::{clock, hold_lease, live_leases, renew_leases};
-use crate::content::alerts::Condition;
-use crate::content::{Cell, EnabledAlert};
+use crate::content::EnabledAlert;
 use crate::db::StoreError;
 
 /// How often the evaluator looks for due alerts and renews its leases.
@@ -36,8 +36,6 @@ const TICK: Duration = Duration::from_secs(1);
 /// a node that found it held at its point of the period takes it as soon
 /// as it runs out (see `Waiting`): within one period, none missed.
 const LEASE_TTL_MS: i64 = 5_000;
-/// Rows of a per-product or grouped evaluation.
-const KEYS: i64 = 10_000;
 
 /// The alerts enabled on this node are read again at least this often,
 /// and whenever the content or alerts counters move.
@@ -207,28 +205,6 @@ fn severity(s: Severity) -> &'static str {
     }
 }
 
-fn cell_text(c: &Cell) -> String {
-    match c {
-        Cell::Null => String::new(),
-        Cell::Text(s) => s.clone(),
-        Cell::Int(n) => n.to_string(),
-        Cell::Bool(b) => b.to_string(),
-    }
-}
-
-fn cell_json(c: &Cell) -> serde_json::Value {
-    match c {
-        Cell::Null => serde_json::Value::Null,
-        Cell::Text(s) => s.clone().into(),
-        Cell::Int(n) => (*n).into(),
-        Cell::Bool(b) => (*b).into(),
-    }
-}
-
-/// What one evaluation saw: each key whose condition holds, with how many
-/// rows matched.
-type Seen = HashMap<String, i64>;
-
 fn lease_name(id: &str) -> String {
     format!("alert:{id}")
 }
@@ -349,29 +325,6 @@ async fn evaluate(
     Ok(true)
 }
 
-/// How many products each home node has ('' for none yet).
-pub async fn products_per_home(alerts: &Alerts) -> Result<HashMap<String, i64>, StoreError> {
-    let q = query::analyze(
-        "products group by home_node count limit 10000",
-        query::Kind::Investigation,
-    )
-    .map_err(|e| StoreError::Conflict(e.to_string()))?;
-    let rows = alerts
-        .content
-        .rows(&q, "", clock(&alerts.db).await?)
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let count = match r.get(1) {
-                Some(Cell::Int(n)) => *n,
-                _ => 0,
-            };
-            (cell_text(&r[0]), count)
-        })
-        .collect())
-}
-
 /// The JSON a webhook receives for one event of a firing.
 fn event_body(
     alert: &EnabledAlert,
@@ -392,120 +345,6 @@ fn event_body(
         "at": at,
     })
     .to_string()
-}
-
-/// Runs an alert's condition once, now (the editor's "Test now"): over the
-/// fleet, or over this node's products for a `node` alert. Writes nothing.
-pub async fn dry_run(
-    alerts: &Alerts,
-    alert: &EnabledAlert,
-) -> Result<Vec<(String, i64)>, StoreError> {
-    let Ok(mut q) = query::analyze(&alert.definition, query::Kind::Alert) else {
-        return Err(StoreError::Conflict("the query does not check".into()));
-    };
-    let homes = match alert.rule.scope {
-        AlertScope::Fleet => Vec::new(),
-        AlertScope::Node => vec![alerts.me.to_string()],
-    };
-    let now = clock(&alerts.db).await?;
-    let seen = observe(alerts, alert, &mut q, &homes, now).await?;
-    let mut fires: Vec<(String, i64)> = seen.into_iter().collect();
-    fires.sort();
-    Ok(fires)
-}
-
-/// Runs the alert's query and says which keys hold.
-async fn observe(
-    alerts: &Alerts,
-    alert: &EnabledAlert,
-    q: &mut query::Checked,
-    homes: &[String],
-    now: i64,
-) -> Result<Seen, StoreError> {
-    let mut seen = Seen::new();
-    match alert.rule.condition {
-        // One count per home; a few rows are read only when a firing opens.
-        Condition::RowsAbove(_) | Condition::NoRows => {
-            for (prefix, narrowed) in home_keys(q, homes) {
-                let total = alerts.content.count(&narrowed, &alert.author, now).await?;
-                let holds = match alert.rule.condition {
-                    Condition::RowsAbove(n) => total > n,
-                    _ => total == 0,
-                };
-                if holds {
-                    seen.insert(prefix, total);
-                }
-            }
-        }
-        // Both read (key, count) groups: a group's value, or a product.
-        Condition::GroupAbove(_) | Condition::PerProduct => {
-            let above = match alert.rule.condition {
-                Condition::GroupAbove(n) => n,
-                _ => {
-                    q.product_ids(KEYS);
-                    0
-                }
-            };
-            q.limit = KEYS;
-            for (prefix, narrowed) in home_keys(q, homes) {
-                let rows = alerts.content.rows(&narrowed, &alert.author, now).await?;
-                for row in rows {
-                    let count = match row.get(1) {
-                        Some(Cell::Int(c)) => *c,
-                        _ => 0,
-                    };
-                    if count > above {
-                        seen.insert(format!("{prefix}{}", cell_text(&row[0])), count);
-                    }
-                }
-            }
-        }
-    }
-    Ok(seen)
-}
-
-/// A few of the rows behind a firing of a `rows` condition, as it opens
-/// (its key is `<home>/` for a node alert, '' for a fleet alert).
-async fn samples(
-    alerts: &Alerts,
-    alert: &EnabledAlert,
-    q: &query::Checked,
-    key: &str,
-    now: i64,
-) -> Result<serde_json::Value, StoreError> {
-    if !matches!(
-        alert.rule.condition,
-        Condition::RowsAbove(_) | Condition::NoRows
-    ) {
-        return Ok(serde_json::Value::Null);
-    }
-    let mut few = q.clone();
-    few.limit = 3;
-    if let Some(home) = key.strip_suffix('/') {
-        few.within_homes(&[home.to_owned()]);
-    }
-    let rows = alerts.content.rows(&few, &alert.author, now).await?;
-    Ok(rows
-        .iter()
-        .map(|r| r.iter().map(cell_json).collect::<Vec<_>>())
-        .collect::<Vec<_>>()
-        .into())
-}
-
-/// The query as evaluated: once for the fleet (key prefix ''), or once per
-/// home node (prefix `<home>/`) for a node-scope alert.
-fn home_keys(q: &query::Checked, homes: &[String]) -> Vec<(String, query::Checked)> {
-    if homes.is_empty() {
-        return vec![(String::new(), q.clone())];
-    }
-    homes
-        .iter()
-        .map(|h| {
-            let mut one = q.clone();
-            one.within_homes(std::slice::from_ref(h));
-            (format!("{h}/"), one)
-        })
-        .collect()
 }
 
 #[cfg(test)]

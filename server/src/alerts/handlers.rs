@@ -54,7 +54,7 @@ pub async fn test(
         nodes: vec![alerts.me.to_string()],
         webhooks: Vec::new(),
     };
-    let fires = super::evaluate::dry_run(&alerts, &alert).await?;
+    let fires = super::observe::dry_run(&alerts, &alert).await?;
     Ok(Json(TestResult {
         over: match rule.scope {
             AlertScope::Fleet => "fleet".into(),
@@ -74,7 +74,7 @@ pub async fn coverage(
     Path(id): Path<String>,
 ) -> Result<Json<Coverage>, ApiError> {
     let (rule, enabled) = alerts.content.alert_seen_by(&user, &id).await?;
-    let per_home = super::evaluate::products_per_home(&alerts).await?;
+    let per_home = super::observe::products_per_home(&alerts).await?;
     let nodes = alerts.nodes.summaries().await?;
     let up: Vec<&str> = nodes
         .iter()

@@ -8,6 +8,7 @@
 pub(crate) mod evaluate;
 pub mod handlers;
 mod hysteresis;
+mod observe;
 pub mod store;
 mod webhook;
 
