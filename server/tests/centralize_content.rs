@@ -380,11 +380,35 @@ async fn alerts_stay_enabled_where_they_were_and_arrive_disabled_past_a_limit() 
         );
         assert_eq!(enabled(&target, "second").await.0, Vec::<String>::new());
         assert_eq!(enabled(&target, "idle").await.0, Vec::<String>::new());
-        // Again: nothing changes, nothing more is reported.
+        // Again: nothing changes; the alert still over the limit is still
+        // reported.
         let again = solo().await;
         assert_eq!(
             (again.merged, again.copied, again.disabled.len()),
-            (3, 0, 0)
+            (3, 0, 1)
         );
+        assert_eq!(enabled(&target, "first").await.0, ["solo"]);
+
+        // A real duplicate from another source, enabled on another node:
+        // merged, and enabled there as well.
+        let path = db.dir.join(format!("{}-duo.db", db.engine));
+        let duo = Db::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .unwrap();
+        content::alerts::publish_limit(&duo, "other", 10)
+            .await
+            .unwrap();
+        global_alert(&duo, "first", "rows > 1", &["other"]).await;
+        let report = import(
+            &target,
+            "duo",
+            &export(&duo).await.unwrap(),
+            &HashMap::new(),
+            false,
+        )
+        .await
+        .unwrap();
+        assert_eq!((report.merged, report.copied), (1, 0), "{}", db.engine);
+        assert_eq!(enabled(&target, "first").await.0, ["other", "solo"]);
     }
 }

@@ -134,45 +134,55 @@ pub async fn import(
         }
         for item in items {
             let path = paths.get(&item.folder).cloned().unwrap_or_default();
-            let id = uuid::Uuid::new_v4().to_string();
-            let (at, name) = match target.tree.place(node, &path, &item.name, &item.hash, &id) {
-                Fate::Merged { .. } => {
+            let fresh = uuid::Uuid::new_v4().to_string();
+            // The item's id in the cluster, and where it goes if it is new.
+            let (id, new_place) = match target
+                .tree
+                .place(node, &path, &item.name, &item.hash, &fresh)
+            {
+                Fate::Merged { into } => {
                     report.merged += 1;
-                    continue;
+                    (into, None)
                 }
                 Fate::Copied { path, name } => {
                     report.copied += 1;
-                    (path, name)
+                    (fresh, Some((path, name)))
                 }
                 Fate::Moved { path, name } => {
                     report.moved.push(format!("{}/{name}", path.join("/")));
-                    (path, name)
+                    (fresh, Some((path, name)))
                 }
             };
-            let folder = target
-                .folder(db, &mut tx, &at, &mut report, dry_run)
-                .await?;
+            if let Some((at, name)) = new_place {
+                let folder = target
+                    .folder(db, &mut tx, &at, &mut report, dry_run)
+                    .await?;
+                if !dry_run {
+                    let row = ItemRow {
+                        id: id.clone(),
+                        owner: to,
+                        folder,
+                        name,
+                        ..item.clone()
+                    };
+                    store::insert_item(db, &mut tx, &row).await?;
+                    if let Some(parts) = source.alerts.get(&item.id) {
+                        sql::put_alert(&mut tx, &id, parts).await?;
+                    }
+                }
+            }
             if dry_run {
                 continue;
             }
-            let row = ItemRow {
-                id: id.clone(),
-                owner: to,
-                folder,
-                name,
-                ..item.clone()
-            };
-            store::insert_item(db, &mut tx, &row).await?;
+            // Enabled where it was enabled, a merged alert included.
             if let Some(parts) = source.alerts.get(&item.id) {
-                sql::put_alert(&mut tx, &id, parts).await?;
                 for on in &parts.enabled_on {
-                    let by = &item.updated_by;
                     if let Enable::Full { enabled, limit } =
-                        store::alerts::enable(db, &mut tx, &id, on, by).await?
+                        store::alerts::enable(db, &mut tx, &id, on, &item.updated_by).await?
                     {
                         report.disabled.push(format!(
                             "{}: {on} already has {enabled} of {limit} alerts enabled",
-                            row.name
+                            item.name
                         ));
                     }
                 }
