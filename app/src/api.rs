@@ -4,6 +4,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub mod centralize;
 pub mod content;
 
 pub use protocol::api::{

@@ -112,12 +112,13 @@ async fn main() {
             let (mut copied, mut merged, mut moved) = (0, 0, 0);
             for (s, url) in urls.iter().enumerate() {
                 let node = format!("node-{s:02}");
-                let outcome = server::centralize::centralize(&target, url, Some(&node), false)
-                    .await
-                    .unwrap();
-                copied += outcome.content.copied;
-                merged += outcome.content.merged;
-                moved += outcome.content.moved.len();
+                let outcome =
+                    server::centralize::centralize(&target, url, Some(&node), false, 1000)
+                        .await
+                        .unwrap();
+                copied += outcome.copied();
+                merged += outcome.merged();
+                moved += outcome.moved();
             }
             println!(
                 "{}: {round}: {sources} sources, {users} users, {items} items: {:.0} ms \

@@ -36,6 +36,7 @@
 //! - [`content`]: each user's folders of investigations and the Global
 //!   tree; investigations run over the fleet (the `query` crate).
 //! - [`alerts`]: evaluation of the alerts enabled on this node, firings.
+//! - [`centralize`]: a standalone node's data arriving in the cluster.
 //! - [`console`]: the Leptos pages, their static files and login guard.
 //!
 //! [`serve`] runs a node on a listener until a shutdown signal; [`router`]
@@ -74,6 +75,7 @@ use tokio::net::TcpListener;
 
 use crate::alerts::Alerts;
 use crate::auth::Auth;
+use crate::centralize::handlers::Centralize;
 use crate::cluster::singleton::{self, Singleton};
 use crate::cluster::{Ending, Signals, Task};
 use crate::config::Config;
@@ -120,6 +122,7 @@ reach! {
     console: Console,
     content: Content,
     alerts: Alerts,
+    centralize: Centralize,
     leptos: LeptosOptions,
 }
 
@@ -143,6 +146,7 @@ pub struct Capabilities {
     pub console: Console,
     pub content: Content,
     pub alerts: Alerts,
+    pub centralize: Centralize,
     pub leptos: LeptosOptions,
     pub connections: Arc<listener::ConnStats>,
 }
@@ -155,6 +159,11 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/keepalive", get(keepalive::handlers::keepalive))
         .route("/api/v1/nodes", get(nodes::handlers::list))
         .route("/api/v1/nodes/{name}/role", put(nodes::handlers::set_role))
+        .route("/api/v1/centralization", get(centralize::handlers::list))
+        .route(
+            "/api/v1/centralization/{node}/retry",
+            post(centralize::handlers::retry),
+        )
         .route("/api/v1/auth/handoff", post(auth::handlers::handoff_issue))
         .route("/api/v1/me", get(auth::handlers::me))
         .route(
@@ -382,6 +391,19 @@ impl Node {
             queue_writers,
             queue.tasks(),
             alerts.tasks(signals.closing(), signals.state()),
+            centralize::join::standalone_source(&config)
+                .map(|source_url| {
+                    centralize::join::Join {
+                        target: db.clone(),
+                        auth: auth.clone(),
+                        node: config.node_name.clone(),
+                        source_url,
+                        log_retention: i64::from(config.log_retention),
+                    }
+                    .task(signals.closing())
+                })
+                .into_iter()
+                .collect(),
             vec![Task::spawn(
                 "singletons",
                 Ending::Finish,
@@ -409,6 +431,7 @@ impl Node {
             },
             content,
             alerts,
+            centralize: Centralize { db: db.clone() },
             connections: Default::default(),
             auth,
             nodes,

@@ -19,7 +19,7 @@ struct Cli {
 enum Command {
     /// Start a node (defaults: SQLite in ./data, http://127.0.0.1:3000).
     Serve(ServeArgs),
-    /// Bring a standalone node's database (users and content) into the
+    /// Bring a standalone node's database (users, content, products) into the
     /// cluster's database, by the merge rules; --dry-run only shows how.
     Centralize(CentralizeArgs),
 }
@@ -71,10 +71,15 @@ async fn run(args: ServeArgs) -> Result<(), anyhow::Error> {
 async fn centralize(args: CentralizeArgs) -> Result<(), anyhow::Error> {
     let config = Config::load(args.cluster)?;
     let target = server::db::Db::connect(config.database_url.expose()).await?;
-    let outcome =
-        server::centralize::centralize(&target, &args.from, args.node.as_deref(), args.dry_run)
-            .await?;
-    print!("{outcome}");
+    let outcome = server::centralize::centralize(
+        &target,
+        &args.from,
+        args.node.as_deref(),
+        args.dry_run,
+        i64::from(config.log_retention),
+    )
+    .await?;
+    print!("{}", server::centralize::render(&outcome));
     Ok(())
 }
 

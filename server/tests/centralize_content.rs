@@ -214,7 +214,7 @@ async fn random_sources_merge_by_the_rules_lose_nothing_and_merge_once() {
                     .await
                     .unwrap();
                 assert_eq!(
-                    report.copied + report.merged + report.moved.len() as u64,
+                    report.copied + report.merged + report.moved().len() as u64,
                     items.len() as u64,
                     "{} seed {seed}: every item is accounted for",
                     db.engine
@@ -255,7 +255,7 @@ async fn random_sources_merge_by_the_rules_lose_nothing_and_merge_once() {
                     .await
                     .unwrap();
                 assert_eq!(
-                    (report.copied, report.moved.len(), report.folders_created),
+                    (report.copied, report.moved().len(), report.folders_created),
                     (0, 0, 0),
                     "{} seed {seed}: {report:?}",
                     db.engine
@@ -369,7 +369,7 @@ async fn alerts_stay_enabled_where_they_were_and_arrive_disabled_past_a_limit() 
         let report = solo().await;
         assert_eq!(report.copied, 3, "{}", db.engine);
         assert_eq!(
-            report.disabled,
+            report.disabled(),
             ["second: solo already has 1 of 1 alerts enabled"],
             "{}",
             db.engine
@@ -384,7 +384,7 @@ async fn alerts_stay_enabled_where_they_were_and_arrive_disabled_past_a_limit() 
         // reported.
         let again = solo().await;
         assert_eq!(
-            (again.merged, again.copied, again.disabled.len()),
+            (again.merged, again.copied, again.disabled().len()),
             (3, 0, 1)
         );
         assert_eq!(enabled(&target, "first").await.0, ["solo"]);

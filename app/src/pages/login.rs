@@ -11,6 +11,7 @@ pub fn LoginPage() -> impl IntoView {
             "invalid" => "Wrong user name or password.",
             "locked" => "Too many failed attempts. Wait a few minutes, then try again.",
             "busy" => "The node is busy signing people in. Try again in a moment.",
+            "centralizing" => crate::api::centralize::SIGN_IN_DURING_CENTRALIZATION,
             "handoff" => "Your session could not be carried over to this node. Please sign in.",
             _ => "Sign-in failed on the node; see its log.",
         })

@@ -7,16 +7,20 @@ use std::collections::HashMap;
 use super::store;
 use crate::db::{Db, StoreError};
 
-/// The source's user ids mapped to the cluster's, and how many users were
-/// (or, in a dry run, would be) created. In a dry run a missing user maps
-/// to a negative id that owns nothing.
-pub async fn import_users(
-    target: &Db,
-    source: &Db,
-    dry_run: bool,
-) -> Result<(HashMap<i64, i64>, u64), StoreError> {
-    let mut map = HashMap::new();
-    let mut created = 0;
+/// The source's users as the cluster knows them.
+#[derive(Clone, Debug, Default)]
+pub struct Users {
+    /// The source's user ids mapped to the cluster's. In a dry run a
+    /// missing user maps to a negative id that owns nothing.
+    pub ids: HashMap<i64, i64>,
+    /// The source's user ids to their names.
+    pub names: HashMap<i64, String>,
+    /// How many users were (or, in a dry run, would be) created.
+    pub created: u64,
+}
+
+pub async fn import_users(target: &Db, source: &Db, dry_run: bool) -> Result<Users, StoreError> {
+    let mut users = Users::default();
     let there: HashMap<String, i64> = store::all_users(target)
         .await?
         .into_iter()
@@ -24,13 +28,14 @@ pub async fn import_users(
         .collect();
     for u in store::all_users(source).await? {
         let name = &u.user.username;
+        users.names.insert(u.user.id, name.clone());
         if let Some(id) = there.get(&name.to_lowercase()) {
-            map.insert(u.user.id, *id);
+            users.ids.insert(u.user.id, *id);
             continue;
         }
-        created += 1;
+        users.created += 1;
         if dry_run {
-            map.insert(u.user.id, -u.user.id);
+            users.ids.insert(u.user.id, -u.user.id);
             continue;
         }
         store::create_user(target, name, &u.password_hash, u.user.role).await?;
@@ -38,8 +43,8 @@ pub async fn import_users(
             store::set_manage_global(target, name, true).await?;
         }
         if let Some(t) = store::find_user(target, name).await? {
-            map.insert(u.user.id, t.user.id);
+            users.ids.insert(u.user.id, t.user.id);
         }
     }
-    Ok((map, created))
+    Ok(users)
 }

@@ -84,6 +84,7 @@ pub async fn login_form(
                 LoginError::Invalid => "invalid",
                 LoginError::LockedOut(_) => "locked",
                 LoginError::Busy => "busy",
+                LoginError::Centralizing => "centralizing",
                 LoginError::Internal(cause) => {
                     tracing::error!(%cause, "login failed");
                     "internal"

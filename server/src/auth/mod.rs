@@ -43,6 +43,8 @@ pub struct AuthParts {
     pub addresses: limiter::AddressLimiter,
     /// The password hashing threads.
     pub hasher: password::Hasher,
+    /// Set while this node's own data is being centralized: sign-ins wait.
+    centralizing: std::sync::atomic::AtomicBool,
 }
 
 impl std::ops::Deref for Auth {
@@ -65,7 +67,15 @@ impl Auth {
             db,
             config,
             node,
+            centralizing: Default::default(),
         }))
+    }
+
+    /// Refuses (or again accepts) sign-ins while this node's data is
+    /// centralized into the cluster.
+    pub fn hold_sign_ins(&self, hold: bool) {
+        self.centralizing
+            .store(hold, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -163,6 +173,8 @@ pub enum LoginError {
     LockedOut(std::time::Duration),
     /// Every password worker stayed busy.
     Busy,
+    /// This node's data is being centralized into the cluster.
+    Centralizing,
     Internal(anyhow::Error),
 }
 
@@ -184,6 +196,12 @@ impl From<LoginError> for ApiError {
                 ),
             )
             .retry_after(wait.as_secs() + 1),
+            LoginError::Centralizing => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "centralization_in_progress",
+                app::api::centralize::SIGN_IN_DURING_CENTRALIZATION,
+            )
+            .retry_after(5),
             LoginError::Busy => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "busy",
@@ -220,6 +238,9 @@ pub async fn login(
         username,
         password,
     } = attempt;
+    if app.centralizing.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(LoginError::Centralizing);
+    }
     app.addresses.check(client).map_err(LoginError::LockedOut)?;
     let slot = app.hasher.slot().await.map_err(|e| match e {
         password::HashError::Busy => LoginError::Busy,

@@ -9,6 +9,7 @@
 //! nodes, so a late flush or a database outage never makes a product that
 //! kept reporting look offline.
 
+pub mod centralize;
 pub mod enroll;
 pub mod handlers;
 pub mod history;

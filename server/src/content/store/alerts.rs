@@ -27,7 +27,7 @@ pub enum Enable {
     NoSuchNode,
 }
 
-fn rule_of(row: &AnyRow) -> Result<Rule, sqlx::Error> {
+pub(super) fn rule_of(row: &AnyRow) -> Result<Rule, sqlx::Error> {
     let bad = |what: &str| sqlx::Error::Decode(format!("bad alert {what}").into());
     let ms = |col: &str| -> Result<Duration, sqlx::Error> {
         Ok(Duration::from_millis(

@@ -2,8 +2,11 @@
 //! (every tree, with the settings of its alerts), and one owner's tree in
 //! the cluster.
 
+use std::collections::HashMap;
+
 use sqlx::Row;
 
+use super::alerts::rule_of;
 use super::{folder_of, item_of, FolderRow, ItemRow, FOLDER_COLUMNS, ITEM_COLUMNS};
 use crate::content::alerts::Rule;
 use crate::db::{Db, StoreError, WriteTx};
@@ -21,11 +24,6 @@ pub struct AlertParts {
 pub async fn everything(db: &Db) -> Result<(Vec<FolderRow>, Vec<ItemRow>), StoreError> {
     let mut conn = db.pool().acquire().await?;
     everything_on(&mut conn).await
-}
-
-/// Every folder and item of every tree, inside a change.
-pub async fn everything_in(tx: &mut WriteTx) -> Result<(Vec<FolderRow>, Vec<ItemRow>), StoreError> {
-    everything_on(tx).await
 }
 
 async fn everything_on(
@@ -47,24 +45,126 @@ async fn everything_on(
     ))
 }
 
-/// An alert's parts as the source holds them.
-pub async fn alert_parts(db: &Db, item: &str) -> Result<Option<AlertParts>, StoreError> {
-    let Some((rule, enabled_on)) = super::alerts::of(db, item).await? else {
-        return Ok(None);
-    };
+/// Every alert's parts as the source holds them, by item id.
+pub async fn all_alert_parts(db: &Db) -> Result<HashMap<String, AlertParts>, StoreError> {
+    let mut out = HashMap::new();
+    let settings = sqlx::query(
+        "SELECT item_id, condition, threshold, period_ms, for_ms, clear_for_ms, severity, scope \
+         FROM alert_settings",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    for row in &settings {
+        out.insert(
+            row.try_get::<String, _>("item_id")?,
+            AlertParts {
+                rule: rule_of(row)?,
+                enabled_on: Vec::new(),
+                webhooks: Vec::new(),
+            },
+        );
+    }
+    let enabled = sqlx::query("SELECT item_id, node FROM alert_enabled ORDER BY item_id, node")
+        .fetch_all(db.pool())
+        .await?;
+    for row in &enabled {
+        if let Some(parts) = out.get_mut(&row.try_get::<String, _>("item_id")?) {
+            parts.enabled_on.push(row.try_get("node")?);
+        }
+    }
     let webhooks =
-        sqlx::query("SELECT url, secret FROM alert_destinations WHERE item_id = $1 ORDER BY url")
-            .bind(item)
+        sqlx::query("SELECT item_id, url, secret FROM alert_destinations ORDER BY item_id, url")
             .fetch_all(db.pool())
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get("url")?, r.try_get("secret")?)))
-            .collect::<Result<_, sqlx::Error>>()?;
-    Ok(Some(AlertParts {
-        rule,
-        enabled_on,
-        webhooks,
-    }))
+            .await?;
+    for row in &webhooks {
+        if let Some(parts) = out.get_mut(&row.try_get::<String, _>("item_id")?) {
+            parts
+                .webhooks
+                .push((row.try_get("url")?, row.try_get("secret")?));
+        }
+    }
+    Ok(out)
+}
+
+/// Each node's alert limit, and every (alert, node) enabled.
+#[allow(clippy::type_complexity)]
+pub async fn limits(db: &Db) -> Result<(HashMap<String, i64>, Vec<(String, String)>), StoreError> {
+    let limits = sqlx::query("SELECT node, alert_limit FROM alert_limits")
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("node")?, r.try_get("alert_limit")?)))
+        .collect::<Result<_, sqlx::Error>>()?;
+    let on = sqlx::query("SELECT item_id, node FROM alert_enabled")
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("item_id")?, r.try_get("node")?)))
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok((limits, on))
+}
+
+/// Writes new folders, parents first, many to a statement.
+pub async fn insert_folders(
+    db: &Db,
+    tx: &mut WriteTx,
+    rows: &[FolderRow],
+) -> Result<(), StoreError> {
+    let now = db.dialect().now_ms();
+    for chunk in rows.chunks(500) {
+        let values = placeholders(chunk.len(), 4, &format!("{now}, {now}"));
+        let sql = format!(
+            "INSERT INTO content_folders (id, user_id, parent, name, created_at, updated_at) VALUES {values}"
+        );
+        let mut q = sqlx::query(&sql);
+        for f in chunk {
+            q = q
+                .bind(&f.id)
+                .bind(f.owner.user_id())
+                .bind(&f.parent)
+                .bind(&f.name);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Writes new items, many to a statement.
+pub async fn insert_items(db: &Db, tx: &mut WriteTx, rows: &[ItemRow]) -> Result<(), StoreError> {
+    let now = db.dialect().now_ms();
+    for chunk in rows.chunks(500) {
+        let values = placeholders(chunk.len(), 9, &format!("{now}, {now}"));
+        let sql = format!(
+            "INSERT INTO content_items (id, user_id, folder, kind, name, definition, canonical, \
+             hash, updated_by, updated_at, created_at) VALUES {values}"
+        );
+        let mut q = sqlx::query(&sql);
+        for i in chunk {
+            q = q
+                .bind(&i.id)
+                .bind(i.owner.user_id())
+                .bind(&i.folder)
+                .bind(&i.kind)
+                .bind(&i.name)
+                .bind(&i.definition)
+                .bind(&i.canonical)
+                .bind(&i.hash)
+                .bind(&i.updated_by);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// `($1, …, $n, tail), (…)` for `rows` rows of `n` bound values each.
+fn placeholders(rows: usize, n: usize, tail: &str) -> String {
+    (0..rows)
+        .map(|r| {
+            let binds: Vec<String> = (1..=n).map(|c| format!("${}", r * n + c)).collect();
+            format!("({}, {tail})", binds.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Writes a copied alert's settings and webhooks (with the source's

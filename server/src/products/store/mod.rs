@@ -2,6 +2,7 @@
 //! sweep, transitions and logs (writes here; what the console reads in
 //! [`views`]).
 
+pub mod centralize;
 mod history;
 mod keys;
 mod views;
