@@ -4,17 +4,20 @@
 //! then obey the three rules for that order, nothing is lost, and a second
 //! run changes nothing.
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap};
 
 use app::api::content::ItemKind;
 use app::api::UserRole;
+use common::standalone::{standalone, Item};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use server::auth::store::{create_user, find_user};
 use server::content::centralize::{export, import};
 use server::content::merge::{Fate, Tree};
-use server::content::store::{self as content, FolderRow, ItemRow};
+use server::content::store::{self as content, ItemRow};
 use server::content::Owner;
 use server::db::Db;
 use sqlx::Row;
@@ -26,9 +29,6 @@ const DEFINITIONS: &[&str] = &[
     "products where status = online",
     "products group by type count",
 ];
-
-/// One source item: owner ('' for Global), folder path, name, definition.
-type Item = (String, Vec<String>, String, String);
 
 fn random_source(rng: &mut StdRng) -> Vec<Item> {
     let mut items: HashMap<(String, Vec<String>, String), String> = HashMap::new();
@@ -54,63 +54,6 @@ fn random_source(rng: &mut StdRng) -> Vec<Item> {
         .into_iter()
         .map(|((o, p, n), d)| (o, p, n, d))
         .collect()
-}
-
-/// Writes a standalone node's database holding `items`.
-async fn standalone(dir: &std::path::Path, node: &str, items: &[Item]) -> Db {
-    let db = Db::connect(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.join(format!("{node}.db")).display()
-    ))
-    .await
-    .unwrap();
-    let mut ids = HashMap::new();
-    for (owner, ..) in items.iter().filter(|i| !i.0.is_empty()) {
-        create_user(&db, owner, "hash", UserRole::Operator)
-            .await
-            .unwrap();
-        let id = find_user(&db, owner).await.unwrap().unwrap().user.id;
-        ids.insert(owner.clone(), id);
-    }
-    let mut folders: HashMap<(i64, Vec<String>), String> = HashMap::new();
-    let mut tx = content::begin(&db).await.unwrap();
-    for (owner, path, name, definition) in items {
-        let owner = ids.get(owner).map_or(Owner::Global, |id| Owner::User(*id));
-        let mut parent = String::new();
-        for depth in 1..=path.len() {
-            let key = (owner.key(), path[..depth].to_vec());
-            if let Some(id) = folders.get(&key) {
-                parent = id.clone();
-                continue;
-            }
-            let id = uuid::Uuid::new_v4().to_string();
-            let row = FolderRow {
-                id: id.clone(),
-                owner,
-                parent: parent.clone(),
-                name: path[depth - 1].clone(),
-            };
-            content::insert_folder(&db, &mut tx, &row).await.unwrap();
-            folders.insert(key, id.clone());
-            parent = id;
-        }
-        let d = server::content::define(definition, ItemKind::Investigation).unwrap();
-        let row = ItemRow {
-            id: uuid::Uuid::new_v4().to_string(),
-            owner,
-            folder: parent,
-            kind: "investigation".into(),
-            name: name.clone(),
-            definition: d.text,
-            canonical: d.canonical,
-            hash: d.hash,
-            updated_at: 0,
-            updated_by: "someone".into(),
-        };
-        content::insert_item(&db, &mut tx, &row).await.unwrap();
-    }
-    content::commit(tx).await.unwrap();
-    db
 }
 
 /// Maps a source's users to the cluster's by name, creating the missing.

@@ -33,6 +33,18 @@ pub struct TestDb {
     pub dir: PathBuf,
 }
 
+impl TestDb {
+    /// A node's data directory: where the SQLite database is, or for
+    /// PostgreSQL a directory of its own (one holding a `vigil.db` would
+    /// be a standalone database the node centralizes on start).
+    pub fn data_dir(&self) -> PathBuf {
+        match self.engine {
+            "sqlite" => self.dir.clone(),
+            _ => self.dir.join("postgres-node"),
+        }
+    }
+}
+
 fn random_suffix() -> String {
     Alphanumeric
         .sample_string(&mut rand::thread_rng(), 12)
@@ -89,7 +101,7 @@ pub fn config(db: &TestDb, name: &str, role: NodeRole) -> Config {
         udp_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         node_name: name.to_owned(),
         role,
-        data_dir: db.dir.clone(),
+        data_dir: db.data_dir(),
         admin_password: Some(Secret::new(ADMIN_PASSWORD)),
         enrollment_secret: Some(Secret::new(ENROLLMENT_SECRET)),
         // Test products answer callbacks on loopback.

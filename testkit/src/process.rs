@@ -43,7 +43,7 @@ impl NodeProcess {
             .env("VIGIL_LISTEN", format!("127.0.0.1:{port}"))
             .env("VIGIL_UDP_LISTEN", "127.0.0.1:0")
             .env("VIGIL_NODE_NAME", name)
-            .env("VIGIL_DATA_DIR", &db.dir)
+            .env("VIGIL_DATA_DIR", db.data_dir())
             .env("VIGIL_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("VIGIL_ENROLLMENT_SECRET", ENROLLMENT_SECRET)
             .env("VIGIL_CALLBACK_ALLOW", "127.0.0.0/8")

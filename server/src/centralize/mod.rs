@@ -107,7 +107,6 @@ pub async fn apply(
         |done| progress(items + done),
     )
     .await?;
-    source.close().await;
     Ok(outcome)
 }
 
@@ -129,6 +128,7 @@ pub async fn centralize(
     let source = prepared.source.clone();
     let outcome = apply(target, prepared, log_retention, BATCH, |_| Ok(())).await?;
     store::mark(&source, &cluster).await?;
+    source.close().await;
     Ok(outcome)
 }
 

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod products;
 pub mod queue;
+pub mod standalone;
 
 use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::{Client, Response, StatusCode};
