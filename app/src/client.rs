@@ -110,6 +110,17 @@ pub async fn nodes() -> Result<NodeList, ClientError> {
     json_of(send(Request::get("/api/v1/nodes"), GRACE_MS).await?).await
 }
 
+/// Every standalone source being centralized, and its status.
+pub async fn centralization() -> Result<crate::api::centralize::Centralization, ClientError> {
+    json_of(send(Request::get("/api/v1/centralization"), GRACE_MS).await?).await
+}
+
+/// Puts a failed centralization back in line (admins).
+pub async fn retry_centralization(node: &str) -> Result<(), ClientError> {
+    let url = format!("/api/v1/centralization/{}/retry", encode(node));
+    done(send(Request::post(&url), GRACE_MS).await?).await
+}
+
 /// A fresh single-use token to carry the session to another node.
 pub async fn handoff() -> Result<Handoff, ClientError> {
     json_of(send(Request::post("/api/v1/auth/handoff"), GRACE_MS).await?).await

@@ -84,6 +84,9 @@ pub struct Source {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Centralization {
     pub sources: Vec<Source>,
+    /// Whether the caller may retry (admins), who also see the plans.
+    #[serde(default)]
+    pub can_retry: bool,
 }
 
 impl Centralization {

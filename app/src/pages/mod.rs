@@ -1,6 +1,7 @@
 //! One module per console page.
 
 pub mod alerts;
+mod centralization;
 mod chart;
 pub mod commands;
 pub mod content;

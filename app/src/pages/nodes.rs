@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use super::centralization::CentralizationPanel;
 use super::live::{live, show};
 use crate::api::{NodeDetail, NodeList};
 use crate::client;
@@ -14,6 +15,7 @@ use crate::time::{ago, format_utc};
 pub fn NodesPage() -> impl IntoView {
     view! {
         <ConsoleFrame title="Nodes">
+            <CentralizationPanel/>
             <NodeTable/>
         </ConsoleFrame>
     }

@@ -24,13 +24,17 @@ pub async fn list(
     user: CurrentUser,
 ) -> Result<Json<Centralization>, ApiError> {
     let mut sources = store::list(&c.db).await?;
-    if user.role != UserRole::Admin {
+    let admin = user.role == UserRole::Admin;
+    if !admin {
         for s in &mut sources {
             s.plan = None;
             s.report = None;
         }
     }
-    Ok(Json(Centralization { sources }))
+    Ok(Json(Centralization {
+        sources,
+        can_retry: admin,
+    }))
 }
 
 /// Puts a failed source back in line; its node runs it again.
