@@ -279,14 +279,10 @@ async fn a_joining_node_centralizes_on_start_fails_when_told_and_a_retry_ends_as
             .unwrap();
 
         // A cluster that ran before (its admin), and its content.
-        testkit::TestNode::start(testkit::config(
-            &db,
-            "vigil-1",
-            app::api::NodeRole::Active,
-        ))
-        .await
-        .stop()
-        .await;
+        testkit::TestNode::start(testkit::config(&db, "vigil-1", app::api::NodeRole::Active))
+            .await
+            .stop()
+            .await;
         let cluster = Db::connect(&db.url).await.unwrap();
         cluster_before(&cluster).await;
         let dir = source_dir.join("node");

@@ -152,6 +152,7 @@ mod tests {
                 source("b", "pending"),
                 source("c", "running"),
             ],
+            can_retry: true,
         };
         assert_eq!(
             c.status_line().as_deref(),

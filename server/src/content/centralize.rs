@@ -165,6 +165,9 @@ impl Plan {
     }
 }
 
+/// One tree's owner in the cluster, its source folder paths and items.
+type Placing<'a> = (Owner, Vec<Path>, Vec<&'a ItemRow>);
+
 /// Decides where each item of the source `node` goes in `cluster`. `users`
 /// maps the source's user ids to the cluster's; trees of unmapped users
 /// are left out.
@@ -180,7 +183,7 @@ pub fn plan(node: &str, source: &Export, users: &HashMap<i64, i64>, cluster: Clu
     let paths = folder_paths(&source.folders);
     // Per tree in the cluster (by source owner): its folder paths and the
     // items to place, in a stable order (by path and name).
-    let mut trees: BTreeMap<Option<i64>, (Owner, Vec<Path>, Vec<&ItemRow>)> = BTreeMap::new();
+    let mut trees: BTreeMap<Option<i64>, Placing> = BTreeMap::new();
     for f in &source.folders {
         let Some(to) = owner(f.owner) else { continue };
         let entry = trees
