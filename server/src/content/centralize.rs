@@ -94,7 +94,7 @@ pub struct Cluster {
 
 /// Reads the cluster's trees and alert limits.
 pub async fn cluster(db: &Db) -> Result<Cluster, StoreError> {
-    let (folders, items) = sql::everything(db).await?;
+    let (folders, items) = sql::placement(db).await?;
     let mut trees: HashMap<i64, (Vec<FolderRow>, Vec<ItemRow>)> = HashMap::new();
     for f in folders {
         trees.entry(f.owner.key()).or_default().0.push(f);

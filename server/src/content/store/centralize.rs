@@ -9,6 +9,7 @@ use sqlx::Row;
 use super::alerts::rule_of;
 use super::{folder_of, item_of, FolderRow, ItemRow, FOLDER_COLUMNS, ITEM_COLUMNS};
 use crate::content::alerts::Rule;
+use crate::content::Owner;
 use crate::db::{Db, StoreError, WriteTx};
 
 /// An alert's settings, where it is enabled, and its webhooks with their
@@ -42,6 +43,41 @@ async fn everything_on(
     Ok((
         folders.iter().map(folder_of).collect::<Result<_, _>>()?,
         items.iter().map(item_of).collect::<Result<_, _>>()?,
+    ))
+}
+
+/// Every tree's folders, and of every item what placing needs: its id,
+/// owner, folder, name and definition hash (the rest left empty).
+pub async fn placement(db: &Db) -> Result<(Vec<FolderRow>, Vec<ItemRow>), StoreError> {
+    let folders = sqlx::query(&format!("SELECT {FOLDER_COLUMNS} FROM content_folders"))
+        .fetch_all(db.pool())
+        .await?;
+    let items = sqlx::query("SELECT id, user_id, folder, name, hash FROM content_items")
+        .fetch_all(db.pool())
+        .await?;
+    let items = items
+        .iter()
+        .map(|row| {
+            Ok(ItemRow {
+                id: row.try_get("id")?,
+                owner: match row.try_get::<Option<i64>, _>("user_id")? {
+                    Some(id) => Owner::User(id),
+                    None => Owner::Global,
+                },
+                folder: row.try_get("folder")?,
+                kind: String::new(),
+                name: row.try_get("name")?,
+                definition: String::new(),
+                canonical: String::new(),
+                hash: row.try_get("hash")?,
+                updated_at: 0,
+                updated_by: String::new(),
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok((
+        folders.iter().map(folder_of).collect::<Result<_, _>>()?,
+        items,
     ))
 }
 
