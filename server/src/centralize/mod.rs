@@ -111,7 +111,9 @@ pub async fn apply(
 }
 
 /// Centralizes (or with `dry_run` plans) the standalone database at
-/// `source_url` into `target` in one go, as `vigil centralize` does.
+/// `source_url` into `target` in one go, as `vigil centralize` does: at
+/// once, whatever else is in line, recorded as a source like a joining
+/// node's.
 pub async fn centralize(
     target: &Db,
     source_url: &str,
@@ -126,7 +128,24 @@ pub async fn centralize(
     }
     let cluster = store::database_id(target).await?;
     let source = prepared.source.clone();
-    let outcome = apply(target, prepared, log_retention, BATCH, |_| Ok(())).await?;
+    let id = prepared.database_id.clone();
+    // Shown on the Nodes page like a joining node's run.
+    store::run_now(
+        target,
+        &id,
+        &node,
+        &prepared.outcome,
+        prepared.total() as i64,
+    )
+    .await?;
+    let outcome = match apply(target, prepared, log_retention, BATCH, |_| Ok(())).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            store::finish(target, &id, Err(&format!("{e:#}"))).await?;
+            return Err(e);
+        }
+    };
+    store::finish(target, &id, Ok(&outcome)).await?;
     store::mark(&source, &cluster).await?;
     source.close().await;
     Ok(outcome)

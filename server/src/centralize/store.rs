@@ -169,6 +169,38 @@ pub async fn claim(db: &Db, database_id: &str, total: i64) -> Result<bool, Store
     Ok(taken.rows_affected() > 0)
 }
 
+/// Records a run started by hand (`vigil centralize`): running now, with
+/// its plan, whatever else is in line.
+pub async fn run_now(
+    db: &Db,
+    database_id: &str,
+    node: &str,
+    plan: &Outcome,
+    total: i64,
+) -> Result<(), StoreError> {
+    let now = db.dialect().now_ms();
+    let plan = serde_json::to_string(plan)
+        .map_err(|e| StoreError::Other(sqlx::Error::Encode(Box::new(e))))?;
+    let mut tx = db.begin_write().await?;
+    sqlx::query(&format!(
+        "INSERT INTO centralize_sources (database_id, node, status, connected_at, heartbeat_at, \
+         plan, attempts, started_at, total) \
+         VALUES ($1, $2, 'running', {now}, {now}, $3, 1, {now}, $4) \
+         ON CONFLICT (database_id) DO UPDATE SET status = 'running', error = NULL, \
+         heartbeat_at = {now}, started_at = {now}, finished_at = NULL, done = 0, \
+         total = excluded.total, attempts = centralize_sources.attempts + 1"
+    ))
+    .bind(database_id)
+    .bind(node)
+    .bind(&plan)
+    .bind(total)
+    .execute(&mut *tx)
+    .await?;
+    bump(&mut *tx, StateClass::Centralization).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Records how many records the run that just started will write.
 pub async fn set_total(db: &Db, database_id: &str, total: i64) -> Result<(), StoreError> {
     let mut tx = db.begin_write().await?;
