@@ -213,7 +213,7 @@ pub fn plan(node: &str, source: &Export, users: &HashMap<i64, i64>, cluster: Clu
             ..OwnerReport::default()
         });
         folders.sort();
-        items.sort_by_key(|i| {
+        items.sort_by_cached_key(|i| {
             (
                 paths.get(&i.folder).cloned().unwrap_or_default(),
                 i.name.clone(),

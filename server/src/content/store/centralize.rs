@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::alerts::rule_of;
-use super::{folder_of, item_of, FolderRow, ItemRow, FOLDER_COLUMNS, ITEM_COLUMNS};
+use super::{FolderRow, ItemRow};
 use crate::content::alerts::Rule;
 use crate::content::Owner;
-use crate::db::{Db, StoreError, WriteTx};
+use crate::db::{Db, Dialect, StoreError, WriteTx};
 
 /// An alert's settings, where it is enabled, and its webhooks with their
 /// secrets.
@@ -21,63 +21,148 @@ pub struct AlertParts {
     pub webhooks: Vec<(String, String)>,
 }
 
-/// Every folder and item of every tree.
+/// Every folder and item of every tree. The rows come as one JSON array
+/// per table: reading a row at a time costs more than the row itself.
 pub async fn everything(db: &Db) -> Result<(Vec<FolderRow>, Vec<ItemRow>), StoreError> {
-    let mut conn = db.pool().acquire().await?;
-    everything_on(&mut conn).await
-}
-
-async fn everything_on(
-    conn: &mut sqlx::AnyConnection,
-) -> Result<(Vec<FolderRow>, Vec<ItemRow>), StoreError> {
-    let folders = sqlx::query(&format!(
-        "SELECT {FOLDER_COLUMNS} FROM content_folders ORDER BY id"
-    ))
-    .fetch_all(&mut *conn)
-    .await?;
-    let items = sqlx::query(&format!(
-        "SELECT {ITEM_COLUMNS} FROM content_items ORDER BY id"
-    ))
-    .fetch_all(&mut *conn)
+    let folders: Vec<(String, Option<i64>, String, String)> =
+        json_rows(db, "content_folders", &["id", "user_id", "parent", "name"]).await?;
+    #[allow(clippy::type_complexity)]
+    let items: Vec<(
+        String,
+        Option<i64>,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        i64,
+        String,
+    )> = json_rows(
+        db,
+        "content_items",
+        &[
+            "id",
+            "user_id",
+            "folder",
+            "kind",
+            "name",
+            "definition",
+            "canonical",
+            "hash",
+            "updated_at",
+            "updated_by",
+        ],
+    )
     .await?;
     Ok((
-        folders.iter().map(folder_of).collect::<Result<_, _>>()?,
-        items.iter().map(item_of).collect::<Result<_, _>>()?,
+        folders
+            .into_iter()
+            .map(|(id, user, parent, name)| FolderRow {
+                id,
+                owner: owner(user),
+                parent,
+                name,
+            })
+            .collect(),
+        items
+            .into_iter()
+            .map(
+                |(id, user, folder, kind, name, definition, canonical, hash, at, by)| ItemRow {
+                    id,
+                    owner: owner(user),
+                    folder,
+                    kind,
+                    name,
+                    definition,
+                    canonical,
+                    hash,
+                    updated_at: at,
+                    updated_by: by,
+                },
+            )
+            .collect(),
     ))
+}
+
+fn owner(user: Option<i64>) -> Owner {
+    user.map_or(Owner::Global, Owner::User)
+}
+
+/// Every row of `table`, as one JSON array of arrays of `columns`.
+async fn json_rows<T: serde::de::DeserializeOwned>(
+    db: &Db,
+    table: &str,
+    columns: &[&str],
+) -> Result<Vec<T>, StoreError> {
+    let list = columns.join(", ");
+    let sql = match db.dialect() {
+        Dialect::Sqlite => format!("SELECT json_group_array(json_array({list})) FROM {table}"),
+        Dialect::Postgres => {
+            format!("SELECT COALESCE(json_agg(json_build_array({list}))::text, '[]') FROM {table}")
+        }
+    };
+    let text: String = sqlx::query_scalar(&sql).fetch_one(db.pool()).await?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Other(sqlx::Error::Decode(Box::new(e))))
 }
 
 /// Every tree's folders, and of every item what placing needs: its id,
 /// owner, folder, name and definition hash (the rest left empty).
 pub async fn placement(db: &Db) -> Result<(Vec<FolderRow>, Vec<ItemRow>), StoreError> {
-    let folders = sqlx::query(&format!("SELECT {FOLDER_COLUMNS} FROM content_folders"))
-        .fetch_all(db.pool())
-        .await?;
-    let items = sqlx::query("SELECT id, user_id, folder, name, hash FROM content_items")
-        .fetch_all(db.pool())
-        .await?;
-    let items = items
-        .iter()
-        .map(|row| {
-            Ok(ItemRow {
-                id: row.try_get("id")?,
-                owner: match row.try_get::<Option<i64>, _>("user_id")? {
-                    Some(id) => Owner::User(id),
-                    None => Owner::Global,
-                },
-                folder: row.try_get("folder")?,
+    let folders: Vec<(String, Option<i64>, String, String)> =
+        json_rows(db, "content_folders", &["id", "user_id", "parent", "name"]).await?;
+    let items: Vec<(String, Option<i64>, String, String, String)> = match db.dialect() {
+        Dialect::Sqlite => {
+            json_rows(
+                db,
+                "content_items",
+                &["id", "user_id", "folder", "name", "hash"],
+            )
+            .await?
+        }
+        // PostgreSQL hands rows over faster than it builds JSON.
+        Dialect::Postgres => {
+            sqlx::query("SELECT id, user_id, folder, name, hash FROM content_items")
+                .fetch_all(db.pool())
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get("id")?,
+                        r.try_get("user_id")?,
+                        r.try_get("folder")?,
+                        r.try_get("name")?,
+                        r.try_get("hash")?,
+                    ))
+                })
+                .collect::<Result<_, sqlx::Error>>()?
+        }
+    };
+    Ok((
+        folders
+            .into_iter()
+            .map(|(id, user, parent, name)| FolderRow {
+                id,
+                owner: owner(user),
+                parent,
+                name,
+            })
+            .collect(),
+        items
+            .into_iter()
+            .map(|(id, user, folder, name, hash)| ItemRow {
+                id,
+                owner: owner(user),
+                folder,
                 kind: String::new(),
-                name: row.try_get("name")?,
+                name,
                 definition: String::new(),
                 canonical: String::new(),
-                hash: row.try_get("hash")?,
+                hash,
                 updated_at: 0,
                 updated_by: String::new(),
             })
-        })
-        .collect::<Result<_, sqlx::Error>>()?;
-    Ok((
-        folders.iter().map(folder_of).collect::<Result<_, _>>()?,
-        items,
+            .collect(),
     ))
 }
 
@@ -165,29 +250,85 @@ pub async fn insert_folders(
     Ok(())
 }
 
-/// Writes new items, many to a statement.
+/// Writes new items, many to a statement. SQLite takes them as one JSON
+/// array (binding each value costs it more than the row).
 pub async fn insert_items(db: &Db, tx: &mut WriteTx, rows: &[ItemRow]) -> Result<(), StoreError> {
+    #[derive(serde::Serialize)]
+    struct Item<'a> {
+        id: &'a str,
+        user_id: Option<i64>,
+        folder: &'a str,
+        kind: &'a str,
+        name: &'a str,
+        definition: &'a str,
+        canonical: &'a str,
+        hash: &'a str,
+        updated_by: &'a str,
+    }
+    const FIELDS: [&str; 9] = [
+        "id",
+        "user_id",
+        "folder",
+        "kind",
+        "name",
+        "definition",
+        "canonical",
+        "hash",
+        "updated_by",
+    ];
     let now = db.dialect().now_ms();
-    for chunk in rows.chunks(500) {
-        let values = placeholders(chunk.len(), 9, &format!("{now}, {now}"));
-        let sql = format!(
-            "INSERT INTO content_items (id, user_id, folder, kind, name, definition, canonical, \
-             hash, updated_by, updated_at, created_at) VALUES {values}"
-        );
-        let mut q = sqlx::query(&sql);
-        for i in chunk {
-            q = q
-                .bind(&i.id)
-                .bind(i.owner.user_id())
-                .bind(&i.folder)
-                .bind(&i.kind)
-                .bind(&i.name)
-                .bind(&i.definition)
-                .bind(&i.canonical)
-                .bind(&i.hash)
-                .bind(&i.updated_by);
+    let columns = FIELDS.join(", ");
+    if db.dialect() == Dialect::Postgres {
+        // PostgreSQL takes bound rows faster than it takes JSON apart.
+        for chunk in rows.chunks(500) {
+            let values = placeholders(chunk.len(), 9, &format!("{now}, {now}"));
+            let sql = format!(
+                "INSERT INTO content_items ({columns}, updated_at, created_at) VALUES {values}"
+            );
+            let mut q = sqlx::query(&sql);
+            for i in chunk {
+                q = q
+                    .bind(&i.id)
+                    .bind(i.owner.user_id())
+                    .bind(&i.folder)
+                    .bind(&i.kind)
+                    .bind(&i.name)
+                    .bind(&i.definition)
+                    .bind(&i.canonical)
+                    .bind(&i.hash)
+                    .bind(&i.updated_by);
+            }
+            q.execute(&mut **tx).await?;
         }
-        q.execute(&mut **tx).await?;
+        return Ok(());
+    }
+    let values: Vec<String> = FIELDS
+        .iter()
+        .map(|f| format!("json_extract(value, '$.{f}')"))
+        .collect();
+    let sql = format!(
+        "INSERT INTO content_items ({columns}, updated_at, created_at) \
+         SELECT {}, {now}, {now} FROM json_each($1)",
+        values.join(", ")
+    );
+    for chunk in rows.chunks(5000) {
+        let items: Vec<Item> = chunk
+            .iter()
+            .map(|i| Item {
+                id: &i.id,
+                user_id: i.owner.user_id(),
+                folder: &i.folder,
+                kind: &i.kind,
+                name: &i.name,
+                definition: &i.definition,
+                canonical: &i.canonical,
+                hash: &i.hash,
+                updated_by: &i.updated_by,
+            })
+            .collect();
+        let json = serde_json::to_string(&items)
+            .map_err(|e| StoreError::Other(sqlx::Error::Encode(Box::new(e))))?;
+        sqlx::query(&sql).bind(json).execute(&mut **tx).await?;
     }
     Ok(())
 }
