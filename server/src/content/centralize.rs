@@ -147,14 +147,16 @@ impl Limits {
     }
 }
 
+/// An alert to enable: (cluster item, node, by, owner report index, name).
+type Enabling = (String, String, String, usize, String);
+
 /// The writes a source comes to, in order.
 pub struct Plan {
     folders: Vec<FolderRow>,
     items: Vec<ItemRow>,
     /// Per new item: the source item whose alert parts it takes.
     alerts: HashMap<String, String>,
-    /// (cluster item, node, by, owner report index, name) to enable.
-    enables: Vec<(String, String, String, usize, String)>,
+    enables: Vec<Enabling>,
     pub report: Report,
 }
 
@@ -295,6 +297,27 @@ fn disabled(name: &str, on: &str, why: Enable) -> String {
     }
 }
 
+/// Enables the alerts of `enables` in order while their item is `ready`;
+/// notes those a node's limit refuses. Returns how many it went through.
+async fn enable(
+    db: &Db,
+    tx: &mut crate::db::WriteTx,
+    enables: &[Enabling],
+    ready: impl Fn(&str) -> bool,
+    report: &mut Report,
+) -> Result<usize, StoreError> {
+    let mut n = 0;
+    for (id, on, by, at, name) in enables.iter().take_while(|e| ready(&e.0)) {
+        if let why @ (Enable::Full { .. } | Enable::NoSuchNode) =
+            store::alerts::enable(db, tx, id, on, by).await?
+        {
+            report.owners[*at].disabled.push(disabled(name, on, why));
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// Writes a plan, `batch` items per transaction. After each one,
 /// `progress` hears how many items are written; an error from it stops
 /// the run there (what was committed stays, whole).
@@ -308,7 +331,7 @@ pub async fn apply(
     let mut tx = store::begin(db).await?;
     sql::insert_folders(db, &mut tx, &plan.folders).await?;
     let mut done = 0;
-    let mut enables = plan.enables.iter().peekable();
+    let mut enabled = 0;
     let mut written: HashSet<&str> = HashSet::new();
     for chunk in plan.items.chunks(batch.max(1)) {
         sql::insert_items(db, &mut tx, chunk).await?;
@@ -320,31 +343,29 @@ pub async fn apply(
         }
         // Enables of items written so far (merged ones point at items
         // already there).
-        while let Some((id, on, by, at, name)) =
-            enables.next_if(|e| !plan.alerts.contains_key(&e.0) || written.contains(e.0.as_str()))
-        {
-            if let why @ (Enable::Full { .. } | Enable::NoSuchNode) =
-                store::alerts::enable(db, &mut tx, id, on, by).await?
-            {
-                plan.report.owners[*at]
-                    .disabled
-                    .push(disabled(name, on, why));
-            }
-        }
+        let ready = |id: &str| !plan.alerts.contains_key(id) || written.contains(id);
+        enabled = enable(
+            db,
+            &mut tx,
+            &plan.enables[enabled..],
+            ready,
+            &mut plan.report,
+        )
+        .await?
+            + enabled;
         store::commit(tx).await?;
         done += chunk.len() as u64;
         progress(done).map_err(anyhow::Error::msg)?;
         tx = store::begin(db).await?;
     }
-    for (id, on, by, at, name) in enables {
-        if let why @ (Enable::Full { .. } | Enable::NoSuchNode) =
-            store::alerts::enable(db, &mut tx, id, on, by).await?
-        {
-            plan.report.owners[*at]
-                .disabled
-                .push(disabled(name, on, why));
-        }
-    }
+    enable(
+        db,
+        &mut tx,
+        &plan.enables[enabled..],
+        |_| true,
+        &mut plan.report,
+    )
+    .await?;
     store::commit(tx).await?;
     Ok(plan.report)
 }

@@ -56,15 +56,7 @@ pub async fn everything(db: &Db) -> Result<(Vec<FolderRow>, Vec<ItemRow>), Store
     )
     .await?;
     Ok((
-        folders
-            .into_iter()
-            .map(|(id, user, parent, name)| FolderRow {
-                id,
-                owner: owner(user),
-                parent,
-                name,
-            })
-            .collect(),
+        folders_of(folders),
         items
             .into_iter()
             .map(
@@ -83,6 +75,17 @@ pub async fn everything(db: &Db) -> Result<(Vec<FolderRow>, Vec<ItemRow>), Store
             )
             .collect(),
     ))
+}
+
+fn folders_of(rows: Vec<(String, Option<i64>, String, String)>) -> Vec<FolderRow> {
+    rows.into_iter()
+        .map(|(id, user, parent, name)| FolderRow {
+            id,
+            owner: owner(user),
+            parent,
+            name,
+        })
+        .collect()
 }
 
 fn owner(user: Option<i64>) -> Owner {
@@ -139,15 +142,7 @@ pub async fn placement(db: &Db) -> Result<(Vec<FolderRow>, Vec<ItemRow>), StoreE
         }
     };
     Ok((
-        folders
-            .into_iter()
-            .map(|(id, user, parent, name)| FolderRow {
-                id,
-                owner: owner(user),
-                parent,
-                name,
-            })
-            .collect(),
+        folders_of(folders),
         items
             .into_iter()
             .map(|(id, user, folder, name, hash)| ItemRow {
