@@ -282,16 +282,7 @@ pub async fn insert_items(db: &Db, tx: &mut WriteTx, rows: &[ItemRow]) -> Result
             );
             let mut q = sqlx::query(&sql);
             for i in chunk {
-                q = q
-                    .bind(&i.id)
-                    .bind(i.owner.user_id())
-                    .bind(&i.folder)
-                    .bind(&i.kind)
-                    .bind(&i.name)
-                    .bind(&i.definition)
-                    .bind(&i.canonical)
-                    .bind(&i.hash)
-                    .bind(&i.updated_by);
+                q = super::bind_item(q, i);
             }
             q.execute(&mut **tx).await?;
         }

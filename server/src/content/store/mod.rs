@@ -241,8 +241,19 @@ pub async fn update_item(db: &Db, tx: &mut WriteTx, i: &ItemRow) -> Result<(), S
 /// Runs an insert or update that binds an item's columns as `$1`…`$9`;
 /// returns the rows it changed.
 async fn write_item(tx: &mut WriteTx, sql: &str, i: &ItemRow) -> Result<u64, StoreError> {
-    let done = sqlx::query(sql)
-        .bind(&i.id)
+    let done = bind_item(sqlx::query(sql), i)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| taken(e, &format!("the name \"{}\"", i.name)))?;
+    Ok(done.rows_affected())
+}
+
+/// Binds an item's columns in the order of `write_item`.
+pub(super) fn bind_item<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    i: &'q ItemRow,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(&i.id)
         .bind(i.owner.user_id())
         .bind(&i.folder)
         .bind(&i.kind)
@@ -251,10 +262,6 @@ async fn write_item(tx: &mut WriteTx, sql: &str, i: &ItemRow) -> Result<u64, Sto
         .bind(&i.canonical)
         .bind(&i.hash)
         .bind(&i.updated_by)
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| taken(e, &format!("the name \"{}\"", i.name)))?;
-    Ok(done.rows_affected())
 }
 
 pub async fn delete_item(tx: &mut WriteTx, id: &str) -> Result<(), StoreError> {
