@@ -23,6 +23,15 @@ pub enum UserRole {
 }
 
 impl UserRole {
+    /// How much the role may do: viewer < operator < admin.
+    pub fn rank(self) -> u8 {
+        match self {
+            Self::Viewer => 0,
+            Self::Operator => 1,
+            Self::Admin => 2,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Admin => "admin",
@@ -103,6 +112,41 @@ pub struct Me {
     /// May manage the Global content tree.
     #[serde(default)]
     pub manage_global_content: bool,
+}
+
+/// A personal API token as listed (`GET /api/v1/tokens`); the secret
+/// itself is shown once, when made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub id: String,
+    pub name: String,
+    /// Its first characters (`vgt_1a2b…`), to tell tokens apart.
+    pub prefix: String,
+    /// Narrower than the user's role, or `None` for the user's own.
+    pub role: Option<UserRole>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// `POST /api/v1/tokens`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewApiToken {
+    pub name: String,
+    /// Days until it expires (1–3650); `None` never.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+    /// A narrower role than the user's.
+    #[serde(default)]
+    pub role: Option<UserRole>,
+}
+
+/// The reply to `POST /api/v1/tokens`: the only time `token` is shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedApiToken {
+    pub token: String,
+    #[serde(flatten)]
+    pub info: ApiToken,
 }
 
 /// `POST /api/v1/auth/handoff`: carries the session to another node.

@@ -167,6 +167,11 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/auth/handoff", post(auth::handlers::handoff_issue))
         .route("/api/v1/me", get(auth::handlers::me))
         .route(
+            "/api/v1/tokens",
+            get(auth::tokens::list).post(auth::tokens::create),
+        )
+        .route("/api/v1/tokens/{id}", delete(auth::tokens::revoke))
+        .route(
             "/api/v1/users",
             get(auth::users::list).post(auth::users::create),
         )

@@ -111,6 +111,13 @@ pub async fn handoff_issue(
     State(app): State<Auth>,
     user: CurrentUser,
 ) -> Result<Json<Handoff>, ApiError> {
+    // A hand-off opens a session with the user's whole role: never from a
+    // token, which may be narrower.
+    if user.token.is_some() {
+        return Err(ApiError::forbidden(
+            "a session hand-off needs a signed-in console, not a token",
+        ));
+    }
     Ok(Json(Handoff {
         token: super::issue_handoff(&app, &user).await?,
         expires_in_s: app.config.handoff_ttl.as_secs(),

@@ -10,6 +10,7 @@ pub mod handlers;
 pub mod limiter;
 pub mod password;
 pub mod store;
+pub mod tokens;
 pub mod users;
 
 use std::net::IpAddr;
@@ -96,6 +97,8 @@ pub struct CurrentUser {
     pub role: UserRole,
     /// May change the Global content tree.
     pub manage_global_content: bool,
+    /// The API token the request came with (its id), if not a session.
+    pub token: Option<String>,
 }
 
 impl CurrentUser {
@@ -115,7 +118,15 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        session_user(&parts.headers, &Auth::from_ref(state))
+        let app = Auth::from_ref(state);
+        if let Some(bearer) = tokens::bearer(&parts.headers) {
+            // A token, when given, decides alone: no falling back to a
+            // cookie the same request may carry.
+            return tokens::user(&app, bearer)
+                .await?
+                .ok_or_else(ApiError::unauthorized);
+        }
+        session_user(&parts.headers, &app)
             .await?
             .ok_or_else(ApiError::unauthorized)
     }

@@ -1,4 +1,6 @@
-//! All SQL of users and sessions.
+//! All SQL of users and sessions (and, in `tokens`, of API tokens).
+
+pub mod tokens;
 
 use app::api::UserRole;
 use sqlx::Row;
@@ -15,7 +17,7 @@ pub struct UserRow {
 
 /// A user as a request sees them. A viewer never manages the Global tree,
 /// whatever the stored permission says.
-fn current_user(row: &sqlx::any::AnyRow) -> Result<CurrentUser, sqlx::Error> {
+pub(super) fn current_user(row: &sqlx::any::AnyRow) -> Result<CurrentUser, sqlx::Error> {
     let role = role_of(row.try_get("role")?)?;
     let granted: i64 = row.try_get("manage_global_content")?;
     Ok(CurrentUser {
@@ -23,10 +25,11 @@ fn current_user(row: &sqlx::any::AnyRow) -> Result<CurrentUser, sqlx::Error> {
         username: row.try_get("username")?,
         role,
         manage_global_content: granted != 0 && role != UserRole::Viewer,
+        token: None,
     })
 }
 
-fn role_of(text: String) -> Result<UserRole, sqlx::Error> {
+pub(super) fn role_of(text: String) -> Result<UserRole, sqlx::Error> {
     text.parse()
         .map_err(|e: String| sqlx::Error::Decode(e.into()))
 }
