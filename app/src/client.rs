@@ -110,6 +110,25 @@ pub async fn nodes() -> Result<NodeList, ClientError> {
     json_of(send(Request::get("/api/v1/nodes"), GRACE_MS).await?).await
 }
 
+/// The signed-in user's API tokens.
+pub async fn tokens() -> Result<Vec<crate::api::ApiToken>, ClientError> {
+    json_of(send(Request::get("/api/v1/tokens"), GRACE_MS).await?).await
+}
+
+/// Makes an API token; the reply is the only time its secret is seen.
+pub async fn create_token(
+    new: &crate::api::NewApiToken,
+) -> Result<crate::api::CreatedApiToken, ClientError> {
+    let body = serde_json::to_string(new).map_err(|e| ClientError::Network(e.to_string()))?;
+    json_of(send_with(Request::post("/api/v1/tokens"), Some(body), GRACE_MS).await?).await
+}
+
+/// Revokes one of the user's API tokens.
+pub async fn revoke_token(id: &str) -> Result<(), ClientError> {
+    let url = format!("/api/v1/tokens/{}", encode(id));
+    done(send(Request::delete(&url), GRACE_MS).await?).await
+}
+
 /// Every standalone source being centralized, and its status.
 pub async fn centralization() -> Result<crate::api::centralize::Centralization, ClientError> {
     json_of(send(Request::get("/api/v1/centralization"), GRACE_MS).await?).await

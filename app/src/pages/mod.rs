@@ -17,6 +17,7 @@ pub mod products;
 mod reenroll;
 mod send_command;
 pub mod settings;
+mod tokens;
 pub mod users;
 
 use leptos::prelude::*;

@@ -14,6 +14,7 @@ pub fn SettingsPage() -> impl IntoView {
     view! {
         <ConsoleFrame title="Settings">
             <SettingsForm/>
+            <super::tokens::TokensCard/>
             <super::enrollment::EnrollmentCard/>
         </ConsoleFrame>
     }
