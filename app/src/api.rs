@@ -114,6 +114,33 @@ pub struct Me {
     pub manage_global_content: bool,
 }
 
+/// One record of the audit trail (`GET /api/v1/audit`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    /// The user name; empty when nobody was signed in.
+    pub actor: String,
+    /// `session`, `token:<name>` or `anonymous`.
+    pub via: String,
+    pub client: String,
+    pub node: String,
+    /// What was done, e.g. `user.create`, `token.revoke`, `sign_in`.
+    pub action: String,
+    /// What it was done to: the request's path, or the account signed in to.
+    pub target: String,
+    /// `ok`, `refused` or `failed`.
+    pub outcome: String,
+    pub status: i64,
+}
+
+/// A page of the audit trail, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    pub total: i64,
+}
+
 /// A personal API token as listed (`GET /api/v1/tokens`); the secret
 /// itself is shown once, when made.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

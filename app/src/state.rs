@@ -10,17 +10,19 @@ pub enum StateClass {
     Content = 3,
     Alerts = 4,
     Centralization = 5,
+    Audit = 6,
 }
 
 impl StateClass {
     /// Every class, in position order.
-    pub const ALL: [StateClass; 6] = [
+    pub const ALL: [StateClass; 7] = [
         Self::Nodes,
         Self::Products,
         Self::Commands,
         Self::Content,
         Self::Alerts,
         Self::Centralization,
+        Self::Audit,
     ];
 
     pub fn position(self) -> usize {

@@ -21,6 +21,7 @@
 //! - [`error`]: the JSON error every failure is answered with.
 //! - [`listener`]: the accept loop and its connection limits and timeouts.
 //! - [`outbound`]: where requests to URLs chosen by others may go.
+//! - [`trail`]: the audit trail's records (appended, searched, pruned).
 //!
 //! The capabilities:
 //! - [`nodes`]: the node registry and its once-a-second refresh task.
@@ -37,12 +38,14 @@
 //!   tree; investigations run over the fleet (the `query` crate).
 //! - [`alerts`]: evaluation of the alerts enabled on this node, firings.
 //! - [`centralize`]: a standalone node's data arriving in the cluster.
+//! - [`audit`]: the audit trail of what people and tokens did.
 //! - [`console`]: the Leptos pages, their static files and login guard.
 //!
 //! [`serve`] runs a node on a listener until a shutdown signal; [`router`]
 //! builds its routes (integration tests start real nodes with both).
 
 pub mod alerts;
+pub mod audit;
 pub mod auth;
 pub mod centralize;
 pub mod cidr;
@@ -60,6 +63,7 @@ pub mod outbound;
 pub mod products;
 pub mod provision;
 pub mod queue;
+pub mod trail;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -74,6 +78,7 @@ use leptos::config::LeptosOptions;
 use tokio::net::TcpListener;
 
 use crate::alerts::Alerts;
+use crate::audit::Audit;
 use crate::auth::Auth;
 use crate::centralize::handlers::Centralize;
 use crate::cluster::singleton::{self, Singleton};
@@ -123,6 +128,7 @@ reach! {
     content: Content,
     alerts: Alerts,
     centralize: Centralize,
+    audit: Audit,
     leptos: LeptosOptions,
 }
 
@@ -147,6 +153,7 @@ pub struct Capabilities {
     pub content: Content,
     pub alerts: Alerts,
     pub centralize: Centralize,
+    pub audit: Audit,
     pub leptos: LeptosOptions,
     pub connections: Arc<listener::ConnStats>,
 }
@@ -206,6 +213,11 @@ pub fn router(app: AppState) -> Router {
         .route("/auth/login", post(auth::handlers::login_form))
         .route("/auth/logout", post(auth::handlers::logout_form))
         .route("/auth/handoff", get(auth::handlers::handoff_redeem))
+        .route("/api/v1/audit", get(audit::handlers::search))
+        .layer(middleware::from_fn_with_state(
+            app.audit.clone(),
+            audit::layer,
+        ))
         .layer(middleware::from_fn_with_state(
             app.nodes.clone(),
             nodes::csrf::guard,
@@ -388,6 +400,11 @@ impl Node {
         .into_iter()
         .flatten()
         .collect();
+        let audit = Audit {
+            db: db.clone(),
+            auth: auth.clone(),
+            node: config.node_name.clone(),
+        };
         // Ended in this order: those that finish write what they hold, and
         // the counter writer comes after everything that moves counters.
         let tasks: Vec<Task> = [
@@ -396,6 +413,10 @@ impl Node {
             queue_writers,
             queue.tasks(),
             alerts.tasks(signals.closing(), signals.state()),
+            audit
+                .task(config.audit_retention_days, signals.closing())
+                .into_iter()
+                .collect(),
             centralize::join::standalone_source(&config)
                 .map(|source_url| {
                     centralize::join::Join {
@@ -437,6 +458,7 @@ impl Node {
             content,
             alerts,
             centralize: Centralize { db: db.clone() },
+            audit,
             connections: Default::default(),
             auth,
             nodes,

@@ -144,8 +144,10 @@ fn token_row(t: ApiToken, tokens: Tokens, failure: RwSignal<Option<String>>) -> 
         });
     };
     let status = match t.revoked_at {
-        Some(at) => view! { <span class="badge bad">{format!("revoked {}", format_utc(at))}</span> }
-            .into_any(),
+        Some(at) => {
+            view! { <span class="badge bad">{format!("revoked {}", format_utc(at))}</span> }
+                .into_any()
+        }
         None => view! {
             <button type="button" aria-label=format!("Revoke token {}", t.name) on:click=revoke>
                 "Revoke"

@@ -26,12 +26,43 @@ pub async fn login_json(
         username: &req.username,
         password: &req.password,
     };
-    let (cookies, user) = super::login(&app, attempt).await?;
+    let result = super::login(&app, attempt).await;
+    record_sign_in(&app, client, &req.username, &result).await;
+    let (cookies, user) = result?;
     let mut headers = HeaderMap::new();
     for cookie in cookies {
         set_cookie(&mut headers, cookie);
     }
     Ok((headers, Json(user.me())).into_response())
+}
+
+/// Puts a sign-in that reached the password check on the audit trail
+/// (refusals before it, such as a locked-out address, write nothing: a
+/// flood of them must not become a flood of writes).
+async fn record_sign_in(
+    app: &Auth,
+    client: std::net::IpAddr,
+    username: &str,
+    result: &Result<(Vec<axum::http::HeaderValue>, super::CurrentUser), LoginError>,
+) {
+    let status = match result {
+        Ok(_) => 200,
+        Err(LoginError::Invalid) => 401,
+        Err(_) => return,
+    };
+    let name: String = username.trim().chars().take(64).collect();
+    let entry = crate::trail::Entry {
+        actor: name.clone(),
+        via: "password".into(),
+        client: client.to_string(),
+        node: app.node.clone(),
+        action: "sign_in".into(),
+        target: name,
+        status,
+    };
+    if let Err(e) = crate::trail::record(&app.db, &entry).await {
+        tracing::error!(error = %e, "could not record a sign-in");
+    }
 }
 
 /// `POST /api/v1/auth/logout`.
@@ -71,7 +102,9 @@ pub async fn login_form(
         username: &form.username,
         password: &form.password,
     };
-    match super::login(&app, attempt).await {
+    let result = super::login(&app, attempt).await;
+    record_sign_in(&app, client, &form.username, &result).await;
+    match result {
         Ok((cookies, _)) => {
             let mut headers = HeaderMap::new();
             for cookie in cookies {

@@ -111,6 +111,8 @@ pub struct Config {
     pub offline_after: Option<Duration>,
     /// Log lines kept per product (older ones are dropped).
     pub log_retention: u32,
+    /// Days the audit trail is kept (0: for ever).
+    pub audit_retention_days: u32,
     /// Console parameters used when a URL does not give them, written like
     /// a URL query (`interval=2&retry=5&auto=0`).
     pub console_defaults: String,
@@ -179,6 +181,7 @@ impl Default for Config {
             heartbeat_interval: Duration::from_secs(10),
             offline_after: None,
             log_retention: 1000,
+            audit_retention_days: 365,
             queue_routing: Routing::Affinity,
             queue_affinity_timeout: Duration::from_secs(3),
             queue_lease: Duration::from_secs(30),
