@@ -110,6 +110,12 @@ pub async fn nodes() -> Result<NodeList, ClientError> {
     json_of(send(Request::get("/api/v1/nodes"), GRACE_MS).await?).await
 }
 
+/// A page of the audit trail (admins); `query` is the filter part.
+pub async fn audit(query: &str) -> Result<crate::api::AuditPage, ClientError> {
+    let url = format!("/api/v1/audit?{}", query.trim_start_matches('&'));
+    json_of(send(Request::get(&url), GRACE_MS).await?).await
+}
+
 /// The signed-in user's API tokens.
 pub async fn tokens() -> Result<Vec<crate::api::ApiToken>, ClientError> {
     json_of(send(Request::get("/api/v1/tokens"), GRACE_MS).await?).await

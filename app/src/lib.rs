@@ -65,6 +65,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("products") view=pages::products::ProductsPage/>
                     <Route path=(StaticSegment("products"), ParamSegment("id")) view=pages::product::ProductPage/>
                     <Route path=StaticSegment("commands") view=pages::commands::CommandsPage/>
+                    <Route path=StaticSegment("audit") view=pages::audit::AuditPage/>
                     <Route path=(StaticSegment("commands"), ParamSegment("id")) view=pages::commands::CommandPage/>
                     <Route path=StaticSegment("content") view=pages::content::ContentPage/>
                     <Route path=StaticSegment("alerts") view=pages::alerts::AlertsPage/>

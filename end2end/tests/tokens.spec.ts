@@ -1,6 +1,7 @@
 // API tokens: an admin makes a token on the Settings page and sees its
 // secret once; a script with it lists products; the admin revokes it and
-// the same call is refused.
+// the same call is refused. The Audit page, open in another tab, shows the
+// three actions as they happen.
 import { expect, test } from "@playwright/test";
 import { Cluster, Node } from "./support/cluster";
 import { hydrated, signIn } from "./support/console";
@@ -29,6 +30,11 @@ test("an admin makes a token, a script uses it, the admin revokes it", async ({ 
   await signIn(page);
   await expect(page).toHaveURL(`${node.url}/settings`);
   await hydrated(page);
+  const audit = await page.context().newPage();
+  await audit.goto(`${node.url}/audit`);
+  await hydrated(audit);
+  const trail = audit.getByRole("table", { name: "Audit trail" });
+  await expect(trail).toBeVisible();
 
   const card = page.locator("section", { has: page.getByRole("heading", { name: "API tokens" }) });
   await card.getByLabel("Token name").fill("ci");
@@ -49,4 +55,18 @@ test("an admin makes a token, a script uses it, the admin revokes it", async ({ 
   await card.getByRole("button", { name: "Revoke token ci" }).click();
   await expect(row).toContainText("revoked");
   expect(await listProducts(token)).toBe(401);
+
+  // Live, without a reload: who did each, and how.
+  const made = trail.getByRole("row").filter({ hasText: "token.create" });
+  await expect(made).toHaveCount(1);
+  await expect(made).toContainText("admin");
+  const used = trail.getByRole("row").filter({ hasText: "get /api/v1/products" });
+  await expect(used.filter({ hasText: "ok (200)" })).toHaveCount(1);
+  await expect(used.first()).toContainText("token:");
+  await expect(trail.getByRole("row").filter({ hasText: "token.revoke" })).toHaveCount(1);
+  // Filters live in the URL.
+  await audit.getByLabel("Action").fill("token.");
+  await audit.getByLabel("Action").press("Enter");
+  await expect(audit).toHaveURL(/action=token\./);
+  await expect(trail.getByRole("row").filter({ hasText: "get /api/v1/products" })).toHaveCount(0);
 });

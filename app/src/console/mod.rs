@@ -142,6 +142,7 @@ pub fn ConsoleFrame(title: &'static str, children: Children) -> impl IntoView {
                 <a href=move || console.href("/alerts")>"Alerts"</a>
                 <a href=move || console.href("/nodes")>"Nodes"</a>
                 <a href=move || console.href("/users")>"Users"</a>
+                <a href=move || console.href("/audit")>"Audit"</a>
                 <a href=move || console.href("/settings")>"Settings"</a>
             </nav>
             <LinkStatus link=console.link/>

@@ -1,6 +1,7 @@
 //! One module per console page.
 
 pub mod alerts;
+pub mod audit;
 mod centralization;
 mod chart;
 pub mod commands;
