@@ -116,7 +116,7 @@ async fn state_position_0_moves_when_a_node_joins_or_leaves() {
         let a = TestNode::start(testkit::config(&db, "node-a", NodeRole::Active)).await;
         let cookie = login(&a.url).await;
         let before = state_string(&a.url, &cookie).await;
-        assert_eq!(before.len(), 6, "six positions");
+        assert_eq!(before.len(), 7, "seven positions");
         // Unchanged while nothing happens, though nodes refresh every second.
         tokio::time::sleep(Duration::from_millis(1500)).await;
         assert_eq!(state_string(&a.url, &cookie).await, before, "{}", db.engine);
