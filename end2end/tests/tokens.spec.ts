@@ -61,8 +61,11 @@ test("an admin makes a token, a script uses it, the admin revokes it", async ({ 
   await expect(made).toHaveCount(1);
   await expect(made).toContainText("admin");
   const used = trail.getByRole("row").filter({ hasText: "get /api/v1/products" });
-  await expect(used.filter({ hasText: "ok (200)" })).toHaveCount(1);
-  await expect(used.first()).toContainText("token:");
+  const usedOk = used.filter({ hasText: "ok (200)" });
+  await expect(usedOk).toHaveCount(1);
+  await expect(usedOk).toContainText("token:");
+  // The revoked token's call is refused, and nobody is named for it.
+  await expect(used.filter({ hasText: "refused (401)" })).toHaveCount(1);
   await expect(trail.getByRole("row").filter({ hasText: "token.revoke" })).toHaveCount(1);
   // Filters live in the URL.
   await audit.getByLabel("Action").fill("token.");
