@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use super::filters::{from_query, keep_in_url};
+use super::filters::{from_query, keep_in_url, text_filter};
 use super::live::{live, page_summary, pager, show};
 use crate::api::AuditPage;
 use crate::client;
@@ -56,20 +56,11 @@ fn AuditTable() -> impl IntoView {
         let q = format!("{}&limit={PAGE}&offset={}", query(), offset.get());
         async move { client::audit(&q).await }
     });
-    let text = move |label: &'static str, hint: &'static str, value: RwSignal<String>| {
-        view! {
-            <label class="inline">
-                {label}
-                <input type="search" placeholder=hint prop:value=move || value.get()
-                    on:change=move |ev| { value.set(event_target_value(&ev)); offset.set(0); }/>
-            </label>
-        }
-    };
     view! {
         <div class="toolbar">
-            {text("Actor", "user name", actor)}
-            {text("Action", "e.g. token. or user.create", action)}
-            {text("Target", "part of the path", target)}
+            {text_filter("Actor", "user name", actor, offset)}
+            {text_filter("Action", "e.g. token. or user.create", action, offset)}
+            {text_filter("Target", "part of the path", target, offset)}
             <label class="inline">
                 "Outcome"
                 <select prop:value=move || outcome.get()

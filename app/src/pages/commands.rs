@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use super::filters::{from_query, keep_in_url};
+use super::filters::{from_query, keep_in_url, text_filter};
 use super::live::{live, page_summary, pager, show};
 use crate::api::{CommandDetail, CommandPage, CommandState, CommandSummary};
 use crate::client;
@@ -43,15 +43,6 @@ fn CommandTable() -> impl IntoView {
         };
         async move { client::commands(&filter).await }
     });
-    let text = move |label: &'static str, hint: &'static str, value: RwSignal<String>| {
-        view! {
-            <label class="inline">
-                {label}
-                <input type="search" placeholder=hint prop:value=move || value.get()
-                    on:change=move |ev| { value.set(event_target_value(&ev)); offset.set(0); }/>
-            </label>
-        }
-    };
     view! {
         <div class="toolbar">
             <label class="inline">
@@ -64,8 +55,8 @@ fn CommandTable() -> impl IntoView {
                         .collect_view()}
                 </select>
             </label>
-            {text("Product", "product id", product)}
-            {text("Node", "node name", node)}
+            {text_filter("Product", "product id", product, offset)}
+            {text_filter("Node", "node name", node, offset)}
         </div>
         {show(page, "commands", move |p: CommandPage| table(p, offset))}
     }

@@ -50,3 +50,20 @@ pub fn keep_in_url(filters: Vec<(&'static str, RwSignal<String>)>) {
         }
     });
 }
+
+/// A search box for one filter kept in the URL; a change goes back to the
+/// first page.
+pub fn text_filter(
+    label: &'static str,
+    hint: &'static str,
+    value: RwSignal<String>,
+    offset: RwSignal<i64>,
+) -> impl IntoView {
+    view! {
+        <label class="inline">
+            {label}
+            <input type="search" placeholder=hint prop:value=move || value.get()
+                on:change=move |ev| { value.set(event_target_value(&ev)); offset.set(0); }/>
+        </label>
+    }
+}
