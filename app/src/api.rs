@@ -119,9 +119,9 @@ pub struct Me {
 pub struct AuditEntry {
     pub id: i64,
     pub at: i64,
-    /// The user name; empty when nobody was signed in.
+    /// The user name.
     pub actor: String,
-    /// `session`, `token:<name>` or `anonymous`.
+    /// `session`, `token:<id>` or `password` (a sign-in).
     pub via: String,
     pub client: String,
     pub node: String,

@@ -64,8 +64,10 @@ test("an admin makes a token, a script uses it, the admin revokes it", async ({ 
   const usedOk = used.filter({ hasText: "ok (200)" });
   await expect(usedOk).toHaveCount(1);
   await expect(usedOk).toContainText("token:");
-  // The revoked token's call is refused, and nobody is named for it.
-  await expect(used.filter({ hasText: "refused (401)" })).toHaveCount(1);
+  // The revoked token's call is refused, and still named for its owner.
+  const refused = used.filter({ hasText: "refused (401)" });
+  await expect(refused).toHaveCount(1);
+  await expect(refused).toContainText("token:");
   await expect(trail.getByRole("row").filter({ hasText: "token.revoke" })).toHaveCount(1);
   // Filters live in the URL.
   await audit.getByLabel("Action").fill("token.");

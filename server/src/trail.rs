@@ -13,9 +13,9 @@ use crate::db::{Db, StoreError};
 /// One action to record.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Entry {
-    /// The user name; empty when nobody is signed in.
+    /// The user name.
     pub actor: String,
-    /// `session`, `token:<name>` or `anonymous`.
+    /// `session`, `token:<id>` or `password` (a sign-in).
     pub via: String,
     pub client: String,
     pub node: String,

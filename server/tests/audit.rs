@@ -104,7 +104,17 @@ async fn every_listed_action_is_recorded_once_with_its_actor_and_nobody_changes_
             .unwrap();
         assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
 
+        // Nobody signed in: refused, and not worth a record (anyone could
+        // fill the trail).
+        let (status, _) = post(&format!("{}/api/v1/commands", a.url), None, json!({})).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+
         let page = trail(&b.url, &admin, "limit=1000").await;
+        assert!(
+            page.entries.iter().all(|x| !x.actor.is_empty()),
+            "{:?}",
+            page.entries
+        );
         let e = &page.entries;
         let signed_in: Vec<_> = e.iter().filter(|x| x.action == "sign_in").collect();
         // The admin's failure and success, and vic's sign-in.
@@ -129,6 +139,19 @@ async fn every_listed_action_is_recorded_once_with_its_actor_and_nobody_changes_
         once(e, "token.create");
         once(e, "token.revoke");
         let used = once(e, "get /api/v1/products");
+        let (status, _) = {
+            let r = client()
+                .get(format!("{}/api/v1/products", a.url))
+                .header(AUTHORIZATION, format!("Bearer {token}"))
+                .send()
+                .await
+                .unwrap();
+            (r.status(), ())
+        };
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let refused = trail(&a.url, &admin, "outcome=refused&action=get").await;
+        assert_eq!(refused.total, 1, "{:?}", refused.entries);
+        assert_eq!(refused.entries[0].actor, "admin");
         assert_eq!(used.actor, "admin");
         assert!(used.via.starts_with("token:"), "{used:?}");
         assert_eq!(page.total, e.len() as i64);

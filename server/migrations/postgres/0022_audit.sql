@@ -3,8 +3,9 @@
 CREATE TABLE audit_events (
     id       BIGSERIAL PRIMARY KEY,
     at       BIGINT NOT NULL,
-    -- Who: a user name ('' when nobody signed in), and how: 'session',
-    -- 'token:<name>' or 'anonymous'.
+    -- Who: a user name, and how: 'session',
+    -- 'token:<id>' or 'password' (a sign-in). Requests from nobody signed
+    -- in are not recorded.
     actor    TEXT NOT NULL,
     via      TEXT NOT NULL,
     client   TEXT NOT NULL,

@@ -2,7 +2,9 @@
 //! a layer on the console API records every state-changing request, and
 //! every request made with an API token, with who made it (user and how),
 //! the client address, the node, the action, its target and the outcome.
-//! Sign-ins are recorded by `auth` itself. Admins search the trail here;
+//! Requests from nobody signed in are not recorded (anyone could fill the
+//! trail), except calls with a revoked or expired token, named for its
+//! owner. Sign-ins are recorded by `auth` itself. Admins search the trail here;
 //! nothing changes or deletes a record but the retention prune.
 //!
 //! [`trail`]: crate::trail
@@ -112,16 +114,24 @@ pub async fn layer(State(audit): State<Audit>, request: Request, next: Next) -> 
         })
         .unwrap_or_default();
     let target = request.uri().path().to_owned();
+    // Nobody signed in: only a call with a real (revoked or expired) token
+    // is worth a record. Anything else would let anyone write to the
+    // trail at will.
+    let stale = match (&who, auth::tokens::bearer(request.headers())) {
+        (None, Some(t)) => auth::tokens::owner(&audit.auth, t).await.ok().flatten(),
+        _ => None,
+    };
     let response = next.run(request).await;
-    let (actor, via) = match who {
-        Some(u) => {
+    let (actor, via) = match (who, stale) {
+        (Some(u), _) => {
             let via = match &u.token {
                 Some(id) => format!("token:{id}"),
                 None => "session".to_owned(),
             };
             (u.username, via)
         }
-        None => (String::new(), "anonymous".to_owned()),
+        (None, Some((name, id))) => (name, format!("token:{id}")),
+        (None, None) => return response,
     };
     let entry = Entry {
         actor,

@@ -51,6 +51,15 @@ pub async fn user(app: &Auth, token: &str) -> Result<Option<CurrentUser>, ApiErr
     Ok(Some(user))
 }
 
+/// Whose token this is even when it is revoked or expired: its user name
+/// and id. Only a token that exists is named.
+pub async fn owner(app: &Auth, token: &str) -> Result<Option<(String, String)>, ApiError> {
+    if !token.starts_with(PREFIX) || token.len() > 128 {
+        return Ok(None);
+    }
+    Ok(store::owner_of(&app.db, &token_hash(token)).await?)
+}
+
 /// `GET /api/v1/tokens`: the caller's tokens.
 pub async fn list(
     State(app): State<Auth>,

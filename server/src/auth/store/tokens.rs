@@ -106,3 +106,18 @@ pub async fn user_of(
         row.try_get("token_id")?,
     )))
 }
+
+/// Whose token this is, live or not (for the audit trail of a refused
+/// call): the user name and the token's id.
+pub async fn owner_of(db: &Db, hash: &str) -> Result<Option<(String, String)>, StoreError> {
+    let row = sqlx::query(
+        "SELECT u.username, t.id FROM api_tokens t JOIN users u ON u.id = t.user_id \
+         WHERE t.token_hash = $1",
+    )
+    .bind(hash)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row
+        .map(|r| Ok::<_, sqlx::Error>((r.try_get("username")?, r.try_get("id")?)))
+        .transpose()?)
+}
