@@ -6,7 +6,7 @@ Every `crate::<module>` a module of server/src names (in `use` lines, grouped
 `use crate::{a, b}` lists and inline paths) is an arrow. A capability may
 point at the shared modules and at the capabilities the map lets it call,
 never at `AppState` and never into another capability's `store`. A shared
-module may point only at shared modules. The wiring (lib.rs, main.rs) may
+module may point only at shared modules. The wiring (lib.rs, routes.rs, main.rs) may
 point anywhere.
 
   .ci/imports.py              list the arrows between capabilities; fail on
@@ -20,7 +20,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = os.path.join(ROOT, "server", "src")
 NOTE = os.path.join(ROOT, "docs", "ARCHITECTURE.md")
-WIRING = {"lib", "main"}
+WIRING = {"lib", "main", "routes"}
 
 
 def read_map():

@@ -43,6 +43,28 @@ async fn tokens_act_for_their_user_within_their_role_and_die_on_every_node_at_on
         let admin = login(&a.url).await;
         let get_ = reqwest::Method::GET;
 
+        // Nobody signed in gets 401; a bad body a JSON error.
+        let tokens_url = format!("{}/api/v1/tokens", a.url);
+        assert_eq!(get(&tokens_url, None).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            post(&tokens_url, None, json!({"name": "x"})).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        let bad = client()
+            .post(&tokens_url)
+            .header(COOKIE, &admin)
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        let (status, body) = token(&a.url, &admin, json!({"name": "  "})).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::BAD_REQUEST, "invalid_name")
+        );
+
         // Made once, shown once.
         let (status, made) =
             token(&a.url, &admin, json!({"name": "ci", "expires_in_days": 30})).await;

@@ -173,7 +173,22 @@ async fn every_listed_action_is_recorded_once_with_its_actor_and_nobody_changes_
         assert_eq!(csv.lines().count(), 3, "{csv}");
         assert!(csv.starts_with("id,at,actor,via,client,node,action,target,outcome,status\n"));
 
-        // Admins only; and no route changes the trail.
+        // Admins only (signed in); a bad filter is a JSON error.
+        let (status, _) = get(&format!("{}/api/v1/audit", a.url), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, body) = get(
+            &format!("{}/api/v1/audit?outcome=maybe", a.url),
+            Some(&admin),
+        )
+        .await;
+        assert_eq!(
+            (status, common::error_code(&body)),
+            (StatusCode::BAD_REQUEST, "invalid_outcome")
+        );
+        let (status, _) = get(&format!("{}/api/v1/centralization", a.url), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+        // No route changes the trail.
         let (status, _) = get(&format!("{}/api/v1/audit", a.url), Some(&viewer)).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
         let before = trail(&a.url, &admin, "limit=1000").await.entries;
