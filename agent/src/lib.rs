@@ -113,12 +113,31 @@ struct Json<T>(T);
 
 impl Client {
     pub fn new() -> Self {
-        Self {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .expect("HTTP client"),
+        Self::trusting(None).expect("HTTP client")
+    }
+
+    /// A client that verifies `https://` nodes against the system's roots
+    /// and, when given, the CA certificates of the PEM file `ca_cert` (a
+    /// private CA).
+    pub fn trusting(ca_cert: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(10));
+        if let Some(path) = ca_cert {
+            let pem = std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("--ca-cert {}: {e}", path.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| anyhow::anyhow!("--ca-cert {}: {e}", path.display()))?;
+            anyhow::ensure!(
+                !certs.is_empty(),
+                "--ca-cert {}: no certificate in the file",
+                path.display()
+            );
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
         }
+        Ok(Self {
+            http: builder.build()?,
+        })
     }
 
     /// Sends `request` (with the product's key when `key` is given and the

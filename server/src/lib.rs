@@ -20,6 +20,7 @@
 //!   tasks, the shared state counters.
 //! - [`error`]: the JSON error every failure is answered with.
 //! - [`listener`]: the accept loop and its connection limits and timeouts.
+//! - [`tls`]: HTTPS (the certificate, its reload on SIGHUP, the redirect).
 //! - [`outbound`]: where requests to URLs chosen by others may go.
 //! - [`trail`]: the audit trail's records (appended, searched, pruned).
 //!
@@ -64,6 +65,7 @@ pub mod products;
 pub mod provision;
 pub mod queue;
 mod routes;
+pub mod tls;
 pub mod trail;
 
 use std::future::Future;
@@ -153,6 +155,8 @@ pub struct Capabilities {
     pub audit: Audit,
     pub leptos: LeptosOptions,
     pub connections: Arc<listener::ConnStats>,
+    /// The certificate when the node serves HTTPS.
+    pub tls: Option<Arc<tls::Tls>>,
 }
 
 /// Runs a node on `listener` until `shutdown` completes (see [`Node`]).
@@ -171,6 +175,8 @@ pub struct Node {
     signals: Signals,
     limits: listener::Limits,
     listener: TcpListener,
+    /// The plain-HTTP listener that redirects to HTTPS (`redirect_listen`).
+    redirect: Option<TcpListener>,
     /// Its background tasks, ended in this order (see [`Task::end_all`]).
     tasks: Vec<Task>,
 }
@@ -181,10 +187,23 @@ impl Node {
     /// anything is served.
     pub async fn start(listener: TcpListener, config: Config) -> Result<Node, anyhow::Error> {
         let local = listener.local_addr()?;
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(tls::Tls::load(cert, key)?),
+            _ => None,
+        };
+        let redirect = match config.redirect_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?,
+            ),
+            None => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let url = config
             .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{local}"));
+            .unwrap_or_else(|| format!("{scheme}://{local}"));
         if Dialect::from_url(config.database_url.expose())? == Dialect::Sqlite {
             std::fs::create_dir_all(&config.data_dir)
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", config.data_dir.display()))?;
@@ -239,7 +258,7 @@ impl Node {
             products.singletons(),
             queue.singletons(),
             provision.singletons(),
-            alerts.singletons(config.callback_allow.clone())?,
+            alerts.singletons(config.callback_allow.clone(), config.ca_cert.as_deref())?,
         ]
         .into_iter()
         .flatten()
@@ -304,6 +323,7 @@ impl Node {
             centralize: Centralize { db: db.clone() },
             audit,
             connections: Default::default(),
+            tls,
             auth,
             nodes,
             enrollment,
@@ -322,6 +342,7 @@ impl Node {
             db,
             signals,
             listener,
+            redirect,
             tasks,
         })
     }
@@ -342,18 +363,44 @@ impl Node {
             signals,
             limits,
             listener,
+            redirect,
             tasks,
         } = self;
         let nodes = app.nodes.clone();
         let name = nodes.me().name.clone();
         tracing::info!(node = %name, role = %nodes.me().role.get(), url = %nodes.me().url, "node serving");
         let stats = app.connections.clone();
-        listener::serve(listener, router(app), limits, stats, async move {
+        let tls = app.tls.clone();
+        let hangups = tls.clone().map(|tls| tokio::spawn(tls.reload_on_hangup()));
+        let (stop_redirect, redirect_stops) = tokio::sync::watch::channel(false);
+        let redirecting = redirect.map(|plain| {
+            let https_base = app.auth.config.public_url.clone();
+            let https_port = listener.local_addr().map_or(443, |a| a.port());
+            tokio::spawn(listener::serve(
+                plain,
+                tls::redirect_router(https_base, https_port),
+                limits,
+                Default::default(),
+                None,
+                async move {
+                    let mut stops = redirect_stops;
+                    let _ = stops.wait_for(|stop| *stop).await;
+                },
+            ))
+        });
+        listener::serve(listener, router(app), limits, stats, tls, async move {
             shutdown.await;
             // Waiting keep-alives answer now instead of holding the exit.
             signals.close();
         })
         .await;
+        stop_redirect.send_replace(true);
+        if let Some(redirecting) = redirecting {
+            let _ = redirecting.await;
+        }
+        if let Some(hangups) = hangups {
+            hangups.abort();
+        }
         Task::end_all(tasks).await;
         if let Err(e) = nodes.leave().await {
             tracing::warn!(error = %e, "could not mark the node stopped");

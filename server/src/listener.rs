@@ -16,10 +16,13 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tower::ServiceExt;
+
+use crate::tls::Tls;
 
 /// How long open connections may take to finish once the node stops.
 const DRAIN: Duration = Duration::from_secs(5);
@@ -61,13 +64,15 @@ impl ConnStats {
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then lets open
-/// connections finish their requests (at most [`DRAIN`]).
+/// Serves `router` on `listener` (over TLS when `tls` is given) until
+/// `shutdown` completes, then lets open connections finish their requests
+/// (at most [`DRAIN`]).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
     stats: Arc<ConnStats>,
+    tls: Option<Arc<Tls>>,
     shutdown: impl Future<Output = ()> + Send,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -95,15 +100,18 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        open.spawn(connection(
-            stream,
+        let conn = Connection {
             peer,
-            router.clone(),
+            router: router.clone(),
             limits,
-            stats.clone(),
-            stopping.clone(),
-            slot,
-        ));
+            stats: stats.clone(),
+            stopping: stopping.clone(),
+            _slot: slot,
+        };
+        match &tls {
+            None => open.spawn(conn.serve(stream)),
+            Some(tls) => open.spawn(conn.serve_tls(stream, tls.clone())),
+        };
     }
     drop(listener);
     stop.send_replace(true);
@@ -146,15 +154,62 @@ impl Drop for InFlight {
     }
 }
 
-async fn connection(
-    stream: TcpStream,
+/// One accepted connection and what it holds: its slot among
+/// `max_connections` is given back when it ends.
+struct Connection {
+    peer: SocketAddr,
+    router: Router,
+    limits: Limits,
+    stats: Arc<ConnStats>,
+    stopping: watch::Receiver<bool>,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Connection {
+    /// The TLS handshake first, within the header deadline (a client that
+    /// opens a connection and says nothing holds a slot no longer than one
+    /// that sends no headers), then HTTP.
+    async fn serve_tls(self, stream: TcpStream, tls: Arc<Tls>) {
+        let handshake = tls.acceptor().accept(stream);
+        match tokio::time::timeout(self.limits.header_timeout, handshake).await {
+            Ok(Ok(stream)) => self.serve(stream).await,
+            Ok(Err(e)) => {
+                tls.handshake_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(peer = %self.peer, error = %e, "TLS handshake failed");
+            }
+            Err(_) => {
+                tls.handshake_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(peer = %self.peer, "TLS handshake timed out");
+            }
+        }
+    }
+
+    async fn serve<S>(self, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Connection {
+            peer,
+            router,
+            limits,
+            stats,
+            stopping,
+            _slot,
+        } = self;
+        http(stream, peer, router, limits, stats, stopping).await;
+    }
+}
+
+async fn http<S>(
+    stream: S,
     peer: SocketAddr,
     router: Router,
     limits: Limits,
     stats: Arc<ConnStats>,
     mut stopping: watch::Receiver<bool>,
-    _slot: OwnedSemaphorePermit,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     stats.open.fetch_add(1, Ordering::Relaxed);
     let activity = Arc::new(Activity {
         in_flight: AtomicUsize::new(0),

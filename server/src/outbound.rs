@@ -92,6 +92,31 @@ pub fn check_url(text: &str, allow: &[Cidr]) -> Result<(), String> {
     }
 }
 
+/// The client for URLs chosen by others: it follows no redirect (one could
+/// lead anywhere), resolves through [`Resolver`], and for `https://` trusts
+/// the system's roots plus the CA certificates in `ca_cert`.
+pub fn client(
+    allow: &[Cidr],
+    ca_cert: Option<&std::path::Path>,
+) -> Result<reqwest::ClientBuilder, anyhow::Error> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(Resolver::new(allow.to_vec())));
+    if let Some(path) = ca_cert {
+        let pem = std::fs::read(path)
+            .map_err(|e| anyhow::anyhow!("ca_cert {}: {e}", path.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| anyhow::anyhow!("ca_cert {}: {e}", path.display()))?;
+        if certs.is_empty() {
+            anyhow::bail!("ca_cert {}: no certificate in the file", path.display());
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    Ok(builder)
+}
+
 /// The resolver of the node's callback client: resolves as the system does,
 /// then drops every address the rules refuse, and fails when none remain,
 /// so the client never connects to an internal address a name led it to.

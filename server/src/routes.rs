@@ -17,6 +17,7 @@ use crate::{
 
 /// Every route of a node.
 pub fn router(app: AppState) -> Router {
+    let https = app.auth.https;
     // Console and admin calls: authenticated by the session cookie, so
     // cross-site requests are refused.
     let console_api = Router::new()
@@ -104,7 +105,7 @@ pub fn router(app: AppState) -> Router {
             post(queue::product_api::result),
         )
         .route("/api/v1/provision/hello", post(provision::handlers::hello));
-    Router::new()
+    let router = Router::new()
         .merge(console_api)
         .merge(product_api)
         .route("/healthz", get(nodes::handlers::healthz))
@@ -120,7 +121,12 @@ pub fn router(app: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(error::json_errors))
         .layer(middleware::from_fn(console::security_headers))
-        .with_state(app)
+        .with_state(app);
+    if https {
+        router.layer(middleware::from_fn(console::strict_transport_security))
+    } else {
+        router
+    }
 }
 
 /// Content trees and investigations (session routes).
@@ -165,5 +171,8 @@ async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     let mut out = products::metrics::text(&app.products);
     out.push_str(&app.keepalive.metrics_text());
     out.push_str(&app.connections.metrics_text());
+    if let Some(tls) = &app.tls {
+        out.push_str(&tls.metrics_text());
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

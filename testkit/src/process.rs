@@ -55,13 +55,23 @@ impl NodeProcess {
             command.env(key, value);
         }
         let mut child = command.spawn().expect("start the vigil binary");
-        let url = format!("http://127.0.0.1:{port}");
+        // With `VIGIL_TLS_CERT` the node serves HTTPS; readiness is only
+        // probed here, so the probe does not check the test's certificate.
+        let https = env.iter().any(|(key, _)| *key == "VIGIL_TLS_CERT");
+        let url = format!(
+            "{}://127.0.0.1:{port}",
+            if https { "https" } else { "http" }
+        );
+        let probe = reqwest::Client::builder()
+            .danger_accept_invalid_certs(https)
+            .build()
+            .expect("probe client");
         let started = Instant::now();
         loop {
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("{name} exited with {status}; see {}", db.dir.display());
             }
-            if let Ok(r) = reqwest::get(format!("{url}/healthz")).await {
+            if let Ok(r) = probe.get(format!("{url}/healthz")).send().await {
                 if r.status().is_success() {
                     break;
                 }

@@ -26,6 +26,10 @@ use tokio::sync::Notify;
     about = "Reports this machine to a Vigil cluster"
 )]
 struct Args {
+    /// CA certificate (PEM) to verify https:// nodes with, beside the
+    /// system's roots (a private CA).
+    #[arg(long, env = "VIGIL_CA_CERT")]
+    ca_cert: Option<std::path::PathBuf>,
     /// A node of the cluster (repeat for more; the registration reply adds
     /// the others).
     #[arg(long = "server", env = "VIGIL_SERVER", required = true)]
@@ -197,7 +201,7 @@ fn candidates(args: &Args, identity: Option<&Identity>, current: &str) -> Vec<St
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let client = Client::new();
+    let client = Client::trusting(args.ca_cert.as_deref())?;
     let udp = Arc::new(Datagrams::bind().await?);
     let mut state = load_state(&args.state);
     let mut server = args.servers[0].clone();

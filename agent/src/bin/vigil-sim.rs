@@ -14,6 +14,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 #[derive(Parser)]
 #[command(name = "vigil-sim", about = "Simulates a fleet of managed products")]
 struct Args {
+    /// CA certificate (PEM) to verify https:// nodes with, beside the
+    /// system's roots (a private CA).
+    #[arg(long, env = "VIGIL_CA_CERT")]
+    ca_cert: Option<std::path::PathBuf>,
     /// A node of the cluster.
     #[arg(long, env = "VIGIL_SERVER", default_value = "http://127.0.0.1:3000")]
     server: String,
@@ -57,7 +61,7 @@ fn jittered(interval: f64, jitter: f64, state: &mut u64) -> Duration {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let client = Client::new();
+    let client = Client::trusting(args.ca_cert.as_deref())?;
     let namespace = uuid::Uuid::NAMESPACE_URL;
     let mut identities: Vec<Identity> = Vec::with_capacity(args.count);
     for chunk in (0..args.count)

@@ -47,10 +47,12 @@ impl Alerts {
     pub fn singletons(
         &self,
         allow: Vec<crate::outbound::Cidr>,
-    ) -> Result<Vec<Box<dyn crate::cluster::singleton::Singleton>>, reqwest::Error> {
+        ca_cert: Option<&std::path::Path>,
+    ) -> Result<Vec<Box<dyn crate::cluster::singleton::Singleton>>, anyhow::Error> {
         Ok(vec![Box::new(webhook::Outbox::new(
             self.db.clone(),
             allow,
+            ca_cert,
         )?)])
     }
 

@@ -49,11 +49,13 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    pub fn new(db: Db, allow: Vec<Cidr>) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
+    pub fn new(
+        db: Db,
+        allow: Vec<Cidr>,
+        ca_cert: Option<&std::path::Path>,
+    ) -> Result<Self, anyhow::Error> {
+        let http = crate::outbound::client(&allow, ca_cert)?
             .timeout(Duration::from_secs(5))
-            .dns_resolver(Arc::new(crate::outbound::Resolver::new(allow.clone())))
             .build()?;
         Ok(Self {
             db,

@@ -49,8 +49,19 @@ impl fmt::Debug for Secret {
 pub struct Config {
     /// `sqlite://…` (embedded, default) or `postgres://…` (cluster).
     pub database_url: Secret,
-    /// HTTP listen address.
+    /// HTTP listen address (HTTPS with `tls_cert`).
     pub listen: SocketAddr,
+    /// PEM certificate chain this node serves HTTPS with (beside `tls_key`);
+    /// read again on SIGHUP.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Plain-HTTP address answering every request with a redirect to HTTPS
+    /// (only with `tls_cert`).
+    pub redirect_listen: Option<SocketAddr>,
+    /// A CA certificate (PEM) trusted for `https://` product callbacks and
+    /// alert webhooks, beside the system's roots.
+    pub ca_cert: Option<PathBuf>,
     /// URL other nodes and browsers use to reach this node; derived from the
     /// bound address when unset.
     pub public_url: Option<String>,
@@ -157,6 +168,10 @@ impl Default for Config {
         Self {
             database_url: Secret::new(sqlite_url(&data_dir)),
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            tls_cert: None,
+            tls_key: None,
+            redirect_listen: None,
+            ca_cert: None,
             public_url: None,
             node_name: gethostname::gethostname().to_string_lossy().into_owned(),
             role: NodeRole::Active,
@@ -213,6 +228,15 @@ impl Config {
                 anyhow::bail!("public URL must start with http:// or https://");
             }
         }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            anyhow::bail!("tls_cert and tls_key go together: give both or neither");
+        }
+        if self.https() && self.public_url.as_deref().is_some_and(|u| u.starts_with("http://")) {
+            anyhow::bail!("public_url must be https:// when the node serves HTTPS (tls_cert)");
+        }
+        if self.redirect_listen.is_some() && !self.https() {
+            anyhow::bail!("redirect_listen redirects to HTTPS: it needs tls_cert and tls_key");
+        }
         app::params::ConsoleParams::parse_defaults(&self.console_defaults)
             .map_err(|e| anyhow::anyhow!("console_defaults: {e}"))?;
         if self.heartbeat_interval < Duration::from_secs(1) {
@@ -248,6 +272,11 @@ impl Config {
 }
 
 impl Config {
+    /// Whether this node serves HTTPS.
+    pub fn https(&self) -> bool {
+        self.tls_cert.is_some()
+    }
+
     /// Silence after which a product is offline.
     pub fn product_offline_after(&self) -> Duration {
         self.offline_after.unwrap_or(self.heartbeat_interval * 3)

@@ -24,9 +24,21 @@ pub struct ServeArgs {
     /// Database URL: sqlite://path?mode=rwc or postgres://user@host/db.
     #[arg(long)]
     pub database_url: Option<String>,
-    /// HTTP listen address.
+    /// HTTP listen address (HTTPS with --tls-cert).
     #[arg(long)]
     pub listen: Option<String>,
+    /// PEM certificate chain to serve HTTPS with (reread on SIGHUP).
+    #[arg(long)]
+    pub tls_cert: Option<String>,
+    /// PEM private key of --tls-cert.
+    #[arg(long)]
+    pub tls_key: Option<String>,
+    /// Plain-HTTP address that redirects to HTTPS.
+    #[arg(long)]
+    pub redirect_listen: Option<String>,
+    /// CA certificate (PEM) trusted for https callbacks and webhooks.
+    #[arg(long)]
+    pub ca_cert: Option<String>,
     /// Public URL of this node (what browsers and other nodes use).
     #[arg(long)]
     pub public_url: Option<String>,
@@ -95,6 +107,10 @@ impl ServeArgs {
         let text = [
             ("database_url", self.database_url),
             ("listen", self.listen),
+            ("tls_cert", self.tls_cert),
+            ("tls_key", self.tls_key),
+            ("redirect_listen", self.redirect_listen),
+            ("ca_cert", self.ca_cert),
             ("public_url", self.public_url),
             ("node_name", self.node_name),
             ("role", self.role),
@@ -368,6 +384,31 @@ mod tests {
         assert!(error.contains("session_ttl"), "{error}");
         let error = load(Some("role = \"boss\""), &[], ServeArgs::default()).unwrap_err();
         assert!(error.contains("role"), "{error}");
+    }
+
+    #[test]
+    fn https_settings_must_agree() {
+        let only_cert = "tls_cert = \"n.pem\"";
+        let error = load(Some(only_cert), &[], ServeArgs::default()).unwrap_err();
+        assert!(error.contains("tls_cert and tls_key"), "{error}");
+        let plain_url = format!("{only_cert}\ntls_key = \"n.key\"\npublic_url = \"http://n1:3000\"");
+        let error = load(Some(&plain_url), &[], ServeArgs::default()).unwrap_err();
+        assert!(error.contains("public_url must be https://"), "{error}");
+        let error = load(
+            None,
+            &[("VIGIL_REDIRECT_LISTEN", "127.0.0.1:8080")],
+            ServeArgs::default(),
+        )
+        .unwrap_err();
+        assert!(error.contains("redirect_listen"), "{error}");
+        let args = ServeArgs {
+            tls_cert: Some("n.pem".into()),
+            tls_key: Some("n.key".into()),
+            redirect_listen: Some("127.0.0.1:8080".into()),
+            ..Default::default()
+        };
+        let c = load(None, &[], args).unwrap();
+        assert!(c.https() && c.redirect_listen.is_some());
     }
 
     #[test]

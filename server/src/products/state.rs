@@ -62,12 +62,8 @@ impl Products {
     ) -> Result<Self, anyhow::Error> {
         let socket = udp::bind(config.udp_listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on UDP {}: {e}", config.udp_listen))?;
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(crate::outbound::Resolver::new(
-                config.callback_allow.clone(),
-            )))
-            .build()?;
+        let http =
+            crate::outbound::client(&config.callback_allow, config.ca_cert.as_deref())?.build()?;
         let keys = keys::Keys::default();
         let keys_since = keywatch::load(&db, &keys).await?;
         Ok(Self(Arc::new(Parts {
