@@ -103,8 +103,8 @@ pub fn client(
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(Arc::new(Resolver::new(allow.to_vec())));
     if let Some(path) = ca_cert {
-        let pem = std::fs::read(path)
-            .map_err(|e| anyhow::anyhow!("ca_cert {}: {e}", path.display()))?;
+        let pem =
+            std::fs::read(path).map_err(|e| anyhow::anyhow!("ca_cert {}: {e}", path.display()))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
             .map_err(|e| anyhow::anyhow!("ca_cert {}: {e}", path.display()))?;
         if certs.is_empty() {

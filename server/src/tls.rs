@@ -125,7 +125,9 @@ pub fn redirect_router(https_base: Option<String>, https_port: u16) -> axum::Rou
                 .and_then(|h| h.to_str().ok())
                 .or(uri.authority().map(|a| a.as_str()));
             match redirect_target(https_base.as_deref(), https_port, host, path) {
-                Some(to) => (StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, to)]).into_response(),
+                Some(to) => {
+                    (StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, to)]).into_response()
+                }
                 None => crate::error::ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "https_required",

@@ -62,7 +62,10 @@ async fn a_node_serves_https_with_secure_cookies_hsts_and_a_redirect_from_plain_
             .unwrap();
         assert_eq!(login.status(), StatusCode::OK, "{}", db.engine);
         let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
-        assert!(cookie.contains("; Secure") && cookie.contains("HttpOnly"), "{cookie}");
+        assert!(
+            cookie.contains("; Secure") && cookie.contains("HttpOnly"),
+            "{cookie}"
+        );
         assert_eq!(
             login.headers()["strict-transport-security"],
             "max-age=31536000"
@@ -128,9 +131,7 @@ async fn a_node_serves_https_with_secure_cookies_hsts_and_a_redirect_from_plain_
         );
         // A client that follows it ends on the HTTPS node.
         let followed = reqwest::Client::builder()
-            .add_root_certificate(
-                reqwest::Certificate::from_pem(ca.cert_pem().as_bytes()).unwrap(),
-            )
+            .add_root_certificate(reqwest::Certificate::from_pem(ca.cert_pem().as_bytes()).unwrap())
             .build()
             .unwrap()
             .get(format!("http://127.0.0.1:{redirect_port}/healthz"))
@@ -188,7 +189,10 @@ async fn sighup_reloads_the_certificate_and_keeps_open_connections() {
     };
     assert_eq!(health(&old).await.unwrap(), StatusCode::OK);
 
-    second.issue(&["127.0.0.1"]).write(&db.dir, "reload").unwrap();
+    second
+        .issue(&["127.0.0.1"])
+        .write(&db.dir, "reload")
+        .unwrap();
     let pid = node.pid().unwrap().to_string();
     let hup = std::process::Command::new("kill")
         .args(["-HUP", &pid])

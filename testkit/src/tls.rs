@@ -34,7 +34,10 @@ impl Issued {
     /// Writes `<stem>.pem` and `<stem>.key` into `dir`; returns their paths.
     pub fn write(&self, dir: &Path, stem: &str) -> std::io::Result<(PathBuf, PathBuf)> {
         std::fs::create_dir_all(dir)?;
-        let (cert, key) = (dir.join(format!("{stem}.pem")), dir.join(format!("{stem}.key")));
+        let (cert, key) = (
+            dir.join(format!("{stem}.pem")),
+            dir.join(format!("{stem}.key")),
+        );
         std::fs::write(&cert, &self.cert_pem)?;
         std::fs::write(&key, &self.key_pem)?;
         Ok((cert, key))
@@ -45,7 +48,9 @@ impl Issued {
 /// files go to `dir`), with the node's own accept loop; returns the port.
 /// It serves until the test's runtime ends.
 pub async fn serve_https(router: axum::Router, dir: &Path, issued: &Issued) -> u16 {
-    let (cert, key) = issued.write(dir, "https-server").expect("write the certificate");
+    let (cert, key) = issued
+        .write(dir, "https-server")
+        .expect("write the certificate");
     let tls = server::tls::Tls::load(&cert, &key).expect("load the certificate");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -88,9 +93,10 @@ impl TestCa {
     pub fn issue(&self, names: &[&str]) -> Issued {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let mut params = CertificateParams::new(names.clone()).expect("server params");
-        params
-            .distinguished_name
-            .push(DnType::CommonName, names.first().cloned().unwrap_or_default());
+        params.distinguished_name.push(
+            DnType::CommonName,
+            names.first().cloned().unwrap_or_default(),
+        );
         let key = KeyPair::generate().expect("server key");
         let cert = params
             .signed_by(&key, &self.cert, &self.key)

@@ -231,7 +231,12 @@ impl Config {
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             anyhow::bail!("tls_cert and tls_key go together: give both or neither");
         }
-        if self.https() && self.public_url.as_deref().is_some_and(|u| u.starts_with("http://")) {
+        if self.https()
+            && self
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("http://"))
+        {
             anyhow::bail!("public_url must be https:// when the node serves HTTPS (tls_cert)");
         }
         if self.redirect_listen.is_some() && !self.https() {

@@ -391,7 +391,8 @@ mod tests {
         let only_cert = "tls_cert = \"n.pem\"";
         let error = load(Some(only_cert), &[], ServeArgs::default()).unwrap_err();
         assert!(error.contains("tls_cert and tls_key"), "{error}");
-        let plain_url = format!("{only_cert}\ntls_key = \"n.key\"\npublic_url = \"http://n1:3000\"");
+        let plain_url =
+            format!("{only_cert}\ntls_key = \"n.key\"\npublic_url = \"http://n1:3000\"");
         let error = load(Some(&plain_url), &[], ServeArgs::default()).unwrap_err();
         assert!(error.contains("public_url must be https://"), "{error}");
         let error = load(
