@@ -123,7 +123,7 @@ unit:
 
 # Playwright in headless Chromium; the tests start their own nodes.
 e2e: site-debug
-	$(CARGO) build -p server -p agent
+	$(CARGO) build -p server -p agent -p testkit --bins
 	cd end2end && VIGIL_BIN=$(CURDIR)/target/debug/vigil VIGIL_SITE_ROOT=$(CURDIR)/$(SITE) npx playwright test
 
 test: test-deps lint unit e2e

@@ -25,9 +25,13 @@ pub struct Issued {
 /// Where [`TestCa::write`] put its files.
 pub struct Written {
     pub ca_cert: PathBuf,
+    /// The node's certificate followed by the CA's (the chain it serves).
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// The node certificate's public key hash (see [`Issued::spki_sha256`]).
     pub spki_sha256: String,
+    /// The CA's public key hash.
+    pub ca_spki_sha256: String,
 }
 
 impl Issued {
@@ -89,6 +93,11 @@ impl TestCa {
         self.cert.pem()
     }
 
+    /// Base64 SHA-256 of the CA's public key.
+    pub fn spki_sha256(&self) -> String {
+        spki_hash(&self.key)
+    }
+
     /// A server certificate for `names` (host names or IP addresses).
     pub fn issue(&self, names: &[&str]) -> Issued {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
@@ -104,12 +113,12 @@ impl TestCa {
         Issued {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
-            spki_sha256: base64::engine::general_purpose::STANDARD
-                .encode(Sha256::digest(key.public_key_der())),
+            spki_sha256: spki_hash(&key),
         }
     }
 
-    /// Writes `ca.pem`, and `node.pem` / `node.key` for `names`, into `dir`.
+    /// Writes `ca.pem`, and `node.pem` (the chain: the node's certificate,
+    /// then the CA's) / `node.key` for `names`, into `dir`.
     pub fn write(&self, dir: &Path, names: &[&str]) -> std::io::Result<Written> {
         std::fs::create_dir_all(dir)?;
         let issued = self.issue(names);
@@ -118,10 +127,15 @@ impl TestCa {
             cert: dir.join("node.pem"),
             key: dir.join("node.key"),
             spki_sha256: issued.spki_sha256,
+            ca_spki_sha256: self.spki_sha256(),
         };
         std::fs::write(&written.ca_cert, self.cert_pem())?;
-        std::fs::write(&written.cert, issued.cert_pem)?;
+        std::fs::write(&written.cert, issued.cert_pem + &self.cert_pem())?;
         std::fs::write(&written.key, issued.key_pem)?;
         Ok(written)
     }
+}
+
+fn spki_hash(key: &KeyPair) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(key.public_key_der()))
 }

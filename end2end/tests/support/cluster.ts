@@ -1,7 +1,8 @@
 // Starts real Vigil nodes (the `vigil` binary) on loopback for a test, and
 // stops them afterwards.
-import { ChildProcess, spawn } from "node:child_process";
+import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as https from "node:https";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -30,15 +31,46 @@ async function freePort(host: string): Promise<number> {
   });
 }
 
-async function waitHealthy(node: Node, deadlineMs = 20_000): Promise<void> {
+/** A throwaway CA and a node certificate it signed (see `vigil-test-ca`). */
+export interface TestCerts {
+  ca_cert: string;
+  cert: string;
+  key: string;
+  /** Base64 SHA-256 of the public keys, for Chromium's SPKI allow-list. */
+  spki_sha256: string;
+  ca_spki_sha256: string;
+}
+
+const TEST_CA = process.env.VIGIL_TEST_CA_BIN ?? path.join(path.dirname(BIN), "vigil-test-ca");
+
+/** Makes a CA and one certificate for `names` in `dir`. */
+export function makeCerts(dir: string, names: string[]): TestCerts {
+  return JSON.parse(execFileSync(TEST_CA, [dir, ...names]).toString());
+}
+
+/** GET `url` trusting `caFile` (a PEM file) for https; the status, or 0. */
+export function statusOf(url: string, caFile?: string): Promise<number> {
+  if (!url.startsWith("https:")) {
+    return fetch(url).then((r) => r.status, () => 0);
+  }
+  const ca = caFile ? fs.readFileSync(caFile) : undefined;
+  return new Promise((resolve) => {
+    const request = https.get(url, { ca }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on("error", () => resolve(0));
+  });
+}
+
+async function waitHealthy(node: Node, caFile?: string, deadlineMs = 20_000): Promise<void> {
   const until = Date.now() + deadlineMs;
   while (Date.now() < until) {
     if (node.process.exitCode !== null) {
       throw new Error(`${node.name} exited with ${node.process.exitCode}`);
     }
     try {
-      const response = await fetch(`${node.url}/healthz`);
-      if (response.ok) return;
+      if ((await statusOf(`${node.url}/healthz`, caFile)) === 200) return;
     } catch {
       // not listening yet
     }
@@ -62,9 +94,10 @@ export class Agent {
    * polls (`poll`).
    */
   static async start(node: Node, name: string, dir: string, wake: "callback" | "datagram" | "poll",
-    intervalS = 1): Promise<Agent> {
+    intervalS = 1, caCert?: string): Promise<Agent> {
     const args = ["--server", node.url, "--enroll", ENROLLMENT_SECRET, "--name", name,
       "--interval", String(intervalS), "--state", path.join(dir, `${name}.json`)];
+    if (caCert) args.push("--ca-cert", caCert);
     if (wake === "callback") args.push("--callback-listen", "127.0.0.1:0");
     if (wake === "datagram") args.push("--udp-wake");
     const child = spawn(AGENT, args, { stdio: ["ignore", "pipe", "pipe"] });
@@ -125,6 +158,8 @@ export class Cluster {
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "vigil-e2e-"));
   readonly databaseUrl: string;
   readonly nodes: Node[] = [];
+  /** With certificates, every node serves HTTPS with them. */
+  tls?: TestCerts;
 
   constructor(databaseUrl?: string) {
     this.databaseUrl = databaseUrl ?? `sqlite://${path.join(this.dir, "vigil.db")}?mode=rwc`;
@@ -157,13 +192,15 @@ export class Cluster {
         VIGIL_UDP_LISTEN: `${host}:0`,
         // Agents answer callbacks on loopback.
         VIGIL_CALLBACK_ALLOW: "127.0.0.0/8",
+        ...(this.tls ? { VIGIL_TLS_CERT: this.tls.cert, VIGIL_TLS_KEY: this.tls.key } : {}),
         ...extraEnv,
       },
       stdio: ["ignore", log, log],
     });
-    const node = { name, url: `http://${host}:${port}`, process: child };
+    const scheme = this.tls ? "https" : "http";
+    const node = { name, url: `${scheme}://${host}:${port}`, process: child };
     this.nodes.push(node);
-    await waitHealthy(node);
+    await waitHealthy(node, this.tls?.ca_cert);
     return node;
   }
 

@@ -21,7 +21,7 @@ export async function openSignedIn(page: Page, url: string, node: string): Promi
   await signIn(page);
   await expect(page).toHaveURL(url);
   await hydrated(page);
-  await expect(page.getByRole("status")).toContainText(`Connected to ${node}`);
+  await expect(page.getByRole("status").filter({ hasText: "Connected to" })).toContainText(`Connected to ${node}`);
   // The console fetches its hand-off token right after the first keep-alive.
   await page.waitForTimeout(300);
 }

@@ -1,6 +1,6 @@
 //! `vigil-test-ca DIR [NAME...]`: makes a throwaway CA and a node
 //! certificate for NAME (default 127.0.0.1 and localhost) in DIR, and prints
-//! `{"ca_cert", "cert", "key", "spki_sha256"}` as JSON. For end-to-end tests.
+//! `{"ca_cert", "cert", "key", "spki_sha256", "ca_spki_sha256"}` as JSON. For end-to-end tests.
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -22,6 +22,7 @@ fn main() {
                 "cert": w.cert,
                 "key": w.key,
                 "spki_sha256": w.spki_sha256,
+                "ca_spki_sha256": w.ca_spki_sha256,
             })
         ),
         Err(e) => {
