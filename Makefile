@@ -14,7 +14,7 @@ WASM_TARGET := wasm32-unknown-unknown
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help run demo build test tools test-deps site-debug site-release lint unit e2e bench-queue bench-investigations bench-alerts bench-centralize bench-security clean
+.PHONY: help run demo build test tools test-deps site-debug site-release lint unit e2e bench-queue bench-investigations bench-alerts bench-centralize bench-security bench-tls clean
 
 help:
 	@echo "make run    build (release) and start one node on SQLite at http://127.0.0.1:3000"
@@ -23,6 +23,7 @@ help:
 	@echo "make bench-queue   the command queue benchmark on SQLite and a throwaway PostgreSQL"
 	@echo "make bench-alerts   1 000 alerts over 100 000 products: CPU per node, evaluation time, firing latency"
 	@echo "make bench-centralize   20 standalone sources (100 users, 2 000 items) centralized into one database"
+	@echo "make bench-tls   heartbeat and keep-alive rates over HTTPS beside plain HTTP, same run"
 	@echo "make bench-security   login, UDP and connection floods against a release node (figures, PASS/FAIL)"
 
 ## ---- tools -------------------------------------------------------------
@@ -159,6 +160,13 @@ bench-alerts: test-deps
 # fresh cluster database, on SQLite and a throwaway PostgreSQL.
 bench-centralize: test-deps
 	$(call pg_bench,centralize)
+
+# HTTPS against plain HTTP in the same run: heartbeat and keep-alive rates
+# (figures in docs/PERFORMANCE.md).
+bench-tls: test-deps
+	@command -v wrk >/dev/null || { SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
+	$(CARGO) bench -p server --bench tls
 
 # The security benchmarks, each on its own fresh release node: wrong-password
 # login floods (one account from one address; a name per request from 100

@@ -9,64 +9,17 @@
 //! targets take turns, ROUNDS times each, and the medians are compared:
 //! on a shared 2-core machine single runs vary by a fifth.
 
-use std::process::Command;
 use std::time::Duration;
 
 use app::api::NodeRole;
 use axum::routing::post;
+use testkit::bench::{heartbeat_script, median, wrk};
 use testkit::{self, TestNode};
 
 const SECONDS: u32 = 5;
 const CONNECTIONS: u32 = 64;
 const ROUNDS: usize = 3;
 const PRODUCTS: usize = 1000;
-
-/// The wrk script: a random product of the fleet per request.
-fn script(fleet: &[(String, String)]) -> String {
-    let ids: Vec<String> = fleet.iter().map(|(id, _)| format!("\"{id}\"")).collect();
-    let keys: Vec<String> = fleet.iter().map(|(_, key)| format!("\"{key}\"")).collect();
-    format!(
-        "local ids = {{{}}}\nlocal keys = {{{}}}\n\
-         local body = '{{\"payload\":{{\"load\":0.42,\"uptime_s\":86400}}}}'\n\
-         request = function()\n  local i = math.random(#ids)\n\
-         return wrk.format(\"POST\", \"/api/v1/products/\" .. ids[i] .. \"/heartbeat\",\n\
-         {{[\"Content-Type\"] = \"application/json\", [\"Authorization\"] = \"Bearer \" .. keys[i]}}, body)\nend\n",
-        ids.join(","),
-        keys.join(",")
-    )
-}
-
-/// Runs wrk; returns requests/s and the non-2xx count.
-fn wrk(base: &str, script: &std::path::Path) -> (f64, u64) {
-    let out = Command::new("wrk")
-        .args([
-            "-t2",
-            &format!("-c{CONNECTIONS}"),
-            &format!("-d{SECONDS}s"),
-            "-s",
-        ])
-        .arg(script)
-        .arg(base)
-        .output()
-        .expect("wrk is installed (apt-get install -y wrk)");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let rate = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0);
-    let errors = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    (rate, errors)
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    values[values.len() / 2]
-}
 
 #[tokio::main]
 async fn main() {
@@ -95,7 +48,7 @@ async fn main() {
         ));
     }
     let script_path = dir.join("heartbeat.lua");
-    std::fs::write(&script_path, script(&fleet)).unwrap();
+    std::fs::write(&script_path, heartbeat_script(&fleet)).unwrap();
 
     println!(
         "wrk -t2 -c{CONNECTIONS} -d{SECONDS}s, heartbeats of {PRODUCTS} products (45-byte JSON payload), {ROUNDS} rounds each, alternating"
@@ -105,9 +58,17 @@ async fn main() {
     for round in 1..=ROUNDS {
         for (name, url) in [("bare axum 204", &bare_url), ("node heartbeat", &node.url)] {
             let (url, script) = (url.clone(), script_path.clone());
-            let (rate, errors) = tokio::task::spawn_blocking(move || wrk(&url, &script))
-                .await
-                .unwrap();
+            let run = tokio::task::spawn_blocking(move || {
+                wrk(
+                    &url,
+                    CONNECTIONS,
+                    SECONDS,
+                    &["-s", script.to_str().unwrap()],
+                )
+            })
+            .await
+            .unwrap();
+            let (rate, errors) = (run.requests_per_s, run.non_2xx);
             println!("round {round}: {name:<15} {rate:>8.0} requests/s ({errors} non-2xx)");
             if name.starts_with("bare") {
                 bare_rates.push(rate);

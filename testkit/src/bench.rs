@@ -1,5 +1,5 @@
-//! What the benchmarks share: settings from the environment, percentiles
-//! and an admin session.
+//! What the benchmarks share: settings from the environment, percentiles,
+//! an admin session, and wrk runs.
 
 use serde_json::json;
 
@@ -32,4 +32,57 @@ pub async fn admin_session(url: &str) -> String {
         .expect("a cookie")
         .to_owned();
     cookie.split(';').next().unwrap_or_default().to_owned()
+}
+
+/// A wrk script sending the heartbeats of `fleet` (`(id, key)` pairs), a
+/// random product per request, with a 45-byte activity payload.
+pub fn heartbeat_script(fleet: &[(String, String)]) -> String {
+    let ids: Vec<String> = fleet.iter().map(|(id, _)| format!("\"{id}\"")).collect();
+    let keys: Vec<String> = fleet.iter().map(|(_, key)| format!("\"{key}\"")).collect();
+    format!(
+        "local ids = {{{}}}\nlocal keys = {{{}}}\n\
+         local body = '{{\"payload\":{{\"load\":0.42,\"uptime_s\":86400}}}}'\n\
+         request = function()\n  local i = math.random(#ids)\n\
+         return wrk.format(\"POST\", \"/api/v1/products/\" .. ids[i] .. \"/heartbeat\",\n\
+         {{[\"Content-Type\"] = \"application/json\", [\"Authorization\"] = \"Bearer \" .. keys[i]}}, body)\nend\n",
+        ids.join(","),
+        keys.join(",")
+    )
+}
+
+/// What one wrk run measured.
+#[derive(Clone, Copy, Debug)]
+pub struct Wrk {
+    pub requests_per_s: f64,
+    pub non_2xx: u64,
+}
+
+/// Runs `wrk -t2 -c<connections> -d<seconds>s <extra> <url>` (blocking).
+pub fn wrk(url: &str, connections: u32, seconds: u32, extra: &[&str]) -> Wrk {
+    let out = std::process::Command::new("wrk")
+        .args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s")])
+        .args(extra)
+        .arg(url)
+        .output()
+        .expect("wrk is installed (apt-get install -y wrk)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let find = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix))
+            .map(|v| v.trim().to_owned())
+    };
+    Wrk {
+        requests_per_s: find("Requests/sec:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0),
+        non_2xx: find("Non-2xx or 3xx responses:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    }
+}
+
+/// The median of `values`.
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[values.len() / 2]
 }
