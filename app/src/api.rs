@@ -15,6 +15,7 @@ pub use protocol::api::{
 
 /// What a console may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum UserRole {
     Admin,
@@ -56,6 +57,7 @@ impl FromStr for UserRole {
 
 /// A node as shown on the Nodes page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NodeDetail {
     pub name: String,
     pub url: String,
@@ -69,6 +71,7 @@ pub struct NodeDetail {
 
 /// `GET /api/v1/nodes`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NodeList {
     /// The node that answered.
     pub node: String,
@@ -79,6 +82,7 @@ pub struct NodeList {
 
 /// `GET /api/v1/keepalive`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KeepAlive {
     /// The node that answered.
     pub node: String,
@@ -91,6 +95,7 @@ pub struct KeepAlive {
 
 /// `GET /healthz`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Health {
     pub status: String,
     pub node: String,
@@ -99,6 +104,7 @@ pub struct Health {
 
 /// `POST /api/v1/auth/login`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
@@ -106,6 +112,7 @@ pub struct LoginRequest {
 
 /// The signed-in user (`GET /api/v1/me`, login reply).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Me {
     pub username: String,
     pub role: UserRole,
@@ -116,6 +123,7 @@ pub struct Me {
 
 /// One record of the audit trail (`GET /api/v1/audit`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub id: i64,
     pub at: i64,
@@ -136,6 +144,7 @@ pub struct AuditEntry {
 
 /// A page of the audit trail, newest first.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
     pub total: i64,
@@ -144,6 +153,7 @@ pub struct AuditPage {
 /// A personal API token as listed (`GET /api/v1/tokens`); the secret
 /// itself is shown once, when made.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApiToken {
     pub id: String,
     pub name: String,
@@ -158,6 +168,7 @@ pub struct ApiToken {
 
 /// `POST /api/v1/tokens`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewApiToken {
     pub name: String,
     /// Days until it expires (1–3650); `None` never.
@@ -170,6 +181,7 @@ pub struct NewApiToken {
 
 /// The reply to `POST /api/v1/tokens`: the only time `token` is shown.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreatedApiToken {
     pub token: String,
     #[serde(flatten)]
@@ -178,6 +190,7 @@ pub struct CreatedApiToken {
 
 /// `POST /api/v1/auth/handoff`: carries the session to another node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Handoff {
     /// Single use; redeem at `<node>/auth/handoff?token=…&next=…`.
     pub token: String,
@@ -186,6 +199,7 @@ pub struct Handoff {
 
 /// `PUT /api/v1/nodes/{name}/role`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SetRole {
     pub role: NodeRole,
 }
@@ -193,12 +207,14 @@ pub struct SetRole {
 /// `POST /api/v1/products/{id}/reenroll` (admins): the product's key is
 /// revoked; its next registration with the enrollment secret takes it over.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Reenrolled {
     pub product_id: String,
 }
 
 /// A product as listed in the console.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ProductSummary {
     pub id: String,
     pub name: String,
@@ -214,6 +230,7 @@ pub struct ProductSummary {
 
 /// A status change of a product.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Transition {
     pub from: String,
     pub to: String,
@@ -223,6 +240,7 @@ pub struct Transition {
 
 /// `GET /api/v1/products`: one page of products.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ProductPage {
     /// Products matching the filters, on every page.
     pub total: i64,
@@ -231,6 +249,7 @@ pub struct ProductPage {
 
 /// `GET /api/v1/products/counts`: how many products have each status.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct StatusCounts {
     pub pending: i64,
     pub online: i64,
@@ -240,6 +259,7 @@ pub struct StatusCounts {
 
 /// `GET /api/v1/products/{id}`: one product with its history and logs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ProductDetail {
     pub product: ProductSummary,
     pub activity: Option<serde_json::Value>,
@@ -249,6 +269,7 @@ pub struct ProductDetail {
 
 /// The fleet's status counts at one moment.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FleetPoint {
     /// Unix milliseconds (database clock).
     pub at: i64,
@@ -261,6 +282,7 @@ pub struct FleetPoint {
 /// `GET /api/v1/products/history?window=1h|24h|7d`: the fleet's status over
 /// time, oldest first; the last point is now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FleetHistory {
     pub window: String,
     pub points: Vec<FleetPoint>,
@@ -268,6 +290,7 @@ pub struct FleetHistory {
 
 /// `GET /api/v1/enrollment` (admins): the secret products enroll with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EnrollmentSecret {
     pub secret: String,
     /// Unix milliseconds of the last change.
@@ -279,6 +302,7 @@ pub struct EnrollmentSecret {
 
 /// `POST /api/v1/users` (admins): a new console user.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewUser {
     pub username: String,
     pub password: String,
@@ -287,6 +311,7 @@ pub struct NewUser {
 
 /// `POST /api/v1/commands` (operators and admins).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewCommandRequest {
     pub product_id: String,
     pub kind: String,
@@ -297,6 +322,7 @@ pub struct NewCommandRequest {
 
 /// A command as the console lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CommandSummary {
     pub id: String,
     pub product_id: String,
@@ -315,6 +341,7 @@ pub struct CommandSummary {
 
 /// One change on a command's timeline.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CommandEvent {
     pub at: i64,
     pub node: String,
@@ -325,6 +352,7 @@ pub struct CommandEvent {
 /// `GET /api/v1/commands/{id}`: a command, its arguments, result and
 /// timeline (oldest first).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CommandDetail {
     pub command: CommandSummary,
     pub args: serde_json::Value,
@@ -334,6 +362,7 @@ pub struct CommandDetail {
 
 /// `GET /api/v1/commands?state=&product=&node=&limit=&offset=`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CommandPage {
     pub total: i64,
     pub commands: Vec<CommandSummary>,
@@ -341,6 +370,7 @@ pub struct CommandPage {
 
 /// A console user as admins see them (`GET /api/v1/users`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserSummary {
     pub username: String,
     pub role: UserRole,
@@ -353,12 +383,14 @@ pub struct UserSummary {
 
 /// `PUT /api/v1/users/{name}/role`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SetUserRole {
     pub role: UserRole,
 }
 
 /// `PUT /api/v1/users/{name}/permissions` (admins).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetPermissions {
     pub manage_global_content: bool,

@@ -33,6 +33,21 @@ macro_rules! wire_enum {
             }
         }
 
+        /// A string, one of the texts (the derive would not see the
+        /// renames a macro writes).
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())
@@ -106,6 +121,7 @@ wire_enum! {
 
 /// Whether a node takes everything (`active`) or is a fallback (`passive`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum NodeRole {
     Active,
@@ -143,6 +159,7 @@ impl FromStr for NodeRole {
 
 /// A node as listed in keep-alive replies.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NodeSummary {
     pub name: String,
     pub url: String,
@@ -152,11 +169,13 @@ pub struct NodeSummary {
 
 /// Every error reply: `{"error": {"code": …, "message": …}}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// Stable, machine-readable (`unauthorized`, `invalid_json`, …).
     pub code: String,
@@ -166,6 +185,7 @@ pub struct ErrorDetail {
 
 /// `POST /api/v1/products/register`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterRequest {
     pub enrollment_secret: String,
     pub uuid: String,
@@ -181,6 +201,7 @@ pub struct RegisterRequest {
 
 /// Registration reply: the product's identity and where to report.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterReply {
     pub product_id: String,
     /// Hex; keys the datagrams' HMAC and is the bearer token of HTTP calls.
@@ -195,6 +216,7 @@ pub struct RegisterReply {
 
 /// `POST /api/v1/products/{id}/handshake` (the body may be empty).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HandshakeRequest {
     /// Where the product now listens for wake datagrams (replaces the port
     /// given at registration, which an agent on an ephemeral port cannot
@@ -205,6 +227,7 @@ pub struct HandshakeRequest {
 
 /// `POST /api/v1/products/{id}/handshake`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HandshakeReply {
     pub transport: Transport,
     pub mode: Mode,
@@ -212,6 +235,7 @@ pub struct HandshakeReply {
 
 /// `POST /api/v1/products/{id}/heartbeat`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HeartbeatRequest {
     /// Activity data shown in the console (a JSON object, ≤ 4 KiB).
     pub payload: Option<serde_json::Value>,
@@ -219,6 +243,7 @@ pub struct HeartbeatRequest {
 
 /// One log line from a product.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogEntry {
     /// Unix milliseconds on the product's clock.
     pub at: i64,
@@ -228,12 +253,14 @@ pub struct LogEntry {
 
 /// `POST /api/v1/products/{id}/logs`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogsRequest {
     pub entries: Vec<LogEntry>,
 }
 
 /// A queued command as a product receives it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductCommand {
     pub id: String,
     pub kind: String,
@@ -242,12 +269,14 @@ pub struct ProductCommand {
 
 /// `GET /api/v1/products/{id}/commands`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CommandsReply {
     pub commands: Vec<ProductCommand>,
 }
 
 /// `POST /api/v1/products/{id}/commands/{cid}/result`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CommandResult {
     /// `succeeded` or `failed`.
     pub status: String,

@@ -60,6 +60,7 @@ pub mod error;
 pub mod keepalive;
 pub mod listener;
 pub mod nodes;
+pub mod openapi;
 pub mod outbound;
 pub mod products;
 pub mod provision;

@@ -6,72 +6,59 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
 use axum::middleware;
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, patch, post, put};
+use axum::routing::{get, post};
 use axum::Router;
+use std::sync::Arc;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::{
     alerts, audit, auth, centralize, console, content, enrollment, error, keepalive, nodes,
-    products, provision, queue, AppState, BODY_LIMIT,
+    openapi, products, provision, queue, AppState, BODY_LIMIT,
 };
 
 /// Every route of a node.
 pub fn router(app: AppState) -> Router {
     let https = app.auth.https;
-    // Console and admin calls: authenticated by the session cookie, so
-    // cross-site requests are refused.
-    let console_api = Router::new()
-        .route("/api/v1/keepalive", get(keepalive::handlers::keepalive))
-        .route("/api/v1/nodes", get(nodes::handlers::list))
-        .route("/api/v1/nodes/{name}/role", put(nodes::handlers::set_role))
-        .route("/api/v1/centralization", get(centralize::handlers::list))
-        .route(
-            "/api/v1/centralization/{node}/retry",
-            post(centralize::handlers::retry),
-        )
-        .route("/api/v1/auth/handoff", post(auth::handlers::handoff_issue))
-        .route("/api/v1/me", get(auth::handlers::me))
-        .route(
-            "/api/v1/tokens",
-            get(auth::tokens::list).post(auth::tokens::create),
-        )
-        .route("/api/v1/tokens/{id}", delete(auth::tokens::revoke))
-        .route(
-            "/api/v1/users",
-            get(auth::users::list).post(auth::users::create),
-        )
-        .route("/api/v1/users/{name}", delete(auth::users::remove))
-        .route("/api/v1/users/{name}/role", put(auth::users::set_role))
-        .route(
-            "/api/v1/users/{name}/permissions",
-            put(auth::users::set_permissions),
-        )
-        .route("/api/v1/auth/login", post(auth::handlers::login_json))
-        .route("/api/v1/auth/logout", post(auth::handlers::logout_json))
-        .route("/api/v1/products", get(products::handlers::list))
-        .route("/api/v1/products/counts", get(products::handlers::counts))
-        .route("/api/v1/products/history", get(products::handlers::history))
-        .route("/api/v1/enrollment", get(enrollment::handlers::show))
-        .route(
-            "/api/v1/enrollment/rotate",
-            post(enrollment::handlers::rotate),
-        )
-        .route("/api/v1/products/{id}", get(products::handlers::detail))
-        .route(
-            "/api/v1/products/{id}/reenroll",
-            post(products::enroll::reenroll),
-        )
-        .route(
-            "/api/v1/commands",
-            get(queue::handlers::list).post(queue::handlers::create),
-        )
-        .route("/api/v1/commands/{id}", get(queue::handlers::detail))
+    // Console and admin calls: a session cookie (so cross-site requests
+    // are refused) or an API token; recorded by the audit layer. Every
+    // `/api/v1` route is documented: `routes!` mounts each handler at the
+    // path its `#[utoipa::path]` gives.
+    let console_api = OpenApiRouter::new()
+        .routes(routes!(keepalive::handlers::keepalive))
+        .routes(routes!(nodes::handlers::list))
+        .routes(routes!(nodes::handlers::set_role))
+        .routes(routes!(centralize::handlers::list))
+        .routes(routes!(centralize::handlers::retry))
+        .routes(routes!(auth::handlers::handoff_issue))
+        .routes(routes!(auth::handlers::me))
+        .routes(routes!(auth::tokens::list, auth::tokens::create))
+        .routes(routes!(auth::tokens::revoke))
+        .routes(routes!(auth::users::list, auth::users::create))
+        .routes(routes!(auth::users::remove))
+        .routes(routes!(auth::users::set_role))
+        .routes(routes!(auth::users::set_permissions))
+        .routes(routes!(auth::handlers::login_json))
+        .routes(routes!(auth::handlers::logout_json))
+        .routes(routes!(products::handlers::list))
+        .routes(routes!(products::handlers::counts))
+        .routes(routes!(products::handlers::history))
+        .routes(routes!(enrollment::handlers::show))
+        .routes(routes!(enrollment::handlers::rotate))
+        .routes(routes!(products::handlers::detail))
+        .routes(routes!(products::enroll::reenroll))
+        .routes(routes!(queue::handlers::list, queue::handlers::create))
+        .routes(routes!(queue::handlers::detail))
+        .routes(routes!(audit::handlers::search))
         .merge(content_routes())
-        .merge(console::routes(&app))
-        .route("/auth/login", post(auth::handlers::login_form))
-        .route("/auth/logout", post(auth::handlers::logout_form))
-        .route("/auth/handoff", get(auth::handlers::handoff_redeem))
-        .route("/api/v1/audit", get(audit::handlers::search))
+        .merge(OpenApiRouter::from(
+            console::routes(&app)
+                .route("/auth/login", post(auth::handlers::login_form))
+                .route("/auth/logout", post(auth::handlers::logout_form))
+                .route("/auth/handoff", get(auth::handlers::handoff_redeem)),
+        ))
         .layer(middleware::from_fn_with_state(
             app.audit.clone(),
             audit::layer,
@@ -82,33 +69,28 @@ pub fn router(app: AppState) -> Router {
         ));
     // The product wire protocol: bearer keys and the enrollment secret, never
     // cookies, so no cross-site guard on this hot path.
-    let product_api = Router::new()
-        .route(
-            "/api/v1/products/register",
-            post(products::enroll::register),
-        )
-        .route(
-            "/api/v1/products/{id}/handshake",
-            post(products::enroll::handshake),
-        )
-        .route(
-            "/api/v1/products/{id}/heartbeat",
-            post(products::handlers::heartbeat),
-        )
-        .route("/api/v1/products/{id}/logs", post(products::handlers::logs))
-        .route(
-            "/api/v1/products/{id}/commands",
-            get(queue::product_api::commands),
-        )
-        .route(
-            "/api/v1/products/{id}/commands/{cid}/result",
-            post(queue::product_api::result),
-        )
-        .route("/api/v1/provision/hello", post(provision::handlers::hello));
-    let router = Router::new()
+    let product_api = OpenApiRouter::new()
+        .routes(routes!(products::enroll::register))
+        .routes(routes!(products::enroll::handshake))
+        .routes(routes!(products::handlers::heartbeat))
+        .routes(routes!(products::handlers::logs))
+        .routes(routes!(queue::product_api::commands))
+        .routes(routes!(queue::product_api::result))
+        .routes(routes!(provision::handlers::hello));
+    let (api, doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(console_api)
         .merge(product_api)
-        .route("/healthz", get(nodes::handlers::healthz))
+        .routes(routes!(nodes::handlers::healthz))
+        .split_for_parts();
+    let doc = Arc::new(doc);
+    let router = api
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc) }
+            }),
+        )
         .route("/metrics", get(metrics))
         .fallback(console::not_found)
         .method_not_allowed_fallback(|| async {
@@ -130,39 +112,21 @@ pub fn router(app: AppState) -> Router {
 }
 
 /// Content trees and investigations (session routes).
-fn content_routes() -> Router<AppState> {
-    use content::{handlers as h, investigate as run};
-    Router::new()
-        .route("/api/v1/content", get(h::trees).post(h::create_item))
-        .route("/api/v1/content/folders", post(content::folders::create))
-        .route(
-            "/api/v1/content/folders/{id}",
-            patch(content::folders::change).delete(content::folders::delete),
-        )
-        .route(
-            "/api/v1/content/{id}",
-            get(h::item).patch(h::change_item).delete(h::delete_item),
-        )
-        .route("/api/v1/content/{id}/duplicate", post(h::duplicate))
-        .route(
-            "/api/v1/content/{id}/nodes/{node}",
-            put(content::alert_handlers::enable).delete(content::alert_handlers::disable),
-        )
-        .route(
-            "/api/v1/content/{id}/run",
-            get(run::export_item).post(run::run_item),
-        )
-        .route(
-            "/api/v1/investigations/run",
-            get(run::export_query).post(run::run_query),
-        )
-        .route("/api/v1/investigations/explain", post(run::explain))
-        .route("/api/v1/alerts/firings", get(alerts::handlers::firings))
-        .route("/api/v1/alerts/test", post(alerts::handlers::test))
-        .route(
-            "/api/v1/alerts/{id}/coverage",
-            get(alerts::handlers::coverage),
-        )
+fn content_routes() -> OpenApiRouter<AppState> {
+    use content::{alert_handlers as alert, folders, handlers as h, investigate as run};
+    OpenApiRouter::new()
+        .routes(routes!(h::trees, h::create_item))
+        .routes(routes!(folders::create))
+        .routes(routes!(folders::change, folders::delete))
+        .routes(routes!(h::item, h::change_item, h::delete_item))
+        .routes(routes!(h::duplicate))
+        .routes(routes!(alert::enable, alert::disable))
+        .routes(routes!(run::export_item, run::run_item))
+        .routes(routes!(run::export_query, run::run_query))
+        .routes(routes!(run::explain))
+        .routes(routes!(alerts::handlers::firings))
+        .routes(routes!(alerts::handlers::test))
+        .routes(routes!(alerts::handlers::coverage))
 }
 
 /// `GET /metrics`: what the node counts of its products' traffic and of its

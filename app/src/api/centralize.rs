@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// What centralizing one source did, or would do (its plan).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Outcome {
     /// The source node; false duplicates go into subfolders of its name.
     pub node: String,
@@ -35,6 +36,7 @@ impl Outcome {
 
 /// One owner's tree: `Global` or a user name.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct OwnerOutcome {
     pub owner: String,
     /// Real duplicates, merged into the item already there.
@@ -49,6 +51,7 @@ pub struct OwnerOutcome {
 
 /// Product records (resource synchronization).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ProductsOutcome {
     /// Not in the cluster before.
     pub new: u64,
@@ -60,6 +63,7 @@ pub struct ProductsOutcome {
 
 /// A source's progress through the cluster's centralization.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Source {
     pub node: String,
     /// `pending`, `running`, `done` or `failed`.
@@ -82,6 +86,7 @@ pub struct Source {
 /// `GET /api/v1/centralization`: every source, in the order their nodes
 /// connected.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Centralization {
     pub sources: Vec<Source>,
     /// Whether the caller may retry (admins), who also see the plans.

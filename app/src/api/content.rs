@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// Which tree: the signed-in user's own, or the Global one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     #[default]
@@ -15,6 +16,7 @@ pub enum Scope {
 
 /// What an item is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ItemKind {
     #[default]
@@ -44,6 +46,7 @@ impl ItemKind {
 
 /// A folder; `parent` is `None` at the top of its tree.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Folder {
     pub id: String,
     pub scope: Scope,
@@ -53,6 +56,7 @@ pub struct Folder {
 
 /// An item; `folder` is `None` at the top of its tree.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Item {
     pub id: String,
     pub scope: Scope,
@@ -74,6 +78,7 @@ pub struct Item {
 
 /// How bad a firing is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -85,6 +90,7 @@ pub enum Severity {
 /// Who evaluates an alert: each node over the products it is home to
 /// (`node`), or one node over the whole fleet (`fleet`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AlertScope {
     #[default]
@@ -94,6 +100,7 @@ pub enum AlertScope {
 
 /// What turns an investigation into an alert.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AlertSpec {
     /// `rows > N`, `rows = 0`, `count > N` (any group of a `group by`
@@ -123,6 +130,7 @@ fn zero() -> String {
 /// An alert as stored: its settings (in canonical spelling) and where it
 /// is enabled.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AlertInfo {
     pub spec: AlertSpec,
     pub enabled_on: Vec<String>,
@@ -133,6 +141,7 @@ pub struct AlertInfo {
 
 /// The key a webhook receiver checks `X-Vigil-Signature` with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WebhookSecret {
     pub url: String,
     pub secret: String,
@@ -140,6 +149,7 @@ pub struct WebhookSecret {
 
 /// `POST /api/v1/alerts/test`: an alert's condition run once, now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TestAlert {
     pub definition: String,
@@ -149,6 +159,7 @@ pub struct TestAlert {
 /// What a test of an alert found: the keys whose condition holds now (it
 /// would fire for each once they held for `for`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TestResult {
     /// `fleet`, or the node whose products it was evaluated over.
     pub over: String,
@@ -156,6 +167,7 @@ pub struct TestResult {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WouldFire {
     pub key: String,
     pub matched: i64,
@@ -165,6 +177,7 @@ pub struct WouldFire {
 /// products, and how many no node does (their home node does not have the
 /// alert enabled).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Coverage {
     pub scope: AlertScope,
     pub nodes: Vec<NodeCoverage>,
@@ -172,6 +185,7 @@ pub struct Coverage {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NodeCoverage {
     pub node: String,
     pub operational: bool,
@@ -180,6 +194,7 @@ pub struct NodeCoverage {
 
 /// A firing of an alert (`GET /api/v1/alerts/firings`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Firing {
     pub id: String,
     pub alert_id: String,
@@ -200,6 +215,7 @@ pub struct Firing {
 
 /// `GET /api/v1/content`: the user's tree and the Global one.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Trees {
     pub folders: Vec<Folder>,
     pub items: Vec<Item>,
@@ -209,6 +225,7 @@ pub struct Trees {
 
 /// `POST /api/v1/content/folders`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewFolder {
     #[serde(default)]
@@ -221,6 +238,7 @@ pub struct NewFolder {
 /// `PATCH /api/v1/content/folders/{id}`: rename and/or move (within its
 /// tree). `parent: null` moves it to the top.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FolderChange {
     #[serde(default)]
@@ -231,6 +249,7 @@ pub struct FolderChange {
 
 /// `DELETE /api/v1/content/folders/{id}`: what went with it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Deleted {
     pub folders: u64,
     pub items: u64,
@@ -238,6 +257,7 @@ pub struct Deleted {
 
 /// `POST /api/v1/content`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewItem {
     #[serde(default)]
@@ -256,6 +276,7 @@ pub struct NewItem {
 /// `PATCH /api/v1/content/{id}`: edit, rename, move (`folder: null` to the
 /// top; `scope` to the other tree).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ItemChange {
     #[serde(default)]
@@ -274,6 +295,7 @@ pub struct ItemChange {
 /// `POST /api/v1/content/{id}/duplicate`: where the copy goes (by default
 /// beside the original, named "… (copy)").
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Duplicate {
     #[serde(default)]
@@ -286,6 +308,7 @@ pub struct Duplicate {
 
 /// A column to sort by instead of the query's own order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SortOrder {
     pub column: String,
@@ -295,6 +318,7 @@ pub struct SortOrder {
 
 /// `POST /api/v1/content/{id}/run`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RunItem {
     /// 0-based page of `limit` rows.
@@ -309,6 +333,7 @@ pub struct RunItem {
 
 /// `POST /api/v1/investigations/run` and `…/explain`: an unsaved query.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RunQuery {
     pub query: String,
@@ -324,6 +349,7 @@ pub struct RunQuery {
 
 /// A column of the result.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Column {
     pub name: String,
     /// string, int, bool, enum, uuid, timestamp (Unix ms) or duration (ms).
@@ -333,6 +359,7 @@ pub struct Column {
 
 /// One page of a query's rows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RunReply {
     pub columns: Vec<Column>,
     /// One array per row, in the order of `columns`.
@@ -346,6 +373,7 @@ pub struct RunReply {
 
 /// `POST /api/v1/investigations/explain`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Explain {
     pub canonical: String,
     /// `sqlite` or `postgres`.

@@ -12,8 +12,10 @@ use super::store::{self, Firing};
 use super::Alerts;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, Json, Query};
+use crate::openapi::{BadBody, BadQuery, Missing, Signed};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Filter {
     #[serde(default)]
@@ -22,6 +24,13 @@ pub struct Filter {
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/firings",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 200, description = "Firings", body = Vec<Firing>), Signed, BadQuery),
+)]
 pub async fn firings(
     State(alerts): State<Alerts>,
     user: CurrentUser,
@@ -39,6 +48,13 @@ pub async fn firings(
 
 /// `POST /api/v1/alerts/test`: what an alert would fire for now (its `for`
 /// aside), without saving or writing anything.
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/test",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 200, description = "What the alert would fire now", body = TestResult), Signed, BadBody),
+)]
 pub async fn test(
     State(alerts): State<Alerts>,
     user: CurrentUser,
@@ -68,6 +84,14 @@ pub async fn test(
 }
 
 /// `GET /api/v1/alerts/{id}/coverage`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/{id}/coverage",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    params(("id" = String, Path, description = "alert (content item) id")),
+    responses((status = 200, description = "Which products the alert covers", body = Coverage), Signed, Missing),
+)]
 pub async fn coverage(
     State(alerts): State<Alerts>,
     user: CurrentUser,

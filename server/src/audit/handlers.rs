@@ -10,13 +10,15 @@ use serde::Deserialize;
 use super::Audit;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
+use crate::openapi::{BadQuery, Signed};
 use crate::trail::{self, Filter};
 
 /// Most records in one page, and in one CSV download.
 const MAX_PAGE: i64 = 1000;
 const MAX_CSV: i64 = 100_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     actor: Option<String>,
     action: Option<String>,
@@ -33,6 +35,13 @@ fn some(text: Option<String>) -> Option<String> {
     text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 200, description = "Matching records, newest first (JSON, or CSV with `format=csv`)", content((AuditPage = "application/json"), (String = "text/csv"))), Signed, BadQuery),
+)]
 pub async fn search(
     State(audit): State<Audit>,
     user: CurrentUser,

@@ -12,8 +12,16 @@ use app::params::encode;
 use super::client::ClientIp;
 use super::{device_token, safe_next, set_cookie, Attempt, Auth, CurrentUser, LoginError};
 use crate::error::{ApiError, Json, Query};
+use crate::openapi::{BadBody, Signed};
+use protocol::api::ErrorBody;
 
 /// `POST /api/v1/auth/login`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "public",
+    responses((status = 200, description = "Signed in: the session cookie is set", body = Me), BadBody, (status = 401, description = "`invalid_credentials`", body = ErrorBody), (status = 429, description = "`too_many_attempts` (Retry-After)", body = ErrorBody), (status = 503, description = "`busy`, `timeout` or `centralization_in_progress`", body = ErrorBody)),
+)]
 pub async fn login_json(
     State(app): State<Auth>,
     ClientIp(client): ClientIp,
@@ -66,6 +74,12 @@ async fn record_sign_in(
 }
 
 /// `POST /api/v1/auth/logout`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "public",
+    responses((status = 204, description = "Signed out: the cookie is cleared"), (status = 503, description = "`timeout`", body = ErrorBody)),
+)]
 pub async fn logout_json(
     State(app): State<Auth>,
     headers: HeaderMap,
@@ -76,6 +90,13 @@ pub async fn logout_json(
 }
 
 /// `GET /api/v1/me`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 200, description = "Who is calling", body = Me), Signed),
+)]
 pub async fn me(user: CurrentUser) -> Json<Me> {
     Json(user.me())
 }
@@ -140,6 +161,13 @@ pub async fn logout_form(
 }
 
 /// `POST /api/v1/auth/handoff`: a token the console keeps for failover.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/handoff",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 200, description = "A single-use hand-off token for another node", body = Handoff), Signed),
+)]
 pub async fn handoff_issue(
     State(app): State<Auth>,
     user: CurrentUser,
@@ -157,7 +185,8 @@ pub async fn handoff_issue(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HandoffQuery {
     token: String,
     next: Option<String>,

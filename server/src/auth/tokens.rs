@@ -13,6 +13,8 @@ use axum::Json;
 use super::store::tokens::{self as store, NewToken};
 use super::{new_token, token_hash, Auth, CurrentUser};
 use crate::error::ApiError;
+use crate::openapi::{BadBody, Missing, Signed};
+use protocol::api::ErrorBody;
 
 /// What every token starts with.
 pub const PREFIX: &str = "vgt_";
@@ -61,6 +63,13 @@ pub async fn owner(app: &Auth, token: &str) -> Result<Option<(String, String)>, 
 }
 
 /// `GET /api/v1/tokens`: the caller's tokens.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 200, description = "The caller's API tokens, without secrets", body = Vec<ApiToken>), Signed),
+)]
 pub async fn list(
     State(app): State<Auth>,
     user: CurrentUser,
@@ -69,6 +78,13 @@ pub async fn list(
 }
 
 /// `POST /api/v1/tokens`: a new token, shown this once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 201, description = "The token, its secret shown this once", body = CreatedApiToken), Signed, BadBody, (status = 409, description = "`name_taken`", body = ErrorBody)),
+)]
 pub async fn create(
     State(app): State<Auth>,
     user: CurrentUser,
@@ -150,6 +166,14 @@ pub async fn create(
 }
 
 /// `DELETE /api/v1/tokens/{id}`: revokes one of the caller's tokens.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tokens/{id}",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    params(("id" = String, Path, description = "token id")),
+    responses((status = 204, description = "Revoked"), Signed, Missing),
+)]
 pub async fn revoke(
     State(app): State<Auth>,
     user: CurrentUser,

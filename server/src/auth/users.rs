@@ -10,6 +10,8 @@ use app::api::{Me, NewUser, SetPermissions, SetUserRole, UserRole, UserSummary};
 use super::{check_new_user, password, store, Auth, CurrentUser};
 use crate::db::StoreError;
 use crate::error::{ApiError, Json};
+use crate::openapi::{BadBody, Missing, Signed};
+use protocol::api::ErrorBody;
 
 fn admin_only(user: &CurrentUser) -> Result<(), ApiError> {
     if user.role == UserRole::Admin {
@@ -27,6 +29,13 @@ fn not_found_or(name: &str) -> impl FnOnce(StoreError) -> ApiError + '_ {
 }
 
 /// `GET /api/v1/users`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 200, description = "Users (admins)", body = Vec<UserSummary>), Signed),
+)]
 pub async fn list(
     State(app): State<Auth>,
     user: CurrentUser,
@@ -36,6 +45,13 @@ pub async fn list(
 }
 
 /// `POST /api/v1/users` (admins): adds a console user.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 201, description = "Created", body = Me), Signed, BadBody, (status = 409, description = "`conflict`: the name is taken", body = ErrorBody)),
+)]
 pub async fn create(
     State(app): State<Auth>,
     user: CurrentUser,
@@ -73,6 +89,14 @@ pub async fn create(
 }
 
 /// `PUT /api/v1/users/{name}/role`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/{name}/role",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    params(("name" = String, Path, description = "user name")),
+    responses((status = 204, description = "Role changed"), Signed, BadBody, Missing, (status = 409, description = "`conflict`: your own role, or the last admin", body = ErrorBody)),
+)]
 pub async fn set_role(
     State(app): State<Auth>,
     user: CurrentUser,
@@ -95,6 +119,14 @@ pub async fn set_role(
 }
 
 /// `DELETE /api/v1/users/{name}`: the user and their sessions.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{name}",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    params(("name" = String, Path, description = "user name")),
+    responses((status = 204, description = "Removed"), Signed, Missing, (status = 409, description = "`conflict`: yourself, or the last admin", body = ErrorBody)),
+)]
 pub async fn remove(
     State(app): State<Auth>,
     user: CurrentUser,
@@ -117,6 +149,14 @@ pub async fn remove(
 
 /// `PUT /api/v1/users/{name}/permissions` (admins): grants or revokes
 /// `manage_global_content`. Viewers only read, so they cannot have it.
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/{name}/permissions",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    params(("name" = String, Path, description = "user name")),
+    responses((status = 204, description = "Permissions set"), Signed, BadBody, Missing),
+)]
 pub async fn set_permissions(
     State(app): State<Auth>,
     user: CurrentUser,

@@ -10,6 +10,7 @@ use super::store;
 use crate::auth::CurrentUser;
 use crate::db::Db;
 use crate::error::ApiError;
+use crate::openapi::{Missing, Signed};
 
 /// The capability's state on a node.
 #[derive(Clone)]
@@ -19,6 +20,13 @@ pub struct Centralize {
 
 /// Every source and its status. Plans and reports name users and their
 /// items, so only admins see them.
+#[utoipa::path(
+    get,
+    path = "/api/v1/centralization",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 200, description = "Sources being or having been centralized", body = Centralization), Signed),
+)]
 pub async fn list(
     State(c): State<Centralize>,
     user: CurrentUser,
@@ -38,6 +46,14 @@ pub async fn list(
 }
 
 /// Puts a failed source back in line; its node runs it again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/centralization/{node}/retry",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    params(("node" = String, Path, description = "the source node")),
+    responses((status = 204, description = "Back in line"), Signed, Missing),
+)]
 pub async fn retry(
     State(c): State<Centralize>,
     user: CurrentUser,

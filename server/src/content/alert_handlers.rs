@@ -10,6 +10,8 @@ use super::store::{self, ItemRow};
 use super::Content;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
+use crate::openapi::{Missing, Signed};
+use protocol::api::ErrorBody;
 
 /// The alert `id` if `user` may change it.
 async fn changeable_alert(
@@ -30,6 +32,14 @@ async fn changeable_alert(
 
 /// `PUT /api/v1/content/{id}/nodes/{node}`: enables an alert on a node,
 /// unless that node is at its `alert_limit` (409 `alert_limit`).
+#[utoipa::path(
+    put,
+    path = "/api/v1/content/{id}/nodes/{node}",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    params(("id" = String, Path, description = "alert id"), ("node" = String, Path, description = "node name")),
+    responses((status = 204, description = "Enabled on the node"), Signed, Missing, (status = 409, description = "`alert_limit`: the node evaluates its limit", body = ErrorBody)),
+)]
 pub async fn enable(
     State(content): State<Content>,
     user: CurrentUser,
@@ -57,6 +67,14 @@ pub async fn enable(
 }
 
 /// `DELETE /api/v1/content/{id}/nodes/{node}`: disables an alert there.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/content/{id}/nodes/{node}",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    params(("id" = String, Path, description = "alert id"), ("node" = String, Path, description = "node name")),
+    responses((status = 204, description = "Disabled on the node"), Signed, Missing),
+)]
 pub async fn disable(
     State(content): State<Content>,
     user: CurrentUser,

@@ -12,6 +12,8 @@ use super::tree::Folders;
 use super::{check_name, Content, Owner, MAX_DEPTH, MAX_FOLDERS};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, Json, Query};
+use crate::openapi::{BadBody, BadQuery, Missing, Signed};
+use protocol::api::ErrorBody;
 
 /// A folder as the API shows it.
 pub fn reply(f: FolderRow) -> Folder {
@@ -35,6 +37,13 @@ async fn visible_folder(
 }
 
 /// `POST /api/v1/content/folders`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/content/folders",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 201, description = "Created", body = Folder), Signed, BadBody, Missing, (status = 409, description = "`conflict`", body = ErrorBody)),
+)]
 pub async fn create(
     State(content): State<Content>,
     user: CurrentUser,
@@ -74,6 +83,14 @@ fn too_deep() -> ApiError {
 }
 
 /// `PATCH /api/v1/content/folders/{id}`: rename and/or move within its tree.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/content/folders/{id}",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    params(("id" = String, Path, description = "folder id")),
+    responses((status = 200, description = "Changed", body = Folder), Signed, BadBody, Missing, (status = 409, description = "`conflict`", body = ErrorBody)),
+)]
 pub async fn change(
     State(content): State<Content>,
     user: CurrentUser,
@@ -110,7 +127,8 @@ pub async fn change(
     Ok(Json(reply(folder)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteFolder {
     /// Delete what the folder holds too (the console asks first).
@@ -119,6 +137,14 @@ pub struct DeleteFolder {
 }
 
 /// `DELETE /api/v1/content/folders/{id}[?recursive=true]`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/content/folders/{id}",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    params(("id" = String, Path, description = "folder id")),
+    responses((status = 200, description = "What was deleted", body = Deleted), Signed, BadQuery, Missing, (status = 409, description = "`not_empty`", body = ErrorBody)),
+)]
 pub async fn delete(
     State(content): State<Content>,
     user: CurrentUser,

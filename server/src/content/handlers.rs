@@ -15,6 +15,8 @@ use super::{check_name, define, define_alert, Content, Owner, MAX_ITEMS};
 use crate::auth::CurrentUser;
 use crate::db::WriteTx;
 use crate::error::{ApiError, Json};
+use crate::openapi::{BadBody, Missing, Signed};
+use protocol::api::ErrorBody;
 
 /// An item as the API shows it.
 pub fn item_reply(i: ItemRow) -> Item {
@@ -108,6 +110,13 @@ async fn folder_in(tx: &mut WriteTx, owner: Owner, folder: &str) -> Result<(), A
 }
 
 /// `GET /api/v1/content`: the user's tree and the Global one.
+#[utoipa::path(
+    get,
+    path = "/api/v1/content",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 200, description = "The caller's tree and the Global tree", body = Trees), Signed),
+)]
 pub async fn trees(
     State(content): State<Content>,
     user: CurrentUser,
@@ -138,6 +147,13 @@ pub async fn trees(
 /// `POST /api/v1/content`: a new item. A new alert is enabled on this node
 /// only (unless this node is at its `alert_limit`: then it is saved
 /// disabled, and the reply shows it enabled nowhere).
+#[utoipa::path(
+    post,
+    path = "/api/v1/content",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 201, description = "Created", body = Item), Signed, BadBody, Missing, (status = 409, description = "`conflict`", body = ErrorBody)),
+)]
 pub async fn create_item(
     State(content): State<Content>,
     user: CurrentUser,
@@ -211,6 +227,14 @@ async fn new_alert(
 }
 
 /// `GET /api/v1/content/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/content/{id}",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    params(("id" = String, Path, description = "item id")),
+    responses((status = 200, description = "The item", body = Item), Signed, Missing),
+)]
 pub async fn item(
     State(content): State<Content>,
     user: CurrentUser,
@@ -222,6 +246,14 @@ pub async fn item(
 
 /// `PATCH /api/v1/content/{id}`: edit, rename, move (within or across
 /// trees).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/content/{id}",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    params(("id" = String, Path, description = "item id")),
+    responses((status = 200, description = "Changed", body = Item), Signed, BadBody, Missing, (status = 409, description = "`conflict`", body = ErrorBody)),
+)]
 pub async fn change_item(
     State(content): State<Content>,
     user: CurrentUser,
@@ -288,6 +320,14 @@ pub async fn change_item(
 
 /// `POST /api/v1/content/{id}/duplicate`: a copy, by default beside the
 /// original as "… (copy)". Anyone may copy a Global item into their tree.
+#[utoipa::path(
+    post,
+    path = "/api/v1/content/{id}/duplicate",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    params(("id" = String, Path, description = "item id")),
+    responses((status = 201, description = "The copy", body = Item), Signed, BadBody, Missing, (status = 409, description = "`conflict`", body = ErrorBody)),
+)]
 pub async fn duplicate(
     State(content): State<Content>,
     user: CurrentUser,
@@ -353,6 +393,14 @@ fn free_name(name: &str, taken: &[String]) -> String {
 }
 
 /// `DELETE /api/v1/content/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/content/{id}",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    params(("id" = String, Path, description = "item id")),
+    responses((status = 204, description = "Deleted"), Signed, Missing),
+)]
 pub async fn delete_item(
     State(content): State<Content>,
     user: CurrentUser,

@@ -23,12 +23,15 @@ use super::{query_kind, Content};
 use crate::auth::CurrentUser;
 use crate::cluster::now_ms;
 use crate::error::{ApiError, Json, Query};
+use crate::openapi::{BadBody, BadQuery, Missing, Signed};
+use protocol::api::ErrorBody;
 
 /// Rows a page may start at; deeper than that, export CSV.
 pub const MAX_OFFSET: i64 = 100_000;
 
 /// `?format=csv`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Format {
     #[serde(default)]
@@ -304,6 +307,14 @@ fn csv_row(out: &mut Vec<u8>, row: &[Cell], types: &[Type]) {
 
 /// `POST /api/v1/content/{id}/run[?format=csv]`: a saved item the user may
 /// see (their own, or a Global one).
+#[utoipa::path(
+    post,
+    path = "/api/v1/content/{id}/run",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    params(("id" = String, Path, description = "investigation id")),
+    responses((status = 200, description = "A page of results (JSON), or all rows (`format=csv`)", content((RunReply = "application/json"), (String = "text/csv"))), Signed, BadBody, BadQuery, Missing, (status = 503, description = "`timeout`: over `investigation_timeout`", body = ErrorBody)),
+)]
 pub async fn run_item(
     State(content): State<Content>,
     user: CurrentUser,
@@ -322,6 +333,13 @@ pub async fn run_item(
 }
 
 /// `POST /api/v1/investigations/run[?format=csv]`: an unsaved query.
+#[utoipa::path(
+    post,
+    path = "/api/v1/investigations/run",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 200, description = "A page of results (JSON), or all rows (`format=csv`)", content((RunReply = "application/json"), (String = "text/csv"))), Signed, BadBody, BadQuery),
+)]
 pub async fn run_query(
     State(content): State<Content>,
     user: CurrentUser,
@@ -338,13 +356,22 @@ pub async fn run_query(
 
 /// `GET /api/v1/content/{id}/run?format=csv[&product=…]`: the CSV export
 /// of a saved item as a plain link (a download needs no script).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExportItem {
     format: Option<String>,
     product: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/content/{id}/run",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    params(("id" = String, Path, description = "investigation id")),
+    responses((status = 200, description = "All rows as CSV", body = String, content_type = "text/csv"), Signed, BadQuery, Missing),
+)]
 pub async fn export_item(
     State(content): State<Content>,
     user: CurrentUser,
@@ -358,7 +385,8 @@ pub async fn export_item(
 }
 
 /// `GET /api/v1/investigations/run?format=csv&query=…[&kind=…&product=…]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     format: Option<String>,
@@ -368,6 +396,13 @@ pub struct ExportQuery {
     product: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/investigations/run",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 200, description = "All rows as CSV", body = String, content_type = "text/csv"), Signed, BadQuery),
+)]
 pub async fn export_query(
     State(content): State<Content>,
     user: CurrentUser,
@@ -395,6 +430,13 @@ fn csv_only(format: Option<&str>) -> Result<(), ApiError> {
 
 /// `POST /api/v1/investigations/explain`: the statement of the first page,
 /// with placeholders, and the database's plan for it (not run).
+#[utoipa::path(
+    post,
+    path = "/api/v1/investigations/explain",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 200, description = "The query as parsed, and its SQL", body = Explain), Signed, BadBody),
+)]
 pub async fn explain(
     State(content): State<Content>,
     user: CurrentUser,

@@ -7,6 +7,7 @@ use app::api::{EnrollmentSecret, UserRole};
 use super::{generate, store, Enrollment};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, Json};
+use crate::openapi::Signed;
 
 fn admin_only(user: &CurrentUser) -> Result<(), ApiError> {
     if user.role == UserRole::Admin {
@@ -27,6 +28,13 @@ fn reply(current: store::Current) -> Json<EnrollmentSecret> {
 }
 
 /// The current secret.
+#[utoipa::path(
+    get,
+    path = "/api/v1/enrollment",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 200, description = "The enrollment secret (admins)", body = EnrollmentSecret), Signed),
+)]
 pub async fn show(
     State(enrollment): State<Enrollment>,
     user: CurrentUser,
@@ -37,6 +45,13 @@ pub async fn show(
 
 /// Replaces the secret with a new random one, on every node at once.
 /// Registered products keep their own keys; only new enrollments need it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/enrollment/rotate",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 200, description = "The new secret", body = EnrollmentSecret), Signed),
+)]
 pub async fn rotate(
     State(enrollment): State<Enrollment>,
     user: CurrentUser,

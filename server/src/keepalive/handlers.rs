@@ -12,8 +12,10 @@ use super::{KeepAlive as Capability, MAX_WAIT_MS};
 use crate::auth::CurrentUser;
 use crate::cluster::store;
 use crate::error::{ApiError, Json, Query};
+use crate::openapi::{BadQuery, Signed};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct KeepAliveQuery {
     /// The state string the console last saw.
     state: Option<String>,
@@ -26,6 +28,13 @@ pub struct KeepAliveQuery {
 /// Node list and state string for a signed-in console. With `state` and
 /// `wait`, answers as soon as a watched position differs from `state`, or
 /// when `wait` ends.
+#[utoipa::path(
+    get,
+    path = "/api/v1/keepalive",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 200, description = "The state string and the nodes", body = KeepAlive), Signed, BadQuery),
+)]
 pub async fn keepalive(
     State(app): State<Capability>,
     _user: CurrentUser,

@@ -9,8 +9,16 @@ use app::api::{Health, NodeList, SetRole, UserRole};
 use super::Nodes;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, Json};
+use crate::openapi::{BadBody, Missing, Signed};
 
 /// The cluster's nodes with their details.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 200, description = "The cluster's nodes", body = NodeList), Signed),
+)]
 pub async fn list(
     State(nodes): State<Nodes>,
     _user: CurrentUser,
@@ -29,6 +37,12 @@ pub async fn list(
 
 /// Liveness probe for load balancers and for other nodes' consoles, which
 /// call it cross-origin before failing over here.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "public",
+    responses((status = 200, description = "The node answers", body = app::api::Health)),
+)]
 pub async fn healthz(State(nodes): State<Nodes>) -> impl IntoResponse {
     (
         [
@@ -45,6 +59,14 @@ pub async fn healthz(State(nodes): State<Nodes>) -> impl IntoResponse {
 
 /// `PUT /api/v1/nodes/{name}/role` (admins): promote or demote a node until
 /// it restarts (its configured role applies again then).
+#[utoipa::path(
+    put,
+    path = "/api/v1/nodes/{name}/role",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    params(("name" = String, Path, description = "node name")),
+    responses((status = 204, description = "Role changed"), Signed, BadBody, Missing),
+)]
 pub async fn set_role(
     State(nodes): State<Nodes>,
     user: CurrentUser,

@@ -20,6 +20,8 @@ use super::store::Registered;
 use super::{store, validate, validate_udp_port, Products, Registration};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, Json};
+use crate::openapi::{BadBody, Keyed, Missing, Signed};
+use protocol::api::ErrorBody;
 
 /// How long a handshake waits for the product's UDP hello.
 const HELLO_WAIT: Duration = Duration::from_secs(2);
@@ -37,6 +39,12 @@ fn random_hex(bytes: usize) -> String {
 /// `POST /api/v1/products/register`. A UUID already registered is taken
 /// over only with its current key as bearer token, or after an admin's
 /// re-enrolment; otherwise 409 `already_registered`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/products/register",
+    tag = "public",
+    responses((status = 200, description = "Registered: the product's id and key", body = RegisterReply), BadBody, (status = 401, description = "`unauthorized`: wrong enrollment secret or key", body = ErrorBody), (status = 429, description = "throttled (Retry-After)", body = ErrorBody), (status = 503, description = "`timeout`", body = ErrorBody)),
+)]
 pub async fn register(
     State(app): State<Products>,
     headers: HeaderMap,
@@ -100,6 +108,14 @@ pub async fn register(
 /// `POST /api/v1/products/{id}/reenroll` (admins): revokes the product's
 /// key at once and lets the next registration of its UUID with the
 /// enrollment secret take it over.
+#[utoipa::path(
+    post,
+    path = "/api/v1/products/{id}/reenroll",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    params(("id" = String, Path, description = "product id")),
+    responses((status = 200, description = "A new key for the product", body = Reenrolled), Signed, Missing),
+)]
 pub async fn reenroll(
     State(app): State<Products>,
     user: CurrentUser,
@@ -161,6 +177,15 @@ async fn probe_udp_wake(app: &Products, product: &KeyEntry, port: u16) -> bool {
 /// or empty): waits briefly for the UDP hello and tries the callback, then
 /// records transport and mode. A product without a working callback that
 /// names a wake port is two-way if it answers a wake datagram.
+#[utoipa::path(
+    post,
+    path = "/api/v1/products/{id}/handshake",
+    request_body(content = Option<HandshakeRequest>, description = "Optional: the product's preferred transport"),
+    tag = "product",
+    security(("product_key" = [])),
+    params(("id" = String, Path, description = "product id")),
+    responses((status = 200, description = "The transport and mode to use", body = HandshakeReply), Keyed, BadBody, Missing),
+)]
 pub async fn handshake(
     State(app): State<Products>,
     ProductCaller(product): ProductCaller,

@@ -15,6 +15,7 @@ use super::{history, now_ms, store, Products, Source, Status};
 use crate::auth::CurrentUser;
 use crate::cluster::store::clock;
 use crate::error::{ApiError, Json, Query};
+use crate::openapi::{BadBody, BadQuery, Keyed, Missing, Signed};
 
 /// Most log lines in one upload.
 const MAX_LOG_ENTRIES: usize = 500;
@@ -85,6 +86,15 @@ pub struct HeartbeatBody {
 /// Activity data nesting deeper than [`super::MAX_ACTIVITY_DEPTH`] is
 /// refused before the body is parsed, so it can neither reach the parser's
 /// recursion limit nor be stored as nothing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/products/{id}/heartbeat",
+    request_body(content = Option<protocol::api::HeartbeatRequest>, description = "Optional: activity figures"),
+    tag = "product",
+    security(("product_key" = [])),
+    params(("id" = String, Path, description = "product id")),
+    responses((status = 204, description = "Seen"), Keyed, BadBody, Missing),
+)]
 pub async fn heartbeat(
     State(products): State<Products>,
     ProductCaller(product): ProductCaller,
@@ -137,6 +147,14 @@ pub async fn heartbeat(
 }
 
 /// `POST /api/v1/products/{id}/logs`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/products/{id}/logs",
+    tag = "product",
+    security(("product_key" = [])),
+    params(("id" = String, Path, description = "product id")),
+    responses((status = 202, description = "Accepted: stored with the next batch"), Keyed, BadBody, Missing),
+)]
 pub async fn logs(
     State(products): State<Products>,
     ProductCaller(product): ProductCaller,
@@ -170,7 +188,8 @@ pub async fn logs(
     Ok(StatusCode::ACCEPTED)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     status: Option<String>,
     q: Option<String>,
@@ -180,6 +199,13 @@ pub struct ListQuery {
 }
 
 /// `GET /api/v1/products?status=&q=&sort=&limit=&offset=` for the console.
+#[utoipa::path(
+    get,
+    path = "/api/v1/products",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 200, description = "A page of products", body = ProductPage), Signed, BadQuery),
+)]
 pub async fn list(
     State(products): State<Products>,
     _user: CurrentUser,
@@ -210,6 +236,13 @@ pub async fn list(
 }
 
 /// `GET /api/v1/products/counts`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/products/counts",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 200, description = "Products by status", body = StatusCounts), Signed),
+)]
 pub async fn counts(
     State(products): State<Products>,
     _user: CurrentUser,
@@ -231,13 +264,21 @@ async fn status_counts(products: &Products) -> Result<StatusCounts, ApiError> {
     Ok(counts)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     window: Option<String>,
 }
 
 /// `GET /api/v1/products/history?window=1h|24h|7d`: sampled counts, thinned
 /// for a chart, ending with the counts of now.
+#[utoipa::path(
+    get,
+    path = "/api/v1/products/history",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 200, description = "Online and offline counts over time", body = FleetHistory), Signed, BadQuery),
+)]
 pub async fn history(
     State(products): State<Products>,
     _user: CurrentUser,
@@ -265,6 +306,14 @@ pub async fn history(
 }
 
 /// `GET /api/v1/products/{id}` for the console.
+#[utoipa::path(
+    get,
+    path = "/api/v1/products/{id}",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    params(("id" = String, Path, description = "product id")),
+    responses((status = 200, description = "A product, its history and logs", body = ProductDetail), Signed, Missing),
+)]
 pub async fn detail(
     State(products): State<Products>,
     _user: CurrentUser,

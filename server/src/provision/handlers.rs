@@ -6,20 +6,28 @@ use serde::{Deserialize, Serialize};
 
 use super::{store, Provision, LEASE};
 use crate::error::{ApiError, Json};
+use crate::openapi::BadBody;
+use protocol::api::ErrorBody;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Hello {
     enrollment_secret: String,
     uuid: String,
     ip: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Accepted {
     request_id: String,
 }
 
 /// Logs the request with this node and processes it here, right away.
+#[utoipa::path(
+    post,
+    path = "/api/v1/provision/hello",
+    tag = "public",
+    responses((status = 202, description = "Accepted: a command is queued for the device", body = Accepted), BadBody, (status = 401, description = "`unauthorized`: wrong enrollment secret", body = ErrorBody), (status = 503, description = "`timeout`", body = ErrorBody)),
+)]
 pub async fn hello(
     State(app): State<Provision>,
     Json(hello): Json<Hello>,

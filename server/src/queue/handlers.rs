@@ -10,8 +10,16 @@ use app::api::{CommandDetail, CommandPage, CommandSummary, NewCommandRequest, Us
 use super::{store, validate, CommandState, NewCommand, Queue};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, Json, Query};
+use crate::openapi::{BadBody, BadQuery, Missing, Signed};
 
 /// `POST /api/v1/commands`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/commands",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 201, description = "Queued", body = CommandSummary), Signed, BadBody, Missing),
+)]
 pub async fn create(
     State(app): State<Queue>,
     user: CurrentUser,
@@ -41,7 +49,8 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(summary)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     state: Option<String>,
     product: Option<String>,
@@ -55,6 +64,13 @@ fn given(value: Option<String>) -> Option<String> {
 }
 
 /// `GET /api/v1/commands?state=&product=&node=&limit=&offset=`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/commands",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    responses((status = 200, description = "A page of commands", body = CommandPage), Signed, BadQuery),
+)]
 pub async fn list(
     State(app): State<Queue>,
     _user: CurrentUser,
@@ -78,6 +94,14 @@ pub async fn list(
 }
 
 /// `GET /api/v1/commands/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/commands/{id}",
+    tag = "console",
+    security(("session" = []), ("api_token" = [])),
+    params(("id" = String, Path, description = "command id")),
+    responses((status = 200, description = "A command and its timeline", body = CommandDetail), Signed, Missing),
+)]
 pub async fn detail(
     State(app): State<Queue>,
     _user: CurrentUser,

@@ -14,10 +14,13 @@ use app::state::StateClass;
 use super::store::{self, Ack, Completion};
 use super::{clip_output, CommandState, Queue};
 use crate::error::{ApiError, Json, Query};
+use crate::openapi::{BadBody, BadQuery, Keyed, Missing};
 use crate::products::handlers::ProductCaller;
 use crate::products::Source;
+use protocol::api::ErrorBody;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PollQuery {
     wait: Option<u64>,
 }
@@ -28,6 +31,14 @@ const MAX_POLL_WAIT: Duration = Duration::from_secs(30);
 /// `GET /api/v1/products/{id}/commands?wait=<ms>`: hands the product its
 /// waiting commands; with `wait`, holds the request until one is queued
 /// (on any node) or the time is up. Every poll is proof of life.
+#[utoipa::path(
+    get,
+    path = "/api/v1/products/{id}/commands",
+    tag = "product",
+    security(("product_key" = [])),
+    params(("id" = String, Path, description = "product id")),
+    responses((status = 200, description = "Commands to run (long poll with `wait`)", body = CommandsReply), Keyed, BadQuery, Missing),
+)]
 pub async fn commands(
     State(app): State<Queue>,
     ProductCaller(product): ProductCaller,
@@ -83,10 +94,18 @@ pub async fn commands(
 
 /// `POST /api/v1/products/{id}/commands/{cid}/result`: the outcome of a
 /// command; posting it again changes nothing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/products/{id}/commands/{cid}/result",
+    tag = "product",
+    security(("product_key" = [])),
+    params(("id" = String, Path, description = "product id"), ("cid" = String, Path, description = "command id")),
+    responses((status = 204, description = "Result recorded"), Keyed, BadBody, Missing, (status = 409, description = "`conflict`: the command is not this product's or is finished", body = ErrorBody)),
+)]
 pub async fn result(
     State(app): State<Queue>,
     ProductCaller(product): ProductCaller,
-    Path((_, cid)): Path<(String, String)>,
+    Path((_product, cid)): Path<(String, String)>,
     Json(req): Json<CommandResult>,
 ) -> Result<StatusCode, ApiError> {
     let outcome = match req.status.as_str() {
