@@ -14,7 +14,7 @@ WASM_TARGET := wasm32-unknown-unknown
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help run demo build test tools test-deps site-debug site-release lint unit e2e bench-queue bench-investigations bench-alerts bench-centralize bench-security bench-tls clean
+.PHONY: help run demo build test tools test-deps site-debug site-release lint unit e2e contract bench-queue bench-investigations bench-alerts bench-centralize bench-security bench-tls clean
 
 help:
 	@echo "make run    build (release) and start one node on SQLite at http://127.0.0.1:3000"
@@ -127,7 +127,13 @@ e2e: site-debug
 	$(CARGO) build -p server -p agent -p testkit --bins
 	cd end2end && VIGIL_BIN=$(CURDIR)/target/debug/vigil VIGIL_SITE_ROOT=$(CURDIR)/$(SITE) npx playwright test
 
-test: test-deps lint unit e2e
+# The API contract: schemathesis against a node, driven by the node's own
+# OpenAPI document (installs schemathesis into .ci/venv when missing).
+contract:
+	$(CARGO) build -p server
+	VIGIL_BIN=$(CURDIR)/target/debug/vigil .ci/contract.sh
+
+test: test-deps lint unit e2e contract
 	@echo "all tests passed"
 
 ## ---- benchmarks ----------------------------------------------------------

@@ -45,11 +45,51 @@ run() {
   if [ "$1" = --config-file ]; then config=(--config-file "$2"); shift 2; fi
   "$ST" "${config[@]}" run "$base/api/v1/openapi.json" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-    --phases examples,coverage,fuzzing --max-examples "${CONTRACT_EXAMPLES:-15}" --seed 7 --no-shrink \
+    --phases examples,coverage,fuzzing --max-examples "${CONTRACT_EXAMPLES:-40}" --seed 7 --no-shrink \
     --workers 2 --request-timeout 10 --generation-with-security-parameters false \
     --exclude-path-regex '/auth/(login|logout|handoff)$|/enrollment/rotate$' \
-    --suppress-health-check all --no-color "$@"
+    --suppress-health-check all --generation-database none --no-color "$@"
 }
+# Objects for the console operations' paths, made through the API (the
+# admin session, from this origin).
+api() { curl -fs -H 'content-type: application/json' -H "Cookie: $cookie" -H "Origin: $base" "$@"; }
+id_of() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$1"; }
+folder=$(id_of "$(api -d '{"name":"Contract folder"}' "$base/api/v1/content/folders")")
+item=$(id_of "$(api -d '{"name":"Offline","definition":"products where status = offline"}' "$base/api/v1/content")")
+alert=$(id_of "$(api -d '{"kind":"alert","name":"Offline alert","definition":"products where status = offline","alert":{"condition":"rows > 0","period":"60s"}}' "$base/api/v1/content")")
+command=$(id_of "$(api -d "{\"product_id\":\"$(field product_id)\",\"kind\":\"ping\"}" "$base/api/v1/commands")")
+api -d '{"username":"contract-user","password":"contract-user-password","role":"viewer"}' "$base/api/v1/users" >/dev/null
+token=$(id_of "$(api -d '{"name":"contract token"}' "$base/api/v1/tokens")")
+cat >"$work/console.toml" <<TOML
+[[operations]]
+include-path-regex = '^/api/v1/products/\{id\}'
+parameters = { "path.id" = "$(field product_id)" }
+[[operations]]
+include-path-regex = '^/api/v1/content/\{id\}(?!/nodes)'
+parameters = { "path.id" = "$item" }
+[[operations]]
+include-path-regex = '^/api/v1/content/\{id\}/nodes/'
+parameters = { "path.id" = "$alert", "path.node" = "contract" }
+[[operations]]
+include-path-regex = '^/api/v1/content/folders/'
+parameters = { "path.id" = "$folder" }
+[[operations]]
+include-path-regex = '^/api/v1/alerts/'
+parameters = { "path.id" = "$alert" }
+[[operations]]
+include-path-regex = '^/api/v1/commands/'
+parameters = { "path.id" = "$command" }
+[[operations]]
+include-path-regex = '^/api/v1/users/'
+parameters = { "path.name" = "contract-user" }
+[[operations]]
+include-path-regex = '^/api/v1/tokens/'
+parameters = { "path.id" = "$token" }
+[[operations]]
+include-path-regex = '^/api/v1/(nodes|centralization)/'
+parameters = { "path.name" = "contract", "path.node" = "contract" }
+TOML
+
 status=0
 echo "== product operations, a product's key"
 run --config-file "$work/product.toml" --include-tag product -H "Authorization: Bearer $key" || status=1
@@ -57,7 +97,7 @@ echo "== public operations, no credentials"
 run --include-tag public || status=1
 # Last: some console operations change what the others rely on.
 echo "== console operations, admin session"
-run --include-tag console -H "Cookie: $cookie" || status=1
+run --config-file "$work/console.toml" --include-tag console -H "Cookie: $cookie" || status=1
 if [ "$status" != 0 ]; then
   echo "the node's log:"; tail -20 "$work/node.log"
 fi

@@ -166,6 +166,7 @@ pub async fn json_errors(request: Request, next: axum::middleware::Next) -> Resp
         StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid_body",
         s if s.is_server_error() => "internal",
         _ => "invalid_request",
     };

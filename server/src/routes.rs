@@ -26,33 +26,7 @@ pub fn router(app: AppState) -> Router {
     // are refused) or an API token; recorded by the audit layer. Every
     // `/api/v1` route is documented: `routes!` mounts each handler at the
     // path its `#[utoipa::path]` gives.
-    let console_api = OpenApiRouter::new()
-        .routes(routes!(keepalive::handlers::keepalive))
-        .routes(routes!(nodes::handlers::list))
-        .routes(routes!(nodes::handlers::set_role))
-        .routes(routes!(centralize::handlers::list))
-        .routes(routes!(centralize::handlers::retry))
-        .routes(routes!(auth::handlers::handoff_issue))
-        .routes(routes!(auth::handlers::me))
-        .routes(routes!(auth::tokens::list, auth::tokens::create))
-        .routes(routes!(auth::tokens::revoke))
-        .routes(routes!(auth::users::list, auth::users::create))
-        .routes(routes!(auth::users::remove))
-        .routes(routes!(auth::users::set_role))
-        .routes(routes!(auth::users::set_permissions))
-        .routes(routes!(auth::handlers::login_json))
-        .routes(routes!(auth::handlers::logout_json))
-        .routes(routes!(products::handlers::list))
-        .routes(routes!(products::handlers::counts))
-        .routes(routes!(products::handlers::history))
-        .routes(routes!(enrollment::handlers::show))
-        .routes(routes!(enrollment::handlers::rotate))
-        .routes(routes!(products::handlers::detail))
-        .routes(routes!(products::enroll::reenroll))
-        .routes(routes!(queue::handlers::list, queue::handlers::create))
-        .routes(routes!(queue::handlers::detail))
-        .routes(routes!(audit::handlers::search))
-        .merge(content_routes())
+    let console_api = console_api()
         .merge(OpenApiRouter::from(
             console::routes(&app)
                 .route("/auth/login", post(auth::handlers::login_form))
@@ -67,22 +41,8 @@ pub fn router(app: AppState) -> Router {
             app.nodes.clone(),
             nodes::csrf::guard,
         ));
-    // The product wire protocol: bearer keys and the enrollment secret, never
-    // cookies, so no cross-site guard on this hot path.
-    let product_api = OpenApiRouter::new()
-        .routes(routes!(products::enroll::register))
-        .routes(routes!(products::enroll::handshake))
-        .routes(routes!(products::handlers::heartbeat))
-        .routes(routes!(products::handlers::logs))
-        .routes(routes!(queue::product_api::commands))
-        .routes(routes!(queue::product_api::result))
-        .routes(routes!(provision::handlers::hello));
-    let (api, doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .merge(console_api)
-        .merge(product_api)
-        .routes(routes!(nodes::handlers::healthz))
-        .split_for_parts();
-    let doc = Arc::new(doc);
+    let (api, doc) = documented(console_api).split_for_parts();
+    let doc = Arc::new(openapi::document(doc));
     let router = api
         .route(
             "/api/v1/openapi.json",
@@ -109,6 +69,65 @@ pub fn router(app: AppState) -> Router {
     } else {
         router
     }
+}
+
+/// The documented routes around `console_api` (the console and admin
+/// calls, with whatever layers they were given): the product protocol and
+/// the health check. `routes!` mounts each handler at the path its
+/// `#[utoipa::path]` declares.
+fn documented(console_api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    // The product wire protocol: bearer keys and the enrollment secret, never
+    // cookies, so no cross-site guard on this hot path.
+    let product_api = OpenApiRouter::new()
+        .routes(routes!(products::enroll::register))
+        .routes(routes!(products::enroll::handshake))
+        .routes(routes!(products::handlers::heartbeat))
+        .routes(routes!(products::handlers::logs))
+        .routes(routes!(queue::product_api::commands))
+        .routes(routes!(queue::product_api::result))
+        .routes(routes!(provision::handlers::hello));
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(console_api)
+        .merge(product_api)
+        .routes(routes!(nodes::handlers::healthz))
+}
+
+/// The OpenAPI document, as `GET /api/v1/openapi.json` serves it (the
+/// router builds it from the same routes).
+#[cfg(test)]
+pub fn api_document() -> serde_json::Value {
+    openapi::document(documented(console_api()).split_for_parts().1)
+}
+
+/// Console and admin calls: a session cookie or an API token.
+fn console_api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(keepalive::handlers::keepalive))
+        .routes(routes!(nodes::handlers::list))
+        .routes(routes!(nodes::handlers::set_role))
+        .routes(routes!(centralize::handlers::list))
+        .routes(routes!(centralize::handlers::retry))
+        .routes(routes!(auth::handlers::handoff_issue))
+        .routes(routes!(auth::handlers::me))
+        .routes(routes!(auth::tokens::list, auth::tokens::create))
+        .routes(routes!(auth::tokens::revoke))
+        .routes(routes!(auth::users::list, auth::users::create))
+        .routes(routes!(auth::users::remove))
+        .routes(routes!(auth::users::set_role))
+        .routes(routes!(auth::users::set_permissions))
+        .routes(routes!(auth::handlers::login_json))
+        .routes(routes!(auth::handlers::logout_json))
+        .routes(routes!(products::handlers::list))
+        .routes(routes!(products::handlers::counts))
+        .routes(routes!(products::handlers::history))
+        .routes(routes!(enrollment::handlers::show))
+        .routes(routes!(enrollment::handlers::rotate))
+        .routes(routes!(products::handlers::detail))
+        .routes(routes!(products::enroll::reenroll))
+        .routes(routes!(queue::handlers::list, queue::handlers::create))
+        .routes(routes!(queue::handlers::detail))
+        .routes(routes!(audit::handlers::search))
+        .merge(content_routes())
 }
 
 /// Content trees and investigations (session routes).

@@ -4,12 +4,11 @@ use app::api::{AuditPage, UserRole};
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Deserialize;
 
 use super::Audit;
 use crate::auth::CurrentUser;
-use crate::error::ApiError;
+use crate::error::{ApiError, Json};
 use crate::openapi::{BadQuery, Signed};
 use crate::trail::{self, Filter};
 

@@ -8,11 +8,10 @@
 use app::api::{ApiToken, CreatedApiToken, NewApiToken, UserRole};
 use axum::extract::{Path, State};
 use axum::http::{header::AUTHORIZATION, HeaderMap, StatusCode};
-use axum::Json;
 
 use super::store::tokens::{self as store, NewToken};
 use super::{new_token, token_hash, Auth, CurrentUser};
-use crate::error::ApiError;
+use crate::error::{ApiError, Json};
 use crate::openapi::{BadBody, Missing, Signed};
 use protocol::api::ErrorBody;
 

@@ -4,12 +4,11 @@ use app::api::centralize::Centralization;
 use app::api::UserRole;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 
 use super::store;
 use crate::auth::CurrentUser;
 use crate::db::Db;
-use crate::error::ApiError;
+use crate::error::{ApiError, Json};
 use crate::openapi::{Missing, Signed};
 
 /// The capability's state on a node.

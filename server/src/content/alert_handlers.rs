@@ -38,7 +38,7 @@ async fn changeable_alert(
     tag = "console",
     security(("session" = []), ("api_token" = [])),
     params(("id" = String, Path, description = "alert id"), ("node" = String, Path, description = "node name")),
-    responses((status = 204, description = "Enabled on the node"), Signed, Missing, (status = 409, description = "`alert_limit`: the node evaluates its limit", body = ErrorBody)),
+    responses((status = 204, description = "Enabled on the node"), Signed, Missing, (status = 400, description = "`not_an_alert`", body = ErrorBody), (status = 409, description = "`alert_limit`: the node evaluates its limit", body = ErrorBody)),
 )]
 pub async fn enable(
     State(content): State<Content>,
@@ -73,7 +73,7 @@ pub async fn enable(
     tag = "console",
     security(("session" = []), ("api_token" = [])),
     params(("id" = String, Path, description = "alert id"), ("node" = String, Path, description = "node name")),
-    responses((status = 204, description = "Disabled on the node"), Signed, Missing),
+    responses((status = 204, description = "Disabled on the node"), Signed, Missing, (status = 400, description = "`not_an_alert`", body = ErrorBody)),
 )]
 pub async fn disable(
     State(content): State<Content>,
