@@ -159,3 +159,56 @@ async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_is_tagged_has_a_success_and_names_its_error_codes() {
+        let doc = api_document();
+        let mut operations = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                operations += 1;
+                let at = format!("{method} {path}");
+                let tag = op["tags"][0].as_str().unwrap_or_default();
+                assert!(
+                    [openapi::CONSOLE, openapi::PRODUCT, openapi::PUBLIC].contains(&tag),
+                    "{at}: tag {tag:?}"
+                );
+                if tag == openapi::CONSOLE {
+                    assert_eq!(op["security"].as_array().map(Vec::len), Some(2), "{at}");
+                }
+                let replies = op["responses"].as_object().unwrap();
+                assert!(
+                    replies.keys().any(|s| s.starts_with('2')),
+                    "{at}: no success"
+                );
+                for (status, reply) in replies {
+                    if let Some(content) = reply.get("content") {
+                        assert!(
+                            content["application/json"]["schema"].is_object()
+                                || content["text/csv"].is_object(),
+                            "{at} {status}: {content}"
+                        );
+                    }
+                    let schema = &reply["content"]["application/json"]["schema"]["$ref"];
+                    if status.starts_with('4') || status.starts_with('5') {
+                        assert_eq!(
+                            schema.as_str(),
+                            Some(format!("#/components/schemas/Error{status}").as_str()),
+                            "{at} {status}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(operations >= 55, "{operations} operations");
+        assert_eq!(
+            doc["components"]["schemas"]["Error409"]["properties"]["error"]["properties"]["code"]
+                ["enum"][0],
+            "alert_limit"
+        );
+    }
+}
