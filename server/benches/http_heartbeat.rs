@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use app::api::NodeRole;
 use axum::routing::post;
-use testkit::bench::{heartbeat_script, median, wrk};
+use testkit::bench::{heartbeat_script, median, register_fleet, wrk};
 use testkit::{self, TestNode};
 
 const SECONDS: u32 = 5;
@@ -37,16 +37,7 @@ async fn main() {
 
     let db = testkit::databases().await.remove(0);
     let node = TestNode::start(testkit::config(&db, "bench", NodeRole::Active)).await;
-    let client = reqwest::Client::new();
-    let mut fleet = Vec::with_capacity(PRODUCTS);
-    for i in 0..PRODUCTS {
-        let reply =
-            testkit::register_product(&client, &node.url, &format!("bench-{i}"), None).await;
-        fleet.push((
-            reply["product_id"].as_str().unwrap().to_owned(),
-            reply["key"].as_str().unwrap().to_owned(),
-        ));
-    }
+    let fleet = register_fleet(&node.url, "bench", PRODUCTS).await;
     let script_path = dir.join("heartbeat.lua");
     std::fs::write(&script_path, heartbeat_script(&fleet)).unwrap();
 

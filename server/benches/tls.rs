@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use app::api::NodeRole;
-use testkit::bench::{admin_session, heartbeat_script, median, wrk};
+use testkit::bench::{admin_session, heartbeat_script, median, register_fleet, wrk};
 use testkit::tls::TestCa;
 use testkit::{self, TestNode};
 
@@ -34,16 +34,7 @@ async fn main() {
     config.tls_key = Some(written.key);
     let tls = TestNode::start(config).await;
 
-    let client = reqwest::Client::new();
-    let mut fleet = Vec::with_capacity(PRODUCTS);
-    for i in 0..PRODUCTS {
-        let reply =
-            testkit::register_product(&client, &plain.url, &format!("bench-{i}"), None).await;
-        fleet.push((
-            reply["product_id"].as_str().unwrap().to_owned(),
-            reply["key"].as_str().unwrap().to_owned(),
-        ));
-    }
+    let fleet = register_fleet(&plain.url, "bench", PRODUCTS).await;
     let script = db.dir.join("heartbeat.lua");
     std::fs::write(&script, heartbeat_script(&fleet)).unwrap();
     let cookie = format!("Cookie: {}", admin_session(&plain.url).await);

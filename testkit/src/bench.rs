@@ -34,6 +34,21 @@ pub async fn admin_session(url: &str) -> String {
     cookie.split(';').next().unwrap_or_default().to_owned()
 }
 
+/// Registers `count` products named `<prefix>-<n>` on the node at `url`;
+/// their `(id, key)` pairs.
+pub async fn register_fleet(url: &str, prefix: &str, count: usize) -> Vec<(String, String)> {
+    let client = reqwest::Client::new();
+    let mut fleet = Vec::with_capacity(count);
+    for i in 0..count {
+        let reply = crate::register_product(&client, url, &format!("{prefix}-{i}"), None).await;
+        fleet.push((
+            reply["product_id"].as_str().expect("an id").to_owned(),
+            reply["key"].as_str().expect("a key").to_owned(),
+        ));
+    }
+    fleet
+}
+
 /// A wrk script sending the heartbeats of `fleet` (`(id, key)` pairs), a
 /// random product per request, with a 45-byte activity payload.
 pub fn heartbeat_script(fleet: &[(String, String)]) -> String {

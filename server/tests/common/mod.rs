@@ -12,12 +12,19 @@ use serde_json::{json, Value};
 use testkit::ADMIN_PASSWORD;
 
 /// A client that neither follows redirects nor keeps cookies, so tests see
-/// exactly what the node answered.
+/// exactly what the node answered. One for the whole test binary: building
+/// one reads the system's root certificates, which thousands of calls
+/// would repeat.
 pub fn client() -> Client {
-    Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
+    static CLIENT: std::sync::OnceLock<Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client")
+        })
+        .clone()
 }
 
 /// Signs in as the bootstrap admin; returns the `Cookie` header value.
