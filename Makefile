@@ -14,7 +14,7 @@ WASM_TARGET := wasm32-unknown-unknown
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help run demo build test tools test-deps site-debug site-release lint unit e2e contract bench-queue bench-investigations bench-alerts bench-centralize bench-security bench-tls clean
+.PHONY: help run demo build test tools test-deps site-debug site-release lint unit e2e contract bench-queue bench-investigations bench-alerts bench-centralize bench-security bench-tls fuzz clean
 
 help:
 	@echo "make run    build (release) and start one node on SQLite at http://127.0.0.1:3000"
@@ -24,6 +24,7 @@ help:
 	@echo "make bench-alerts   1 000 alerts over 100 000 products: CPU per node, evaluation time, firing latency"
 	@echo "make bench-centralize   20 standalone sources (100 users, 2 000 items) centralized into one database"
 	@echo "make bench-tls   heartbeat and keep-alive rates over HTTPS beside plain HTTP, same run"
+	@echo "make fuzz   the UDP parser, product JSON bodies and UDP ingest under cargo-fuzz, 10 min each"
 	@echo "make bench-security   login, UDP and connection floods against a release node (figures, PASS/FAIL)"
 
 ## ---- tools -------------------------------------------------------------
@@ -173,6 +174,11 @@ bench-tls: test-deps
 	@command -v wrk >/dev/null || { SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
 	$(CARGO) bench -p server --bench tls
+
+# Fuzzing: each target 10 minutes (FUZZ_SECONDS), cargo-fuzz installed
+# when missing; see bench/fuzz.sh.
+fuzz:
+	bench/fuzz.sh
 
 # The security benchmarks, each on its own fresh release node: wrong-password
 # login floods (one account from one address; a name per request from 100
