@@ -12,13 +12,25 @@ fuzz_target!(|bytes: &[u8]| {
     let Ok(d) = Datagram::parse(bytes) else {
         return;
     };
-    assert!(!d.verify(b"another key"), "verified under a key it was not made with");
+    assert!(
+        !d.verify(b"another key"),
+        "verified under a key it was not made with"
+    );
     let again = encode(d.kind, d.product, d.seq, d.sent_at_ms, d.payload, KEY);
     let back = Datagram::parse(&again).expect("an encoded datagram parses");
     assert!(back.verify(KEY));
     assert_eq!(
-        (back.kind, back.product, back.seq, back.sent_at_ms, back.payload),
+        (
+            back.kind,
+            back.product,
+            back.seq,
+            back.sent_at_ms,
+            back.payload
+        ),
         (d.kind, d.product, d.seq, d.sent_at_ms, d.payload)
     );
-    assert_eq!(&again[..again.len() - protocol::TAG_LEN], &bytes[..bytes.len() - protocol::TAG_LEN]);
+    assert_eq!(
+        &again[..again.len() - protocol::TAG_LEN],
+        &bytes[..bytes.len() - protocol::TAG_LEN]
+    );
 });

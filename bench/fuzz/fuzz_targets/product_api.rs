@@ -26,7 +26,10 @@ fuzz_target!(|input: &[u8]| {
     let mut body = body.to_vec();
     if matches!(endpoint, "register" | "hello") {
         if let Ok(serde_json::Value::Object(mut o)) = serde_json::from_slice(&body) {
-            o.insert("enrollment_secret".into(), testkit::ENROLLMENT_SECRET.into());
+            o.insert(
+                "enrollment_secret".into(),
+                testkit::ENROLLMENT_SECRET.into(),
+            );
             body = serde_json::to_vec(&o).expect("JSON");
         }
     }

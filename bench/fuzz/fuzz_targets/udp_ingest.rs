@@ -24,7 +24,11 @@ fuzz_target!(|input: &[u8]| {
     for (i, b) in product.iter_mut().enumerate() {
         *b = u8::from_str_radix(&id[2 * i..2 * i + 2], 16).expect("a UUID");
     }
-    let kind = if pick % 2 == 0 { Kind::Heartbeat } else { Kind::Hello };
+    let kind = if pick % 2 == 0 {
+        Kind::Heartbeat
+    } else {
+        Kind::Hello
+    };
     let key: Vec<u8> = (0..t.key.len() / 2)
         .map(|i| u8::from_str_radix(&t.key[2 * i..2 * i + 2], 16).expect("a hex key"))
         .collect();
