@@ -11,7 +11,12 @@ cd "$(dirname "$0")/.."
 ST_VERSION=4.32.5
 ST=.ci/venv/bin/st
 if ! [ -x "$ST" ] || ! "$ST" --version 2>/dev/null | grep -q "$ST_VERSION"; then
-  python3 -m venv .ci/venv
+  if ! python3 -m venv .ci/venv; then
+    # Debian's own Python keeps venv in a package of its own.
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+    rm -rf .ci/venv && python3 -m venv .ci/venv
+  fi
   .ci/venv/bin/pip install --quiet --disable-pip-version-check "schemathesis==$ST_VERSION"
 fi
 bin=${VIGIL_BIN:-target/debug/vigil}
@@ -27,18 +32,9 @@ VIGIL_LOG=warn VIGIL_DATA_DIR=$work VIGIL_LISTEN=127.0.0.1:$port VIGIL_UDP_LISTE
   VIGIL_NODE_NAME=contract VIGIL_ADMIN_PASSWORD=$password VIGIL_ENROLLMENT_SECRET=$secret \
   "$bin" serve >"$work/node.log" 2>&1 &
 pid=$!
-for _ in $(seq 100); do curl -fs "$base/healthz" >/dev/null && break; sleep 0.1; done
-cookie=$(curl -fs -D - -o /dev/null -H 'content-type: application/json' \
-  -d "{\"username\":\"admin\",\"password\":\"$password\"}" "$base/api/v1/auth/login" \
-  | sed -n 's/^[Ss]et-[Cc]ookie: \(vigil_session=[^;]*\).*/\1/p')
-product=$(curl -fs -H 'content-type: application/json' \
-  -d "{\"enrollment_secret\":\"$secret\",\"uuid\":\"7d9f3c1e-4a2b-4c8d-9e0f-1a2b3c4d5e6f\",\"name\":\"contract\",\"product_type\":\"test\",\"version\":\"1\"}" \
-  "$base/api/v1/products/register")
-field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$product" "$1"; }
-key=$(field key)
-# The product's own id in the product operations' paths, so they reach
-# their logic instead of answering 404.
-printf '[parameters]\n"path.id" = "%s"\n' "$(field product_id)" >"$work/product.toml"
+# Sign in, register a product, make the objects the console paths name.
+setup=$(python3 .ci/contract_setup.py "$base" "$password" "$secret" "$work")
+eval "$setup"
 
 run() {
   local config=()
@@ -50,46 +46,6 @@ run() {
     --exclude-path-regex '/auth/(login|logout|handoff)$|/enrollment/rotate$' \
     --suppress-health-check all --generation-database none --no-color "$@"
 }
-# Objects for the console operations' paths, made through the API (the
-# admin session, from this origin).
-api() { curl -fs -H 'content-type: application/json' -H "Cookie: $cookie" -H "Origin: $base" "$@"; }
-id_of() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$1"; }
-folder=$(id_of "$(api -d '{"name":"Contract folder"}' "$base/api/v1/content/folders")")
-item=$(id_of "$(api -d '{"name":"Offline","definition":"products where status = offline"}' "$base/api/v1/content")")
-alert=$(id_of "$(api -d '{"kind":"alert","name":"Offline alert","definition":"products where status = offline","alert":{"condition":"rows > 0","period":"60s"}}' "$base/api/v1/content")")
-command=$(id_of "$(api -d "{\"product_id\":\"$(field product_id)\",\"kind\":\"ping\"}" "$base/api/v1/commands")")
-api -d '{"username":"contract-user","password":"contract-user-password","role":"viewer"}' "$base/api/v1/users" >/dev/null
-token=$(id_of "$(api -d '{"name":"contract token"}' "$base/api/v1/tokens")")
-cat >"$work/console.toml" <<TOML
-[[operations]]
-include-path-regex = '^/api/v1/products/\{id\}'
-parameters = { "path.id" = "$(field product_id)" }
-[[operations]]
-include-path-regex = '^/api/v1/content/\{id\}(?!/nodes)'
-parameters = { "path.id" = "$item" }
-[[operations]]
-include-path-regex = '^/api/v1/content/\{id\}/nodes/'
-parameters = { "path.id" = "$alert", "path.node" = "contract" }
-[[operations]]
-include-path-regex = '^/api/v1/content/folders/'
-parameters = { "path.id" = "$folder" }
-[[operations]]
-include-path-regex = '^/api/v1/alerts/'
-parameters = { "path.id" = "$alert" }
-[[operations]]
-include-path-regex = '^/api/v1/commands/'
-parameters = { "path.id" = "$command" }
-[[operations]]
-include-path-regex = '^/api/v1/users/'
-parameters = { "path.name" = "contract-user" }
-[[operations]]
-include-path-regex = '^/api/v1/tokens/'
-parameters = { "path.id" = "$token" }
-[[operations]]
-include-path-regex = '^/api/v1/(nodes|centralization)/'
-parameters = { "path.name" = "contract", "path.node" = "contract" }
-TOML
-
 status=0
 echo "== product operations, a product's key"
 run --config-file "$work/product.toml" --include-tag product -H "Authorization: Bearer $key" || status=1
