@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::api::NodeRole;
+use common::metric_in;
 use common::products::{fast_config, handshake, new_uuid, register};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -24,6 +25,12 @@ fn trusting(ca: &TestCa) -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
+}
+
+/// The node's `/metrics` text, through `client`.
+async fn metrics_over(client: &reqwest::Client, node: &str) -> String {
+    let response = client.get(format!("{node}/metrics")).send().await.unwrap();
+    response.text().await.unwrap()
 }
 
 fn free_port() -> u16 {
@@ -98,19 +105,19 @@ async fn a_node_serves_https_with_secure_cookies_hsts_and_a_redirect_from_plain_
             plain.map_or(true, |r| !r.status().is_success()),
             "plain HTTP on the TLS port"
         );
-        let metrics = client
-            .get(format!("{}/metrics", node.url))
+        let metrics = metrics_over(&client, &node.url).await;
+        let failures = metric_in(&metrics, "vigil_tls_handshake_failures_total");
+        assert!(failures >= Some(2), "{metrics}");
+
+        // The API's description is public, over HTTPS too.
+        let described = client
+            .get(format!("{}/api/v1/openapi.json", node.url))
             .send()
             .await
-            .unwrap()
-            .text()
-            .await
             .unwrap();
-        let failures = metrics
-            .lines()
-            .find_map(|l| l.strip_prefix("vigil_tls_handshake_failures_total "))
-            .map(|v| v.parse::<u64>().unwrap());
-        assert!(failures >= Some(2), "{metrics}");
+        assert_eq!(described.status(), StatusCode::OK);
+        let doc: serde_json::Value = described.json().await.unwrap();
+        assert!(doc["paths"]["/api/v1/products/{id}/heartbeat"]["post"].is_object());
 
         // The plain listener redirects, path and query kept, method kept.
         let plain = reqwest::Client::builder()
@@ -220,15 +227,12 @@ async fn sighup_reloads_the_certificate_and_keeps_open_connections() {
         .success());
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(health(&trusting(&second)).await.unwrap(), StatusCode::OK);
-    let metrics = trusting(&second)
-        .get(format!("{}/metrics", node.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(metrics.contains("vigil_tls_reloads_total 1\n"), "{metrics}");
+    let metrics = metrics_over(&trusting(&second), &node.url).await;
+    assert_eq!(
+        metric_in(&metrics, "vigil_tls_reloads_total"),
+        Some(1),
+        "{metrics}"
+    );
     drop(node);
 }
 

@@ -109,6 +109,11 @@ pub async fn metric_value(node: &str, series: &str) -> Option<u64> {
         .text()
         .await
         .expect("metrics text");
+    metric_in(&text, series)
+}
+
+/// The value of one series in a `/metrics` text, if present.
+pub fn metric_in(text: &str, series: &str) -> Option<u64> {
     let prefix = format!("{series} ");
     text.lines()
         .find_map(|l| l.strip_prefix(&prefix))
