@@ -14,7 +14,7 @@ WASM_TARGET := wasm32-unknown-unknown
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help run demo build test tools test-deps site-debug site-release lint unit e2e contract bench-queue bench-investigations bench-alerts bench-centralize bench-security bench-tls fuzz clean
+.PHONY: help run demo build test tools test-deps site-debug site-release lint test-build unit e2e contract bench-queue bench-investigations bench-alerts bench-centralize bench-security bench-tls fuzz clean
 
 help:
 	@echo "make run    build (release) and start one node on SQLite at http://127.0.0.1:3000"
@@ -114,24 +114,30 @@ lint:
 	$(CARGO) clippy -p server -p app -p protocol -p query -p agent -p testkit --all-targets -- -D warnings
 	$(CARGO) clippy -p frontend -p app --target $(WASM_TARGET) -- -D warnings
 
+# What the tests run, built once with one feature set: the test binaries and
+# the vigil, vigil-agent, vigil-sim and vigil-test-ca binaries that the
+# integration, end-to-end and contract tests start. A narrower `cargo build`
+# would resolve other features and compile the dependencies again.
+TEST_PACKAGES := -p app -p server -p protocol -p query -p agent -p testkit
+test-build:
+	$(CARGO) build $(TEST_PACKAGES) --bins --tests
+
 # Unit and integration tests, on SQLite and on a throwaway PostgreSQL.
-unit:
+unit: test-build
 	@pgdir=$$(mktemp -d); port=$$((20000 + RANDOM % 20000)); \
 	trap '.ci/postgres.sh stop '"$$pgdir" EXIT; \
 	url=$$(.ci/postgres.sh start $$pgdir $$port); \
 	echo "PostgreSQL for tests at $$url"; \
 	if command -v cargo-nextest >/dev/null; then run="$(CARGO) nextest run"; else run="$(CARGO) test"; fi; \
-	VIGIL_TEST_POSTGRES_URL=$$url VIGIL_REQUIRE_POSTGRES=1 $$run -p app -p server -p protocol -p query -p agent
+	VIGIL_TEST_POSTGRES_URL=$$url VIGIL_REQUIRE_POSTGRES=1 $$run $(TEST_PACKAGES)
 
 # Playwright in headless Chromium; the tests start their own nodes.
-e2e: site-debug
-	$(CARGO) build -p server -p agent -p testkit --bins
+e2e: site-debug test-build
 	cd end2end && VIGIL_BIN=$(CURDIR)/target/debug/vigil VIGIL_SITE_ROOT=$(CURDIR)/$(SITE) npx playwright test
 
 # The API contract: schemathesis against a node, driven by the node's own
 # OpenAPI document (installs schemathesis into .ci/venv when missing).
-contract:
-	$(CARGO) build -p server
+contract: test-build
 	VIGIL_BIN=$(CURDIR)/target/debug/vigil .ci/contract.sh
 
 test: test-deps lint unit e2e contract

@@ -5,7 +5,7 @@
 //! products' commands are taken over after the lease and complete once the
 //! products report to another node.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;

@@ -2,7 +2,7 @@
 //! byte at a time, are closed by the node; beyond the connection cap new
 //! connections are closed at once; the node keeps answering throughout.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! up to each node's limit, changed only by their owners (or with the
 //! Global permission), on both databases.
 
-mod common;
+use crate::common;
 
 use app::api::NodeRole;
 use common::{client, error_code, get, login, post, user_session};

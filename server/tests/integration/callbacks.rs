@@ -1,7 +1,7 @@
 //! Callback URLs cannot make a node reach internal services: refused at
 //! registration, and on the resolved address when the node connects.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! then obey the three rules for that order, nothing is lost, and a second
 //! run changes nothing.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -2,7 +2,7 @@
 //! secret (seeded from the configuration, rotated by admins) and the
 //! fleet's status over time.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

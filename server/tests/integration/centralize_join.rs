@@ -4,7 +4,7 @@
 //! registers; a run that fails (an injected fault) is retried and ends as
 //! an uninterrupted run does, and sign-ins wait while it runs.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

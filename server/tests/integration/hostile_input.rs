@@ -3,7 +3,7 @@
 //! the door to a replay, and activity data nested too deeply is refused on
 //! both transports rather than stored as nothing.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

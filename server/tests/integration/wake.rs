@@ -2,7 +2,7 @@
 //! handshake tests the UDP wake path with a probe, and the product's home
 //! node wakes it for its commands with a signed wake datagram.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

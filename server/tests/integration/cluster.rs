@@ -1,7 +1,7 @@
 //! Nodes of one cluster see each other through the shared database, on
 //! SQLite and PostgreSQL alike.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

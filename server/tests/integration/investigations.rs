@@ -2,7 +2,7 @@
 //! valid queries give the same rows on SQLite and PostgreSQL, hostile text
 //! stays a value, and pages, CSV exports and plans come back over HTTP.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Liveness from every source, the offline sweep, bad input of every kind,
 //! and no false offline when a node dies or the database stops writing.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,7 @@
 //! the products homed on the nodes where it is enabled, adopts those of a
 //! dead one, and no product is evaluated twice in one period.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! reloaded on SIGHUP without dropping open connections, and callbacks to
 //! `https://` products verified against the configured CA.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -2,7 +2,7 @@
 //! poll (and long poll), two-way delivery by callback, results, leases,
 //! retries and time to live.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! expiry and revocation hold on every node at once; a token cannot mint
 //! tokens or sessions.
 
-mod common;
+use crate::common;
 
 use app::api::NodeRole;
 use common::{client, error_code, get, login, post, user_session};

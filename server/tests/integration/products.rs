@@ -1,6 +1,6 @@
 //! Managed products: registration, handshake and the console's product list.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! Session hand-off: a console failing over to another node (another origin)
 //! stays signed in through a short-lived, single-use token.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Content: every user's own tree, the Global tree and who may touch what,
 //! on both databases.
 
-mod common;
+use crate::common;
 
 use app::api::NodeRole;
 use common::{client, error_code, get, login, post, user_session};

@@ -1,7 +1,7 @@
 //! Provisioning on both databases: a device's hello is processed by the node
 //! that received it, or by another once that node's lease ran out.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

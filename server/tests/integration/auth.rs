@@ -1,7 +1,7 @@
 //! Sign-in, sessions shared by the cluster, and the guards in front of the
 //! API and the console.
 
-mod common;
+use crate::common;
 
 use app::api::NodeRole;
 use common::{client, error_code, get, login, session_cookie};

@@ -2,7 +2,7 @@
 //! appears once with its actor, client, node, target and outcome; admins
 //! alone read it (JSON, filters, CSV); no route changes or deletes it.
 
-mod common;
+use crate::common;
 
 use app::api::{AuditEntry, AuditPage, NodeRole};
 use common::{client, get, login, post, user_session};

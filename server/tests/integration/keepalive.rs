@@ -1,7 +1,7 @@
 //! The keep-alive long poll: it answers as soon as a watched counter moves,
 //! on any node of the cluster, and otherwise when its wait ends.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! once however many nodes have it enabled, and clears; a node alert is
 //! evaluated by each node over its own products only.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

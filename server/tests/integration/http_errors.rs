@@ -1,6 +1,6 @@
 //! Bad input always gets a JSON error with the right status.
 
-mod common;
+use crate::common;
 
 use app::api::NodeRole;
 use common::{client, error_code, get, login};

@@ -3,7 +3,7 @@
 //! admin's re-enrolment does, and a replaced key stops working on every
 //! node within a second.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

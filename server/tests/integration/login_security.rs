@@ -3,7 +3,7 @@
 //! device cookie that keeps the owner of a guessed-at account signed in,
 //! user names and passwords, and the cross-site guard.
 
-mod common;
+use crate::common;
 
 use std::net::IpAddr;
 use std::time::Duration;
