@@ -14,7 +14,7 @@ WASM_TARGET := wasm32-unknown-unknown
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help run demo build test tools test-deps site-debug site-release lint test-build unit e2e contract bench-queue bench-investigations bench-alerts bench-centralize bench-security bench-tls fuzz clean
+.PHONY: help run demo build test tools test-deps site-debug site-release lint test-build unit e2e contract bench-queue bench-investigations bench-alerts bench-centralize bench-security bench-tls fuzz faults soak clean
 
 help:
 	@echo "make run    build (release) and start one node on SQLite at http://127.0.0.1:3000"
@@ -25,6 +25,8 @@ help:
 	@echo "make bench-centralize   20 standalone sources (100 users, 2 000 items) centralized into one database"
 	@echo "make bench-tls   heartbeat and keep-alive rates over HTTPS beside plain HTTP, same run"
 	@echo "make fuzz   the UDP parser, product JSON bodies and UDP ingest under cargo-fuzz, 10 min each"
+	@echo "make faults   each fault once under load (kill, freeze, black hole, failover, full disk; about 12 min)"
+	@echo "make soak   the same faults on a schedule for 30 minutes (SOAK_MINUTES)"
 	@echo "make bench-security   login, UDP and connection floods against a release node (figures, PASS/FAIL)"
 
 ## ---- tools -------------------------------------------------------------
@@ -185,6 +187,17 @@ bench-tls: test-deps
 # when missing; see bench/fuzz.sh.
 fuzz:
 	bench/fuzz.sh
+
+# Faults under load (bench/faults): a PostgreSQL primary and standby behind
+# proxies, three release nodes, 20 000 simulated products, 1 000 commands a
+# minute and 50 headless consoles; the invariants are checked after each
+# fault and the tables appended to FAULTS_OUT. Needs root for the full-disk
+# tmpfs. `faults` runs each scenario once, `soak` all on a schedule.
+SOAK_MINUTES ?= 30
+FAULTS_OUT ?= target/faults.md
+faults soak: test-deps
+	$(CARGO) build --release -p server -p agent -p faults
+	target/release/vigil-faults $(if $(filter soak,$@),--soak-minutes $(SOAK_MINUTES)) --out $(FAULTS_OUT) $(FAULTS_ARGS)
 
 # The security benchmarks, each on its own fresh release node: wrong-password
 # login floods (one account from one address; a name per request from 100

@@ -304,7 +304,7 @@ impl Node {
                     signals.closing(),
                 ),
             )],
-            signals.tasks(&db, config.database_url.expose()),
+            signals.tasks(&db),
         ]
         .into_iter()
         .flatten()

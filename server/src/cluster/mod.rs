@@ -64,8 +64,8 @@ impl Signals {
 
     /// The tasks behind the signals: the coalesced counter writer and the
     /// follower of the database's counters.
-    pub fn tasks(&self, db: &Db, database_url: &str) -> Vec<Task> {
-        vec![
+    pub fn tasks(&self, db: &Db) -> Vec<Task> {
+        let mut tasks = vec![
             Task::spawn(
                 "state counter writer",
                 Ending::Finish,
@@ -74,9 +74,14 @@ impl Signals {
             Task::spawn(
                 "state follower",
                 Ending::Abort,
-                watch::follow(db.clone(), database_url.to_owned(), self.state.clone()),
+                watch::follow(db.clone(), self.state.clone()),
             ),
-        ]
+        ];
+        // A URL naming several PostgreSQL servers: follow a failover.
+        if let Some(follow) = db.follow_primary(self.closing()) {
+            tasks.push(Task::spawn("database failover", Ending::Abort, follow));
+        }
+        tasks
     }
 }
 

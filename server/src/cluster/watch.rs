@@ -18,14 +18,15 @@ const SQLITE_POLL: Duration = Duration::from_millis(50);
 const POSTGRES_FALLBACK: Duration = Duration::from_secs(1);
 
 /// Runs until aborted, publishing every new state string on `tx`.
-pub async fn follow(db: Db, database_url: String, tx: Arc<watch::Sender<StateString>>) {
+pub async fn follow(db: Db, tx: Arc<watch::Sender<StateString>>) {
     match db.dialect() {
         Dialect::Sqlite => loop {
             tokio::time::sleep(SQLITE_POLL).await;
             publish(&db, &tx).await;
         },
         Dialect::Postgres => loop {
-            match PgListener::connect(&database_url).await {
+            // The server in use now: after a failover, the new primary.
+            match PgListener::connect(&db.url()).await {
                 Ok(mut listener) => {
                     if let Err(e) = listener.listen("vigil_state").await {
                         tracing::warn!(error = %e, "cannot LISTEN for state changes");

@@ -9,6 +9,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 mod error;
+pub mod hosts;
 pub use error::StoreError;
 
 /// Which SQL engine the pool talks to.
@@ -122,6 +123,10 @@ pub struct Db {
     /// every retry until its busy timeout fails it. This node's writers
     /// queue here instead, first come first served.
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// The URL of the server in use (one of several, see [`hosts`]).
+    current: Arc<std::sync::Mutex<String>>,
+    /// The servers the URL names, when the node must follow a failover.
+    hosts: Option<Arc<hosts::Hosts>>,
 }
 
 /// A transaction that is going to write; derefs to its connection and rolls
@@ -161,8 +166,15 @@ impl Db {
     pub async fn connect(url: &str) -> Result<Self, anyhow::Error> {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::from_url(url)?;
-        let options = AnyConnectOptions::from_str(url)
-            .map_err(|e| anyhow::anyhow!("invalid database URL: {e}"))?;
+        let hosts = hosts::Hosts::parse(url)?;
+        let read_write = hosts.read_write;
+        let (current, options) = if hosts.several() || read_write {
+            hosts.pick().await?
+        } else {
+            let options = AnyConnectOptions::from_str(url)
+                .map_err(|e| anyhow::anyhow!("invalid database URL: {e}"))?;
+            (url.to_owned(), options)
+        };
         let pool = AnyPoolOptions::new()
             .max_connections(match dialect {
                 Dialect::Sqlite => 8,
@@ -183,6 +195,13 @@ impl Db {
                         );
                         conn.execute(pragmas.as_str()).await?;
                     }
+                    if read_write {
+                        // The pool follows the primary; a standby that
+                        // answers at its address is no use.
+                        hosts::ensure_primary(conn)
+                            .await
+                            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+                    }
                     Ok(())
                 })
             })
@@ -194,6 +213,8 @@ impl Db {
             pool,
             dialect,
             writer,
+            current: Arc::new(std::sync::Mutex::new(current)),
+            hosts: hosts.several().then(|| Arc::new(hosts)),
         };
         db.migrate().await?;
         Ok(db)
@@ -210,6 +231,30 @@ impl Db {
     /// The connection pool, for the stores.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The URL of the database server in use, for connections outside the
+    /// pool (PostgreSQL's LISTEN).
+    pub fn url(&self) -> String {
+        self.current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// When the URL names several servers: the task that moves the pool to
+    /// the new primary after a failover (see [`hosts::follow_primary`]).
+    pub fn follow_primary(
+        &self,
+        closing: tokio::sync::watch::Receiver<bool>,
+    ) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+        let hosts = self.hosts.as_deref()?.clone();
+        Some(hosts::follow_primary(
+            self.pool.clone(),
+            hosts,
+            self.current.clone(),
+            closing,
+        ))
     }
 
     /// The SQL engine behind the pool.

@@ -15,6 +15,7 @@ mod centralize_join;
 mod cluster;
 mod connections;
 mod content;
+mod db_servers;
 mod fleet_admin;
 mod flush_plan;
 mod handoff;
