@@ -133,9 +133,14 @@ unit: test-build
 	if command -v cargo-nextest >/dev/null; then run="$(CARGO) nextest run"; else run="$(CARGO) test"; fi; \
 	VIGIL_TEST_POSTGRES_URL=$$url VIGIL_REQUIRE_POSTGRES=1 $$run $(TEST_PACKAGES)
 
-# Playwright in headless Chromium; the tests start their own nodes.
+# Playwright in headless Chromium; the tests start their own nodes (on
+# SQLite, and on a throwaway PostgreSQL for the database-outage test).
 e2e: site-debug test-build
-	cd end2end && VIGIL_BIN=$(CURDIR)/target/debug/vigil VIGIL_SITE_ROOT=$(CURDIR)/$(SITE) npx playwright test
+	@pgdir=$$(mktemp -d); port=$$((20000 + RANDOM % 20000)); \
+	trap '.ci/postgres.sh stop '"$$pgdir" EXIT; \
+	url=$$(.ci/postgres.sh start $$pgdir $$port); \
+	cd end2end && VIGIL_TEST_POSTGRES_URL=$$url VIGIL_BIN=$(CURDIR)/target/debug/vigil \
+	  VIGIL_SITE_ROOT=$(CURDIR)/$(SITE) npx playwright test
 
 # The API contract: schemathesis against a node, driven by the node's own
 # OpenAPI document (installs schemathesis into .ci/venv when missing).

@@ -89,8 +89,14 @@ pub struct KeepAlive {
     pub nodes: Vec<NodeSummary>,
     /// Comma-separated counters, see [`crate::state`].
     pub state: String,
-    /// Unix milliseconds on the node's database clock.
+    /// Unix milliseconds on the node's database clock (its own clock while
+    /// the database does not answer).
     pub server_time: i64,
+    /// Set while the node cannot reach the database: since when (Unix ms,
+    /// the node's clock). `state` and `nodes` are then what the node last
+    /// knew, and may be out of date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_unreachable_since: Option<i64>,
 }
 
 /// `GET /healthz`.

@@ -84,16 +84,25 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl ApiError {
+    /// The database did not answer, or a lock it waited for was not
+    /// released, in time: worth another try shortly.
+    fn database_timeout() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "the database did not answer in time",
+        )
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => Self::not_found("no such object"),
             StoreError::Conflict(what) => Self::new(StatusCode::CONFLICT, "conflict", what),
-            StoreError::Timeout => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "timeout",
-                "the database did not answer in time",
-            ),
+            StoreError::Timeout => Self::database_timeout(),
+            StoreError::Other(cause) if crate::db::timed_out(&cause) => Self::database_timeout(),
             StoreError::Other(cause) => Self::internal(cause),
         }
     }

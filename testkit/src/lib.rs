@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod fleet;
 pub mod process;
+pub mod proxy;
 pub mod tls;
 
 use std::net::SocketAddr;

@@ -89,12 +89,24 @@ pub async fn run(console: Console, alive: Arc<AtomicBool>) {
                 s.last_good = Some(now_ms());
                 s.last = StateString::parse(&reply.state);
                 console.state.try_set(s.last.clone());
-                console.link.try_set(Link::Up {
-                    node: reply.node.clone(),
-                    at: reply.server_time,
-                });
-                browser::save_nodes(&reply.nodes);
-                s.known = reply.nodes;
+                console
+                    .link
+                    .try_set(match reply.database_unreachable_since {
+                        Some(since) => Link::NoDatabase {
+                            node: reply.node.clone(),
+                            since,
+                        },
+                        None => Link::Up {
+                            node: reply.node.clone(),
+                            at: reply.server_time,
+                        },
+                    });
+                // A node that has not read the list yet (its database down
+                // since it started) sends none: keep the one we have.
+                if !reply.nodes.is_empty() {
+                    browser::save_nodes(&reply.nodes);
+                    s.known = reply.nodes;
+                }
                 s.node = Some(reply.node);
                 if s.handoff
                     .as_ref()

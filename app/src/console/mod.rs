@@ -33,6 +33,12 @@ pub enum Link {
         node: String,
         at: i64,
     },
+    /// The node answers, but it cannot reach the database: what the
+    /// console shows may be out of date, and no other node would do better.
+    NoDatabase {
+        node: String,
+        since: i64,
+    },
     /// Keep-alives fail; not yet `retry` of them.
     Trouble {
         node: Option<String>,
@@ -189,12 +195,20 @@ fn LinkStatus(link: RwSignal<Link>) -> impl IntoView {
         t.map(|t| format!("{} UTC", format_utc(t)))
             .unwrap_or_else(|| "never".into())
     };
-    let text = move || match link.get() {
+    let text = move || {
+        match link.get() {
         Link::Off(why) => ("off", why.to_string()),
         Link::Connecting => ("connecting", "Connecting…".to_string()),
         Link::Up { node, at } => (
             "up",
             format!("Connected to {node} · updated {} UTC", format_utc(at)),
+        ),
+        Link::NoDatabase { node, since } => (
+            "degraded",
+            format!(
+                "Connected to {node} · the database has not answered since {} UTC; what you see may be out of date",
+                format_utc(since)
+            ),
         ),
         Link::Trouble {
             node,
@@ -227,6 +241,7 @@ fn LinkStatus(link: RwSignal<Link>) -> impl IntoView {
                 }
             ),
         ),
+    }
     };
     view! {
         <p class=move || format!("link link-{}", text().0) role="status">{move || text().1}</p>

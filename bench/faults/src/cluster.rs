@@ -226,10 +226,7 @@ impl Agent {
             .kill_on_drop(true)
             .spawn()
             .context("start vigil-agent")?;
-        Ok(Agent {
-            log,
-            _child: child,
-        })
+        Ok(Agent { log, _child: child })
     }
 
     /// How many times each command id was run, from the agent's output.

@@ -4,6 +4,8 @@
 //! operational node that answers `/healthz`, as the console does. What is
 //! recorded: every stretch without a good reply longer than the console's
 //! promise (`interval × retry + 1 s`), and any reply whose state went back.
+//! A reply saying the node cannot reach the database is a good reply: the
+//! console shows the outage instead of data it presents as current.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,6 +37,9 @@ pub struct Record {
     /// Replies whose state string was behind one seen before.
     pub went_back: u64,
     pub replies: u64,
+    /// Replies that said the node could not reach the database (the
+    /// console shows that; they are good replies, not stale ones).
+    pub database_silent: u64,
     pub moves: u64,
     /// Each console's last good reply.
     pub last_good: Vec<Instant>,
@@ -142,6 +147,12 @@ impl Console {
             {
                 let mut record = self.record.lock().expect("record");
                 record.replies += 1;
+                if body
+                    .get("database_unreachable_since")
+                    .is_some_and(|v| !v.is_null())
+                {
+                    record.database_silent += 1;
+                }
                 record.last_good[self.i] = now;
                 if seen.iter().zip(&new).any(|(old, new)| new < old) {
                     record.went_back += 1;

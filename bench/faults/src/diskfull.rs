@@ -39,7 +39,11 @@ fn fill(filler: &Path) -> anyhow::Result<u64> {
     let mut file = std::fs::File::create(filler)?;
     let chunk = vec![0u8; 64 * 1024];
     let mut written = 0u64;
-    while file.write_all(&chunk).and_then(|_| file.sync_data()).is_ok() {
+    while file
+        .write_all(&chunk)
+        .and_then(|_| file.sync_data())
+        .is_ok()
+    {
         written += chunk.len() as u64;
     }
     // The last bytes too: whatever a smaller write still finds.
@@ -168,6 +172,7 @@ async fn run_mounted(args: &Args, work: &Path, dir: &Path) -> anyhow::Result<Str
                 stale: s.stale.clone(),
                 went_back: s.went_back,
                 replies: s.replies,
+                database_silent: s.database_silent,
                 moves: s.moves,
                 last_good: s.last_good.clone(),
             },

@@ -20,7 +20,7 @@ mod commands;
 mod consoles;
 mod diskfull;
 mod postgres;
-mod proxy;
+
 mod rig;
 
 use std::path::PathBuf;

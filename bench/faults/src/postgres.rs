@@ -227,12 +227,9 @@ impl Pair {
                 "promote",
             ],
         )?;
+        // The standby was started without `synchronous_standby_names`:
+        // until a new standby exists, commits wait for none.
         self.primary = standby;
-        // Until a new standby exists, commits must not wait for one.
-        self.psql(
-            "ALTER SYSTEM SET synchronous_standby_names = ''; SELECT pg_reload_conf();",
-            "postgres",
-        )?;
         Ok(standby)
     }
 
@@ -242,10 +239,12 @@ impl Pair {
         let old = self.standby().context("no old server")?;
         let dir = self.servers[old].dir.clone();
         self.add_standby(dir)?;
+        // One statement per call: ALTER SYSTEM refuses a transaction block.
         self.psql(
-            "ALTER SYSTEM SET synchronous_standby_names = '*'; SELECT pg_reload_conf();",
+            "ALTER SYSTEM SET synchronous_standby_names = '*'",
             "postgres",
-        )
+        )?;
+        self.psql("SELECT pg_reload_conf()", "postgres")
     }
 
     /// Runs `sql` on the primary as the superuser.

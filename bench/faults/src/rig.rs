@@ -12,8 +12,8 @@ use tokio::sync::watch;
 use crate::checks::{self, Window};
 use crate::cluster::{Agent, Fleet, Node, ADMIN_PASSWORD};
 use crate::postgres::Pair;
-use crate::proxy::{Mode, Proxy};
 use crate::{commands, consoles, diskfull, Args};
+use testkit::proxy::{Mode, Proxy};
 
 /// Everything running; dropping it stops every process.
 struct Rig {
@@ -237,10 +237,16 @@ impl Rig {
                 let (mode, fault) = if scenario == "delay" {
                     (
                         Mode::Delay(Duration::from_millis(100)),
-                        format!("database 100 ms slower each way for {} s", args.fault_seconds),
+                        format!(
+                            "database 100 ms slower each way for {} s",
+                            args.fault_seconds
+                        ),
                     )
                 } else {
-                    (Mode::Reset, "every database connection reset (RST)".to_owned())
+                    (
+                        Mode::Reset,
+                        "every database connection reset (RST)".to_owned(),
+                    )
                 };
                 let w = self.window(scenario, fault, vec![]).await?;
                 self.proxies.iter().for_each(|p| p.set(mode));
@@ -285,6 +291,7 @@ impl Rig {
                 stale: consoles.stale.clone(),
                 went_back: consoles.went_back,
                 replies: consoles.replies,
+                database_silent: consoles.database_silent,
                 moves: consoles.moves,
                 last_good: consoles.last_good.clone(),
             };
@@ -304,8 +311,8 @@ impl Rig {
             ));
         }
         text.push_str(&format!(
-            "\n  - consoles: {} replies, {} moves",
-            consoles.replies, consoles.moves
+            "\n  - consoles: {} replies ({} saying the database was silent), {} moves",
+            consoles.replies, consoles.database_silent, consoles.moves
         ));
         Ok(text)
     }

@@ -9,6 +9,7 @@ pub mod client;
 pub mod handlers;
 pub mod limiter;
 pub mod password;
+pub mod recent;
 pub mod store;
 pub mod tokens;
 pub mod users;
@@ -46,6 +47,9 @@ pub struct AuthParts {
     pub hasher: password::Hasher,
     /// Set while this node's own data is being centralized: sign-ins wait.
     centralizing: std::sync::atomic::AtomicBool,
+    /// Sessions verified lately, for keep-alives while the database is
+    /// silent (see [`recent`]).
+    pub recent: recent::Recent,
 }
 
 impl std::ops::Deref for Auth {
@@ -69,6 +73,7 @@ impl Auth {
             config,
             node,
             centralizing: Default::default(),
+            recent: Default::default(),
         }))
     }
 

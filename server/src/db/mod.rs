@@ -113,6 +113,26 @@ impl Dialect {
 /// How long a SQLite writer waits for its turn before it fails.
 const SQLITE_BUSY: Duration = Duration::from_secs(10);
 
+/// PostgreSQL session settings of every connection. A statement waits at
+/// most `lock_timeout` for a row another session locked, and a session that
+/// stops talking inside a transaction (its node frozen, its link cut) is
+/// ended after `idle_in_transaction_session_timeout`, which releases its
+/// locks. Without them one hung node held every other node's writers, and
+/// through them their connection pools, for as long as it hung.
+const POSTGRES_SESSION: &str =
+    "SET lock_timeout = '5s'; SET idle_in_transaction_session_timeout = '10s'";
+
+/// Whether `e` means the database did not answer, or a lock was not
+/// released, in time (not a fault of the request).
+pub fn timed_out(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut => true,
+        // lock_not_available, query_canceled (a statement timeout)
+        sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("55P03" | "57014")),
+        _ => false,
+    }
+}
+
 /// A handle on the shared database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -194,6 +214,8 @@ impl Db {
                             SQLITE_BUSY.as_millis()
                         );
                         conn.execute(pragmas.as_str()).await?;
+                    } else {
+                        conn.execute(POSTGRES_SESSION).await?;
                     }
                     if read_write {
                         // The pool follows the primary; a standby that

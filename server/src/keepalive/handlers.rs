@@ -8,8 +8,9 @@ use serde::Deserialize;
 use app::api::KeepAlive;
 use app::state::{StateString, Watched};
 
-use super::{KeepAlive as Capability, MAX_WAIT_MS};
-use crate::auth::CurrentUser;
+use super::{KeepAlive as Capability, DATABASE_AT_ONCE, DATABASE_WAITING, MAX_WAIT_MS};
+use crate::auth::recent::KeepAliveUser;
+use crate::cluster::now_ms;
 use crate::cluster::store;
 use crate::error::{ApiError, Json, Query};
 use crate::openapi::{BadQuery, Signed};
@@ -27,7 +28,9 @@ pub struct KeepAliveQuery {
 
 /// Node list and state string for a signed-in console. With `state` and
 /// `wait`, answers as soon as a watched position differs from `state`, or
-/// when `wait` ends.
+/// when `wait` ends. A database that does not answer within a short budget
+/// does not hold the console: the reply carries what the node last knew and
+/// `database_unreachable_since`.
 #[utoipa::path(
     get,
     path = "/api/v1/keepalive",
@@ -37,7 +40,7 @@ pub struct KeepAliveQuery {
 )]
 pub async fn keepalive(
     State(app): State<Capability>,
-    _user: CurrentUser,
+    _user: KeepAliveUser,
     Query(query): Query<KeepAliveQuery>,
 ) -> Result<Json<KeepAlive>, ApiError> {
     let known = match query.state.as_deref() {
@@ -50,9 +53,14 @@ pub async fn keepalive(
         ApiError::bad_request("invalid_watch", "watch must be `all` or positions like 0,2")
     })?;
     let wait = Duration::from_millis(query.wait.unwrap_or(0).min(MAX_WAIT_MS));
+    let budget = if wait.is_zero() {
+        DATABASE_AT_ONCE
+    } else {
+        DATABASE_WAITING
+    };
     // Subscribe before reading, so a change between the two still wakes us.
     let mut changes = app.signals.state();
-    let mut state = store::read(&app.db).await?;
+    let mut state = read_state(&app, &changes, budget).await;
     if let Some(known) = known.filter(|k| !wait.is_zero() && !k.differs(&state, &watched)) {
         let _waiting = super::Waiting::enter(&app.waiting);
         let deadline = tokio::time::Instant::now() + wait;
@@ -68,7 +76,7 @@ pub async fn keepalive(
                     if changed.is_err() {
                         break;
                     }
-                    state = store::read(&app.db).await?;
+                    state = read_state(&app, &changes, DATABASE_WAITING).await;
                     if known.differs(&state, &watched) {
                         break;
                     }
@@ -78,15 +86,49 @@ pub async fn keepalive(
             }
         }
     }
-    let (records, now) = app.nodes.records().await?;
     let offline_after = app.nodes.offline_after_ms();
+    let read = tokio::time::timeout(DATABASE_AT_ONCE, app.nodes.records()).await;
+    let mut last = app.last.lock().unwrap_or_else(|e| e.into_inner());
+    let server_time = match read {
+        Ok(Ok((records, now))) => {
+            last.nodes = records
+                .iter()
+                .map(|n| n.summary(now, offline_after))
+                .collect();
+            now
+        }
+        _ => {
+            last.unreachable_since.get_or_insert_with(now_ms);
+            now_ms()
+        }
+    };
     Ok(Json(KeepAlive {
         node: app.nodes.me().name.clone(),
-        nodes: records
-            .iter()
-            .map(|n| n.summary(now, offline_after))
-            .collect(),
+        nodes: last.nodes.clone(),
         state: state.to_string(),
-        server_time: now,
+        server_time,
+        database_unreachable_since: last.unreachable_since,
     }))
+}
+
+/// The state counters from the database, within `budget`; past it (a
+/// silent or failing database), the last ones the node saw, and the outage
+/// noted for the reply.
+async fn read_state(
+    app: &Capability,
+    changes: &tokio::sync::watch::Receiver<StateString>,
+    budget: Duration,
+) -> StateString {
+    let read = tokio::time::timeout(budget, store::read(&app.db)).await;
+    let mut last = app.last.lock().unwrap_or_else(|e| e.into_inner());
+    match read {
+        Ok(Ok(state)) => {
+            last.unreachable_since = None;
+            state
+        }
+        _ => {
+            last.unreachable_since.get_or_insert_with(now_ms);
+            changes.borrow().clone()
+        }
+    }
 }

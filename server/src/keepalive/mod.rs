@@ -6,7 +6,10 @@
 pub mod handlers;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app::api::NodeSummary;
 
 use crate::cluster::Signals;
 use crate::db::Db;
@@ -21,7 +24,24 @@ pub struct KeepAlive {
     pub signals: Signals,
     /// Keep-alives waiting for a change right now.
     pub waiting: Arc<AtomicUsize>,
+    /// What the node last read, for the replies it gives while the
+    /// database does not answer.
+    pub last: Arc<Mutex<Known>>,
 }
+
+/// The node list last read, and since when the database has not answered.
+#[derive(Default)]
+pub struct Known {
+    pub nodes: Vec<NodeSummary>,
+    pub unreachable_since: Option<i64>,
+}
+
+/// How long a keep-alive waits for the database before it answers with
+/// what the node last knew: a console that asked for an answer at once
+/// gives up after its grace (300 ms at least), one that long-polls waits
+/// longer.
+pub const DATABASE_AT_ONCE: Duration = Duration::from_millis(250);
+pub const DATABASE_WAITING: Duration = Duration::from_secs(1);
 
 impl KeepAlive {
     pub fn new(db: Db, nodes: Nodes, signals: Signals) -> Self {
@@ -30,6 +50,7 @@ impl KeepAlive {
             nodes,
             signals,
             waiting: Default::default(),
+            last: Default::default(),
         }
     }
 

@@ -31,6 +31,7 @@ mod provision;
 mod queue;
 mod queue_store;
 mod routing;
+mod silent_database;
 mod takeover;
 mod wake;
 mod write_cancel;

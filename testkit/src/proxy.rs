@@ -1,4 +1,4 @@
-//! A TCP proxy in front of a database server that can pass, delay, drop or
+//! A TCP proxy (in front of a database server, say) that can pass, delay, drop or
 //! reset traffic on command: the network faults of the scenarios.
 //!
 //! - `Pass`: bytes flow both ways.

@@ -1,0 +1,83 @@
+//! A database that goes silent under a node (a cut link: the connections
+//! stay open and nothing answers). The console's keep-alive still answers
+//! within its budget, with what the node last knew and since when the
+//! database has not answered, so a console can say so instead of hopping
+//! from node to node; once the database answers again, so does everything.
+
+use std::time::{Duration, Instant};
+
+use app::api::NodeRole;
+use serde_json::Value;
+use testkit::proxy::{Mode, Proxy};
+use testkit::{TestDb, TestNode};
+
+use crate::common::{get, login};
+
+async fn keepalive(node: &str, cookie: &str, query: &str) -> (u16, Value, Duration) {
+    let started = Instant::now();
+    let (status, body) = get(&format!("{node}/api/v1/keepalive?{query}"), Some(cookie)).await;
+    (status.as_u16(), body, started.elapsed())
+}
+
+/// `host:port` of a PostgreSQL URL.
+fn server_of(url: &str) -> String {
+    let rest = url.split_once('@').map_or(url, |(_, r)| r);
+    rest.split('/').next().expect("host").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepalives_answer_while_the_database_is_silent_and_say_since_when() {
+    for db in testkit::databases().await {
+        if db.engine != "postgres" {
+            continue;
+        }
+        let server = server_of(&db.url);
+        let proxy = Proxy::start(server.parse().expect("address"))
+            .await
+            .expect("proxy");
+        let proxied = TestDb {
+            url: db.url.replace(&server, &proxy.addr.to_string()),
+            ..db.clone()
+        };
+        let node = TestNode::start(testkit::config(&proxied, "silent-a", NodeRole::Active)).await;
+        let cookie = login(&node.url).await;
+        let (status, before, _) = keepalive(&node.url, &cookie, "wait=0").await;
+        assert_eq!(status, 200, "{before}");
+        assert!(
+            before.get("database_unreachable_since").is_none(),
+            "{before}"
+        );
+        let state = before["state"].as_str().expect("state").to_owned();
+
+        proxy.set(Mode::Drop);
+        let (status, during, took) = keepalive(&node.url, &cookie, "wait=0").await;
+        assert_eq!(status, 200, "{during}");
+        assert!(took < Duration::from_secs(2), "answered at once: {took:?}");
+        let since = during["database_unreachable_since"].as_i64();
+        assert!(since.is_some(), "says the database is silent: {during}");
+        assert_eq!(during["state"], before["state"], "what it last knew");
+        assert_eq!(during["nodes"], before["nodes"], "the nodes it last knew");
+
+        // A long poll ends with its wait, still saying so, since the same time.
+        let (status, polled, took) =
+            keepalive(&node.url, &cookie, &format!("wait=1000&state={state}")).await;
+        assert_eq!(status, 200, "{polled}");
+        assert!(took < Duration::from_secs(3), "within its wait: {took:?}");
+        assert_eq!(polled["database_unreachable_since"].as_i64(), since);
+
+        proxy.set(Mode::Pass);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (status, after, _) = keepalive(&node.url, &cookie, "wait=0").await;
+            if status == 200 && after.get("database_unreachable_since").is_none() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never recovered: {status} {after}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        node.kill();
+    }
+}
