@@ -103,6 +103,16 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(what) => Self::new(StatusCode::CONFLICT, "conflict", what),
             StoreError::Timeout => Self::database_timeout(),
             StoreError::Other(cause) if crate::db::timed_out(&cause) => Self::database_timeout(),
+            StoreError::Other(cause) if crate::db::unreachable(&cause) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "the database cannot be reached; try again shortly",
+            ),
+            StoreError::Other(cause) if crate::db::disk_full(&cause) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "disk_full",
+                "the database's disk is full; nothing was written",
+            ),
             StoreError::Other(cause) => Self::internal(cause),
         }
     }

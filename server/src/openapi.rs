@@ -104,7 +104,7 @@ errors! {
     Signed {
         "401" => "`unauthorized`: no valid session or API token",
         "403" => "`forbidden`: the role (or the token's) may not do this, or the request is cross-site",
-        "503" => "`timeout`: the database did not answer in time",
+        "503" => "`timeout`: the database did not answer in time; `database_unavailable`: the connection to it broke; `disk_full`: its disk is full",
     }
     /// A JSON body that cannot be read.
     BadBody {
@@ -124,7 +124,7 @@ errors! {
     /// A product protocol call.
     Keyed {
         "401" => "`unauthorized`: unknown product or wrong key",
-        "503" => "`timeout`: the database did not answer in time",
+        "503" => "`timeout`: the database did not answer in time; `database_unavailable`: the connection to it broke; `disk_full`: its disk is full",
     }
 }
 
@@ -200,7 +200,16 @@ pub const ERROR_CODES: &[(&str, &[&str])] = &[
     ("415", &["unsupported_media_type"]),
     ("422", &["invalid_body", "too_slow"]),
     ("429", &["too_many_attempts"]),
-    ("503", &["busy", "centralization_in_progress", "timeout"]),
+    (
+        "503",
+        &[
+            "busy",
+            "centralization_in_progress",
+            "database_unavailable",
+            "disk_full",
+            "timeout",
+        ],
+    ),
 ];
 
 /// The document as served: the error replies of each status point at

@@ -58,7 +58,11 @@ impl Recent {
 /// this node verified within the last five minutes still counts while the
 /// database does not answer within a quarter of a second. API tokens get
 /// no such grace.
-pub struct KeepAliveUser(pub CurrentUser);
+pub struct KeepAliveUser {
+    pub user: CurrentUser,
+    /// The session came from memory: the database did not answer.
+    pub database_silent: bool,
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for KeepAliveUser
 where
@@ -69,9 +73,11 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let app = Auth::from_ref(state);
         if tokens::bearer(&parts.headers).is_some() {
-            return CurrentUser::from_request_parts(parts, state)
-                .await
-                .map(Self);
+            let user = CurrentUser::from_request_parts(parts, state).await?;
+            return Ok(Self {
+                user,
+                database_silent: false,
+            });
         }
         let Some(token) = session_token(&parts.headers) else {
             return Err(ApiError::unauthorized());
@@ -80,19 +86,29 @@ where
         match tokio::time::timeout(BUDGET, store::session_user(&app.db, &hash)).await {
             Ok(Ok(Some(user))) => {
                 app.recent.remember(&hash, &user);
-                Ok(Self(user))
+                Ok(Self {
+                    user,
+                    database_silent: false,
+                })
             }
             Ok(Ok(None)) => {
                 app.recent.forget(&hash);
                 Err(ApiError::unauthorized())
             }
-            Ok(Err(_)) | Err(_) => app.recent.recall(&hash).map(Self).ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "timeout",
-                    "the database did not answer in time",
-                )
-            }),
+            Ok(Err(_)) | Err(_) => app
+                .recent
+                .recall(&hash)
+                .map(|user| Self {
+                    user,
+                    database_silent: true,
+                })
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "timeout",
+                        "the database did not answer in time",
+                    )
+                }),
         }
     }
 }

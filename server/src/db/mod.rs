@@ -10,7 +10,9 @@ use sqlx::{AnyPool, Executor};
 
 mod error;
 pub mod hosts;
+mod write;
 pub use error::StoreError;
+pub use write::WriteTx;
 
 /// Which SQL engine the pool talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,6 +124,21 @@ const SQLITE_BUSY: Duration = Duration::from_secs(10);
 const POSTGRES_SESSION: &str =
     "SET lock_timeout = '5s'; SET idle_in_transaction_session_timeout = '10s'";
 
+/// Whether `e` means the connection to the database broke (its server
+/// killed or failing over, the link reset): nothing the request did wrong.
+pub fn unreachable(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
+}
+
+/// Whether `e` means the database's disk is full (SQLite's `SQLITE_FULL`,
+/// PostgreSQL's `disk_full`): the write was refused, nothing was changed.
+pub fn disk_full(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("13" | "53100")),
+        _ => false,
+    }
+}
+
 /// Whether `e` means the database did not answer, or a lock was not
 /// released, in time (not a fault of the request).
 pub fn timed_out(e: &sqlx::Error) -> bool {
@@ -147,34 +164,6 @@ pub struct Db {
     current: Arc<std::sync::Mutex<String>>,
     /// The servers the URL names, when the node must follow a failover.
     hosts: Option<Arc<hosts::Hosts>>,
-}
-
-/// A transaction that is going to write; derefs to its connection and rolls
-/// back when dropped without [`WriteTx::commit`].
-pub struct WriteTx {
-    tx: sqlx::Transaction<'static, sqlx::Any>,
-    // Declared after `tx`, so released after it (fields drop in order).
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl WriteTx {
-    /// Commits, then lets the next writer of this node in.
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
-    }
-}
-
-impl std::ops::Deref for WriteTx {
-    type Target = sqlx::AnyConnection;
-    fn deref(&self) -> &Self::Target {
-        &self.tx
-    }
-}
-
-impl std::ops::DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
-    }
 }
 
 /// Bytes of an SQLite database each connection maps (address space; the
@@ -302,12 +291,13 @@ impl Db {
         // then refuse every other writer. Finished here, the transaction
         // is dropped, and so rolled back, if the caller is gone.
         let (pool, begin) = (self.pool.clone(), self.dialect.begin_write());
-        let tx = tokio::spawn(async move { pool.begin_with(begin).await })
-            .await
-            .map_err(|e| {
-                StoreError::Other(sqlx::Error::Protocol(format!("BEGIN failed: {e}")))
-            })??;
-        Ok(WriteTx { tx, _turn: turn })
+        let tx = tokio::spawn(async move {
+            let conn = pool.acquire().await?;
+            WriteTx::begin(conn, begin, turn).await
+        })
+        .await
+        .map_err(|e| StoreError::Other(sqlx::Error::Protocol(format!("BEGIN failed: {e}"))))??;
+        Ok(tx)
     }
 
     /// Closes the pool, waiting for connections in use.

@@ -42,3 +42,64 @@ async fn yields(n: usize) {
         tokio::task::yield_now().await;
     }
 }
+
+/// SQLite ends a transaction by itself when its disk is full (here: the
+/// connection's page limit). The node's next writes must not find a
+/// connection left unable to begin: once there is room again, every write
+/// goes through. (Before, a connection whose `COMMIT` failed that way went
+/// back to the pool for good, and after a full disk the node never wrote
+/// again.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_resume_after_sqlite_ended_a_transaction_on_a_full_disk() {
+    let test_db = testkit::databases().await.remove(0);
+    assert_eq!(test_db.engine, "sqlite");
+    let db = Db::connect(&test_db.url).await.expect("connect");
+    let mut tx = db.begin_write().await.expect("begin");
+    sqlx::query("CREATE TABLE filler (b BLOB)")
+        .execute(&mut *tx)
+        .await
+        .expect("create");
+    tx.commit().await.expect("commit");
+    // More rounds than the pool has connections, so every one of them
+    // meets the full disk at least once.
+    for round in 0..24 {
+        let mut tx = db.begin_write().await.expect("begin while space is back");
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&mut *tx)
+            .await
+            .expect("page count");
+        sqlx::query(&format!("PRAGMA max_page_count = {pages}"))
+            .execute(&mut *tx)
+            .await
+            .expect("limit");
+        let full = sqlx::query("INSERT INTO filler VALUES (zeroblob(1048576))")
+            .execute(&mut *tx)
+            .await
+            .expect_err("the disk is full");
+        assert!(server::db::disk_full(&full), "round {round}: {full}");
+        sqlx::query("PRAGMA max_page_count = 1073741823")
+            .execute(&mut *tx)
+            .await
+            .expect("room again");
+        assert!(
+            tx.commit().await.is_err(),
+            "SQLite ended the transaction itself"
+        );
+    }
+    for _ in 0..24 {
+        let next = tokio::time::timeout(Duration::from_secs(3), async {
+            let mut tx = db.begin_write().await?;
+            sqlx::query("INSERT INTO filler VALUES (x'00')")
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, anyhow::Error>(())
+        })
+        .await;
+        assert!(
+            matches!(next, Ok(Ok(()))),
+            "a write after the full disk: {next:?}"
+        );
+    }
+    db.close().await;
+}
