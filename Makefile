@@ -113,7 +113,7 @@ lint:
 	python3 .ci/imports.py
 	python3 .ci/imports.py --self-test
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy -p server -p app -p protocol -p query -p agent -p testkit --all-targets -- -D warnings
+	$(CARGO) clippy -p server -p app -p protocol -p query -p agent -p testkit -p faults --all-targets -- -D warnings
 	$(CARGO) clippy -p frontend -p app --target $(WASM_TARGET) -- -D warnings
 
 # What the tests run, built once with one feature set: the test binaries and

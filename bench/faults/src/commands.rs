@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Record {
     /// Accepted commands: id and when the 201 came back.
     pub accepted: Vec<(String, Instant)>,

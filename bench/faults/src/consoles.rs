@@ -31,7 +31,7 @@ pub struct Stale {
     pub node: String,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Record {
     pub stale: Vec<Stale>,
     /// Replies whose state string was behind one seen before.

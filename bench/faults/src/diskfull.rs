@@ -159,25 +159,8 @@ async fn run_mounted(args: &Args, work: &Path, dir: &Path) -> anyhow::Result<Str
         .fetch_one(&pool)
         .await?;
     let runs: Vec<String> = agents.iter().flat_map(Agent::runs).collect();
-    let (load, screens) = {
-        let l = load.lock().expect("record");
-        let s = screens.lock().expect("record");
-        (
-            commands::Record {
-                accepted: l.accepted.clone(),
-                refused: l.refused,
-                errors: l.errors.clone(),
-            },
-            consoles::Record {
-                stale: s.stale.clone(),
-                went_back: s.went_back,
-                replies: s.replies,
-                database_silent: s.database_silent,
-                moves: s.moves,
-                last_good: s.last_good.clone(),
-            },
-        )
-    };
+    let load = load.lock().expect("record").clone();
+    let screens = screens.lock().expect("record").clone();
     let outcome = checks::check(&pool, false, &window, &load, &screens, &runs).await?;
     stop.send_replace(true);
     let passed = outcome.passed() && integrity == "ok" && alive;

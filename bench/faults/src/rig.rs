@@ -278,26 +278,9 @@ impl Rig {
 
     async fn check(&self, window: &Window) -> anyhow::Result<String> {
         let runs: Vec<String> = self.agents.iter().flat_map(Agent::runs).collect();
-        let outcome = {
-            let load = self.commands.lock().expect("record");
-            let consoles = self.consoles.lock().expect("record");
-            // The records are copied out of the locks before any await.
-            let load = commands::Record {
-                accepted: load.accepted.clone(),
-                refused: load.refused,
-                errors: load.errors.clone(),
-            };
-            let consoles = consoles::Record {
-                stale: consoles.stale.clone(),
-                went_back: consoles.went_back,
-                replies: consoles.replies,
-                database_silent: consoles.database_silent,
-                moves: consoles.moves,
-                last_good: consoles.last_good.clone(),
-            };
-            (load, consoles)
-        };
-        let (load, consoles) = outcome;
+        // Copies, so no lock is held across the checks' awaits.
+        let load = self.commands.lock().expect("record").clone();
+        let consoles = self.consoles.lock().expect("record").clone();
         let outcome = checks::check(&self.pool, true, window, &load, &consoles, &runs).await?;
         let verdict = if outcome.passed() { "PASS" } else { "FAIL" };
         let mut text = format!("{} {verdict} |", outcome.row(window, &self.load));

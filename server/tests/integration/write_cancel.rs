@@ -17,14 +17,10 @@ async fn a_writer_cancelled_while_opening_its_transaction_leaves_no_lock_behind(
                 _ = db.begin_write() => {}
                 () = yields(polls) => {}
             }
-            let next = tokio::time::timeout(Duration::from_secs(3), async {
-                let mut tx = db.begin_write().await?;
-                sqlx::query("UPDATE state_counters SET value = value + 1 WHERE position = 5")
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok::<_, anyhow::Error>(())
-            })
+            let next = write_once(
+                &db,
+                "UPDATE state_counters SET value = value + 1 WHERE position = 5",
+            )
             .await;
             assert!(
                 matches!(next, Ok(Ok(()))),
@@ -34,6 +30,20 @@ async fn a_writer_cancelled_while_opening_its_transaction_leaves_no_lock_behind(
         }
         db.close().await;
     }
+}
+
+/// One write transaction running `sql`, given 3 s.
+async fn write_once(
+    db: &Db,
+    sql: &str,
+) -> Result<Result<(), anyhow::Error>, tokio::time::error::Elapsed> {
+    tokio::time::timeout(Duration::from_secs(3), async {
+        let mut tx = db.begin_write().await?;
+        sqlx::query(sql).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok::<_, anyhow::Error>(())
+    })
+    .await
 }
 
 /// Completes after yielding to the runtime `n` times.
@@ -87,15 +97,7 @@ async fn writes_resume_after_sqlite_ended_a_transaction_on_a_full_disk() {
         );
     }
     for _ in 0..24 {
-        let next = tokio::time::timeout(Duration::from_secs(3), async {
-            let mut tx = db.begin_write().await?;
-            sqlx::query("INSERT INTO filler VALUES (x'00')")
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok::<_, anyhow::Error>(())
-        })
-        .await;
+        let next = write_once(&db, "INSERT INTO filler VALUES (x'00')").await;
         assert!(
             matches!(next, Ok(Ok(()))),
             "a write after the full disk: {next:?}"
