@@ -139,8 +139,8 @@ e2e: site-debug test-build
 	@pgdir=$$(mktemp -d); port=$$((20000 + RANDOM % 20000)); \
 	trap '.ci/postgres.sh stop '"$$pgdir" EXIT; \
 	url=$$(.ci/postgres.sh start $$pgdir $$port); \
-	cd end2end && VIGIL_TEST_POSTGRES_URL=$$url VIGIL_BIN=$(CURDIR)/target/debug/vigil \
-	  VIGIL_SITE_ROOT=$(CURDIR)/$(SITE) npx playwright test
+	(cd end2end && VIGIL_TEST_POSTGRES_URL=$$url VIGIL_BIN=$(CURDIR)/target/debug/vigil \
+	  VIGIL_SITE_ROOT=$(CURDIR)/$(SITE) npx playwright test)
 
 # The API contract: schemathesis against a node, driven by the node's own
 # OpenAPI document (installs schemathesis into .ci/venv when missing).
