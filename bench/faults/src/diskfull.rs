@@ -69,7 +69,19 @@ pub async fn run(args: &Args, work: &Path) -> anyhow::Result<String> {
         bail!("diskfull needs to mount a tmpfs (run as root)");
     }
     let result = run_mounted(args, work, &dir).await;
-    let _ = Command::new("umount").arg(&dir).status();
+    // The node and the agents are killed as their handles drop; the file
+    // system is busy until they are gone.
+    for _ in 0..20 {
+        let quiet = Command::new("umount")
+            .arg(&dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if quiet {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     result
 }
 

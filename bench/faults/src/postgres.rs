@@ -180,6 +180,9 @@ impl Pair {
                 "-R",
                 "-X",
                 "stream",
+                // The default waits for a spread checkpoint: minutes under
+                // load, with the harness held up meanwhile.
+                "--checkpoint=fast",
             ],
         )?;
         // A reused directory keeps its port, so a proxy in front of it

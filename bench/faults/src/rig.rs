@@ -341,7 +341,9 @@ pub async fn run(args: &Args, work: &Path) -> anyhow::Result<String> {
         for (turn, (at, scenario)) in plan.into_iter().enumerate() {
             tokio::time::sleep_until((started + at).into()).await;
             if rebuild_at.is_some_and(|t| t <= Instant::now()) {
-                rig.pair.rebuild_standby()?;
+                // A base backup takes seconds; off the runtime's threads,
+                // so the consoles and the load keep their pace meanwhile.
+                tokio::task::block_in_place(|| rig.pair.rebuild_standby())?;
                 rebuild_at = None;
             }
             println!("{:>5.0} s: {scenario}", started.elapsed().as_secs_f64());
