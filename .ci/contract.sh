@@ -36,13 +36,16 @@ pid=$!
 setup=$(python3 .ci/contract_setup.py "$base" "$password" "$secret" "$work")
 eval "$setup"
 
+# One worker: with two threads, hypothesis reading lambda sources raced in
+# CPython 3.11's parser ("AST constructor recursion depth mismatch") and
+# failed a fresh run with a runtime error in schemathesis itself.
 run() {
   local config=()
   if [ "$1" = --config-file ]; then config=(--config-file "$2"); shift 2; fi
   "$ST" "${config[@]}" run "$base/api/v1/openapi.json" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --phases examples,coverage,fuzzing --max-examples "${CONTRACT_EXAMPLES:-40}" --seed 7 --no-shrink \
-    --workers 2 --request-timeout 10 --generation-with-security-parameters false \
+    --workers 1 --request-timeout 10 --generation-with-security-parameters false \
     --exclude-path-regex '/auth/(login|logout|handoff)$|/enrollment/rotate$' \
     --suppress-health-check all --generation-database none --no-color "$@"
 }
